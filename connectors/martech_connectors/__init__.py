@@ -1,0 +1,1 @@
+"""Vendor connectors that ship with martech, each registered through the ``martech`` entry points."""

@@ -1,0 +1,1 @@
+"""Non-vendor plugins that ship with martech: file sources, computed traits, recommenders."""

@@ -1,0 +1,7 @@
+"""``python -m martech``."""
+
+import sys
+
+from martech.cli import main
+
+sys.exit(main())

@@ -1,0 +1,171 @@
+"""Set-based bulk writes for the store: Arrow in, SQL joins, no Python loop per row.
+
+Private: use :meth:`martech.store.Store.upsert_profiles` and ``append_events``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .identity import normalize_phone
+from .store import UpsertCounts, fetch_one, fetch_scalar
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+_E164 = r"\+[1-9][0-9]{7,14}"
+
+
+def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
+    # Only phones not already in E.164 reach Python; generated and vendor data mostly skip it.
+    try:
+        con.create_function(
+            "martech_normalize_phone", lambda v: normalize_phone(v), ["VARCHAR"], "VARCHAR",
+            null_handling="special", side_effects=False,
+        )
+    except Exception as exc:  # already registered on this connection
+        if "already" not in str(exc):
+            raise
+
+
+def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCounts:
+    """Merge an Arrow table of profiles into the store; see Store.upsert_profiles."""
+    _ensure_phone_udf(con)
+    has_ids = "identities" in table.column_names
+    ids = "identities::JSON" if has_ids else "NULL::JSON"
+    con.register("_martech_in", table)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _in AS
+               SELECT row_number() OVER () AS rn, id,
+                      coalesce(traits, '{{}}')::JSON AS traits,
+                      coalesce(consent, '{{}}')::JSON AS consent,
+                      {ids} AS identities
+               FROM _martech_in WHERE id IS NOT NULL AND id <> ''"""
+        )
+    finally:
+        con.unregister("_martech_in")
+    # Normalized identities of the incoming rows.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _in_ids AS
+            WITH raw AS (
+                SELECT i.id AS profile_id, j.key AS kind, trim(j.value ->> '$') AS v
+                FROM _in i, json_each(i.identities) j
+                WHERE i.identities IS NOT NULL AND json_type(j.value) = 'VARCHAR'
+            )
+            SELECT DISTINCT profile_id, kind,
+                   CASE kind
+                     WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')
+                                            THEN lower(v) END
+                     WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
+                                            ELSE martech_normalize_phone(v) END
+                     ELSE nullif(v, '')
+                   END AS value
+            FROM raw"""
+    )
+    con.execute("DELETE FROM _in_ids WHERE value IS NULL")
+    # Canonical id: an existing owner of any of the identities wins, else the smallest id in the
+    # batch sharing one, else the profile's own id (one hop; chains resolve on the next upsert).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _canon AS
+           WITH existing AS (
+               SELECT n.profile_id AS incoming, min(x.profile_id) AS owner
+               FROM _in_ids n JOIN identities x USING (kind, value)
+               WHERE x.profile_id <> n.profile_id GROUP BY 1
+           ), batch AS (
+               SELECT profile_id AS incoming,
+                      min(first_id) AS owner
+               FROM (SELECT profile_id, min(profile_id) OVER (PARTITION BY kind, value) AS first_id
+                     FROM _in_ids) GROUP BY 1
+           ), aliased AS (
+               SELECT alias AS incoming, profile_id AS owner FROM profile_aliases
+           )
+           SELECT DISTINCT i.id AS incoming,
+                  coalesce(a.owner, e.owner, nullif(b.owner, i.id), i.id) AS id
+           FROM _in i
+           LEFT JOIN aliased a ON a.incoming = i.id
+           LEFT JOIN existing e ON e.incoming = i.id
+           LEFT JOIN batch b ON b.incoming = i.id"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _res AS
+           SELECT c.id,
+                  list_reduce(list(i.traits::VARCHAR ORDER BY i.rn),
+                              lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS traits,
+                  list_reduce(list(i.consent::VARCHAR ORDER BY i.rn),
+                              lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS consent
+           FROM _in i JOIN _canon c ON c.incoming = i.id GROUP BY c.id"""
+    )
+    row = fetch_one(
+        con,
+        "SELECT count(*) FILTER (WHERE p.id IS NULL), count(*) FILTER (WHERE p.id IS NOT NULL) "
+        "FROM _res r LEFT JOIN profiles p ON p.id = r.id",
+    )
+    inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+    con.execute(
+        """INSERT INTO profiles (id, traits, consent)
+           SELECT id, traits, consent FROM _res
+           ON CONFLICT (id) DO UPDATE SET
+             traits = json_merge_patch(profiles.traits, excluded.traits),
+             consent = json_merge_patch(profiles.consent, excluded.consent),
+             updated_at = now()"""
+    )
+    con.execute(
+        """INSERT INTO identities (kind, value, profile_id)
+           SELECT DISTINCT ON (n.kind, n.value) n.kind, n.value, c.id
+           FROM _in_ids n JOIN _canon c ON c.incoming = n.profile_id
+           ORDER BY n.kind, n.value, c.id
+           ON CONFLICT DO NOTHING"""
+    )
+    # Merged ids: remember the alias, move anything stored under it, drop its row.
+    con.execute(
+        """INSERT INTO profile_aliases SELECT incoming, id FROM _canon WHERE incoming <> id
+           ON CONFLICT DO NOTHING"""
+    )
+    if fetch_scalar(con, "SELECT count(*) FROM _canon WHERE incoming <> id"):
+        con.execute(
+            """UPDATE events SET profile_id = c.id FROM _canon c
+               WHERE events.profile_id = c.incoming AND c.incoming <> c.id"""
+        )
+        con.execute(
+            """UPDATE identities SET profile_id = c.id FROM _canon c
+               WHERE identities.profile_id = c.incoming AND c.incoming <> c.id"""
+        )
+        con.execute(
+            "DELETE FROM profiles WHERE id IN (SELECT incoming FROM _canon WHERE incoming <> id)"
+        )
+    for t in ("_in", "_in_ids", "_canon", "_res"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return UpsertCounts(inserted=inserted, updated=updated)
+
+
+def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+    """Append an Arrow table of events, re-pointing aliases and skipping exact duplicates."""
+    con.register("_martech_ev", table)
+    try:
+        before = int(fetch_scalar(con, "SELECT count(*) FROM events"))
+        has_existing = before > 0
+        has_aliases = bool(fetch_scalar(con, "SELECT count(*) FROM profile_aliases"))
+        source = "_martech_ev"
+        profile = "e.profile_id"
+        join = ""
+        if has_aliases:
+            profile = "coalesce(a.profile_id, e.profile_id)"
+            join = "LEFT JOIN profile_aliases a ON a.alias = e.profile_id"
+        select = (
+            f"SELECT {profile} AS profile_id, e.type, e.item_id, e.ts, e.value, "
+            f"e.properties::JSON AS properties FROM {source} e {join}"
+        )
+        if has_existing:
+            # Re-importing the same file must not double anyone's history.
+            select = (
+                f"SELECT * FROM ({select}) n WHERE NOT EXISTS (SELECT 1 FROM events o WHERE "
+                "o.profile_id = n.profile_id AND o.type = n.type AND o.ts = n.ts AND "
+                "o.item_id IS NOT DISTINCT FROM n.item_id)"
+            )
+        con.execute(f"INSERT INTO events {select}").fetchall()
+        after = int(fetch_scalar(con, "SELECT count(*) FROM events"))
+    finally:
+        con.unregister("_martech_ev")
+    return after - before

@@ -1,0 +1,100 @@
+"""The ``martech`` command line: a typer app, one module per command group.
+
+Errors that martech raises on purpose print as one line and exit non-zero; ``--debug`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from ..errors import MartechError
+from .app import app, err_console, state
+
+#: Command-group modules under martech.cli; each defines ``register(app)``.
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+    "profiles",
+    "plugins",
+    "schema",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"martech {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    home: Path | None = typer.Option(
+        None, "--home", envvar="MARTECH_HOME", help="Folder holding the store (default ./.martech)."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    state.home = home
+    state.debug = debug
+
+
+_registered = False
+
+
+def build_app() -> typer.Typer:
+    """Register built-in command groups, then plugin commands (once)."""
+    global _registered
+    if not _registered:
+        _registered = True
+        for name in COMMAND_MODULES:
+            importlib.import_module(f"{__name__}.{name}").register(app)
+        from ..plugins import plugin_manager
+
+        try:
+            plugin_manager().hook.martech_register_commands(cli=app)
+        except MartechError as exc:
+            err_console.print(f"[yellow]warning:[/] plugin commands not loaded: {exc}")
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    cli = build_app()
+    try:
+        cli(args=argv, standalone_mode=False)
+    except MartechError as exc:
+        if state.debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if state.debug:
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (run with --debug)"
+        )
+        return 70
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""``martech plugins``: what is installed, what each plugin registered, what failed."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from .app import console, print_json
+
+
+def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List plugins: name, package, version, hooks, what each registered, and load errors."""
+    from ..plugins import list_plugins, registry
+
+    infos = list_plugins()
+    if as_json:
+        print_json(
+            {
+                "plugins": [
+                    {
+                        "name": i.name,
+                        "package": i.package,
+                        "version": i.version,
+                        "hooks": i.hooks,
+                        "registered": i.registered,
+                        "error": i.error,
+                    }
+                    for i in infos
+                ],
+                "errors": [str(e) for e in registry().errors],
+            }
+        )
+        return
+    table = Table("plugin", "package", "version", "hooks", "registered", "status")
+    for i in infos:
+        registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(i.registered.items()))
+        status = f"[red]failed[/]: {i.error}" if i.error else "[green]ok[/]"
+        table.add_row(
+            i.name, i.package or "-", i.version or "-", "\n".join(i.hooks), registered, status
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plugins")(plugins)

@@ -1,0 +1,58 @@
+"""``martech profiles``: look at what is in the store."""
+
+from __future__ import annotations
+
+import typer
+
+from ..errors import ConfigError
+from .app import console, open_store, print_json
+
+profiles_app = typer.Typer(help="Look at profiles in the store.", no_args_is_help=True)
+
+
+@profiles_app.command("count")
+def count(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Count profiles, identities, events and items in the store."""
+    with open_store(read_only=True) as store:
+        summary = store.summary()
+    if as_json:
+        print_json(summary)
+        return
+    for table, n in summary.items():
+        console.print(f"{table:>11}  {n:>12,}")
+
+
+@profiles_app.command("show")
+def show(
+    profile_id: str = typer.Argument(..., help="Profile id, or kind=value (email=…, phone=…)."),
+    events: int = typer.Option(20, "--events", min=0, help="How many recent events to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one profile with its identities, traits, consent and latest events."""
+    with open_store(read_only=True) as store:
+        pid = profile_id
+        if "=" in profile_id:
+            kind, _, value = profile_id.partition("=")
+            resolved = store.resolve(kind, value)
+            if resolved is None:
+                raise ConfigError(f"no profile has {kind} identity matching the given value")
+            pid = resolved
+        profile = store.get_profile(pid, events=events)
+    if profile is None:
+        raise ConfigError(f"profile {pid!r} not found in the store")
+    if as_json:
+        print_json(profile.model_dump(mode="json"))
+        return
+    console.print(f"[bold]{profile.id}[/]")
+    console.print("identities: " + ", ".join(f"{k}={v}" for k, v in profile.identities.items()))
+    console.print("consent:    " + ", ".join(f"{k}={v}" for k, v in profile.consent.items()))
+    for key, value in sorted(profile.traits.items()):
+        console.print(f"  {key:<22} {value}")
+    for e in profile.events:
+        item = f" {e.item_id}" if e.item_id else ""
+        value = f" {e.value:.2f}" if e.value is not None else ""
+        console.print(f"  {e.ts:%Y-%m-%d %H:%M}  {e.type}{item}{value}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(profiles_app, name="profiles")

@@ -1,0 +1,91 @@
+"""``martech.toml`` + environment -> typed settings.
+
+Looked up in the working directory (or ``--config``). Every section is optional; unknown keys are
+an error naming the key, so a typo never silently does nothing. Connector sections are validated by
+the connector's own ``Config`` when the connector is used.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import ConfigError
+
+CONFIG_FILE = "martech.toml"
+
+
+class _Section(BaseModel, frozen=True):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(_Section, frozen=True):
+    home: Path | None = Field(default=None, description="Folder for the store (MARTECH_HOME).")
+
+
+class SegmentSettings(_Section, frozen=True):
+    file: Path = Field(default=Path("segments.yml"), description="Segment definitions.")
+    max_active: int = Field(default=30, ge=1, description="Warn above this many active segments.")
+
+
+class PluginSettings(_Section, frozen=True):
+    strict: bool = Field(default=False, description="A broken plugin is fatal.")
+
+
+class Settings(_Section, frozen=True):
+    store: StoreSettings = StoreSettings()
+    segments: SegmentSettings = SegmentSettings()
+    plugins: PluginSettings = PluginSettings()
+    connectors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-connector settings, [connectors.<name>]."
+    )
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read ``martech.toml`` (absent file -> defaults). Errors name the file and the key."""
+    file = Path(path) if path is not None else Path.cwd() / CONFIG_FILE
+    if not file.exists():
+        if path is not None:
+            raise ConfigError(f"{file}: no such file")
+        return Settings()
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(data)
+    except PydanticValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{file}: {where}: {err['msg']}") from None
+
+
+TEMPLATE = """\
+# martech.toml — settings for the martech CLI and SDK. Every key is optional.
+# Secrets do not belong here: put them in the environment as MARTECH_<CONNECTOR>_<FIELD>,
+# e.g. MARTECH_HUBSPOT_TOKEN, and they are read as SecretStr (never logged).
+
+[store]
+# Folder holding the DuckDB store (default: ./.martech). MARTECH_HOME overrides it.
+# home = ".martech"
+
+[segments]
+# Where segment definitions live (YAML or JSON).
+file = "segments.yml"
+# Warn when more segments than this are active: a team cannot manage hundreds.
+max_active = 30
+
+[plugins]
+# Make a plugin that fails to load fatal instead of reported-and-skipped.
+strict = false
+
+# One table per connector; keys are the connector's config fields.
+# [connectors.hubspot]
+# base_url = "https://api.hubapi.com"
+# [connectors.mailchimp]
+# base_url = "https://us21.api.mailchimp.com/3.0"
+"""

@@ -1,0 +1,198 @@
+"""The small surface a connector implements.
+
+A connector declares ``name``, ``kind``, ``Config``, ``limits`` and ``capabilities()``, and
+implements only the capability methods it claims. Everything else — retries, rate budgets,
+batching, ledgers, checkpoints — is the host's job.
+
+Capability methods are ``async``: the sync engine runs batches concurrently within ``limits``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import ValidationError as PydanticValidationError
+
+from .errors import ConfigError
+from .models import Capability, ContentVariant, Decision, Profile
+
+if TYPE_CHECKING:
+    from .http import HttpClient
+
+ConnectorKind = Literal["crm", "esp", "cms", "ads", "other"]
+
+
+class Limits(BaseModel, frozen=True):
+    """What the vendor allows; the sync planner and the HTTP budget both read this."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests_per_interval: int | None = Field(
+        default=None, description="Requests allowed per ``interval_seconds`` (token bucket)."
+    )
+    interval_seconds: float = Field(default=1.0, gt=0)
+    concurrency: int = Field(default=4, ge=1, description="Simultaneous connections allowed.")
+    batch_count: int = Field(default=100, ge=1, description="Records per request.")
+    batch_bytes: int | None = Field(default=None, description="Bytes per request body.")
+    daily_quota: int | None = Field(default=None, description="Requests per day, if capped.")
+
+    @property
+    def requests_per_second(self) -> float | None:
+        if self.requests_per_interval is None:
+            return None
+        return self.requests_per_interval / self.interval_seconds
+
+
+class ConnectorConfig(BaseModel, frozen=True):
+    """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="Vendor API root; tests and the demo point it at an emulator.")
+    timeout: float = Field(default=30.0, gt=0, description="Seconds per request.")
+
+    @classmethod
+    def load(
+        cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> ConnectorConfig:
+        """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env vars."""
+        env = os.environ if env is None else env
+        merged = dict(values or {})
+        prefix = f"MARTECH_{connector.upper()}_"
+        for name in cls.model_fields:
+            if (key := prefix + name.upper()) in env:
+                merged[name] = env[key]
+        try:
+            return cls.model_validate(merged)
+        except PydanticValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "?"
+            raise ConfigError(
+                f"[connectors.{connector}] {field}: {err['msg']} "
+                f"(set it in martech.toml or {prefix}{field.upper()})"
+            ) from None
+
+
+class AudienceMember(BaseModel, frozen=True):
+    """What the sync engine hands a connector for one member: key, identities, traits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(description="The martech profile id; ledgers are keyed on it.")
+    identities: dict[str, str] = Field(default_factory=dict)
+    traits: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class BatchOutcome(BaseModel, frozen=True):
+    """What a vendor said about one batch: which keys it took, which it refused and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: list[str] = Field(default_factory=list)
+    rejected: dict[str, str] = Field(default_factory=dict, description="key -> vendor's reason")
+    requests: int = 1
+
+
+class PullPage(BaseModel, frozen=True):
+    """One page of a pull: the profiles in it and the cursor to resume after it."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    profiles: list[Profile]
+    cursor: str | None = Field(description="Opaque; persisted after the page is stored.")
+
+
+class Connector:
+    """Base class. Subclass, set the class attributes, implement the capabilities you claim."""
+
+    name: ClassVar[str]
+    kind: ClassVar[ConnectorKind]
+    Config: ClassVar[type[ConnectorConfig]] = ConnectorConfig
+    limits: ClassVar[Limits] = Limits()
+    #: Import path "module:Class" of this vendor's emulator (a martech.sandbox.Emulator).
+    emulator: ClassVar[str | None] = None
+    #: Identity keys this destination can match on, best first (email, phone, hubspot…).
+    identity_keys: ClassVar[tuple[str, ...]] = ("email",)
+
+    def __init__(self, *, config: ConnectorConfig, http: HttpClient | None = None) -> None:
+        if not isinstance(config, self.Config):
+            raise ConfigError(
+                f"{self.name}: config must be a {self.Config.__name__}, got {type(config).__name__}"
+            )
+        self.config = config
+        self._http = http
+
+    @property
+    def http(self) -> HttpClient:
+        """The HTTP client, created on first use from ``config`` unless one was injected."""
+        if self._http is None:
+            from .http import HttpClient
+
+            self._http = HttpClient(
+                base_url=self.config.base_url, timeout=self.config.timeout, limits=self.limits
+            )
+        return self._http
+
+    def capabilities(self) -> list[Capability]:
+        """What this connector offers. Override; the base offers nothing."""
+        return []
+
+    def supports(self, capability: str) -> bool:
+        return any(c.name == capability for c in self.capabilities())
+
+    # --- capability methods: implement the ones ``capabilities()`` claims -------------------
+
+    def pull_profiles(
+        self, *, since: datetime | None = None, cursor: str | None = None
+    ) -> AsyncIterator[PullPage]:
+        """Yield pages of profiles changed since ``since``, resuming after ``cursor``."""
+        raise self._unsupported("pull_profiles")
+
+    async def ensure_audience(self, audience: str) -> str:
+        """Return the vendor's id for the audience called ``audience``, creating it if missing."""
+        raise self._unsupported("push_audience")
+
+    async def add_members(self, audience_id: str, members: Sequence[AudienceMember]) -> BatchOutcome:
+        """Add one batch (at most ``limits.batch_count``) to the audience."""
+        raise self._unsupported("push_audience")
+
+    async def remove_members(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> BatchOutcome:
+        """Remove one batch from the audience; removing a non-member is not an error."""
+        raise self._unsupported("push_audience")
+
+    def read_members(self, audience_id: str) -> AsyncIterator[str]:
+        """Yield the vendor-side member keys, to reconcile against the ledger."""
+        raise self._unsupported("push_audience")
+
+    async def push_content(self, variant: ContentVariant) -> str:
+        """Publish a variant; return the vendor's id for it."""
+        raise self._unsupported("push_content")
+
+    async def decide(self, profile: Profile, placement: str) -> Decision | ContentVariant | str:
+        """Ask the vendor what it would show this person in this placement."""
+        raise self._unsupported("decide")
+
+    def _unsupported(self, capability: str) -> ConfigError:
+        return ConfigError(f"connector {self.name!r} does not offer {capability!r}")
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+
+__all__ = [
+    "AudienceMember",
+    "BatchOutcome",
+    "Connector",
+    "ConnectorConfig",
+    "ConnectorKind",
+    "Limits",
+    "PullPage",
+    "SecretStr",
+]

@@ -1,0 +1,45 @@
+"""Identity normalization: the one place that decides when two identities are the same.
+
+Emails are trimmed and lowercased; phones become E.164 (``phonenumbers``, default region from
+``MARTECH_DEFAULT_REGION``, else US); external ids are kept as given, trimmed.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+
+def normalize_email(value: str) -> str | None:
+    value = value.strip().lower()
+    local, sep, domain = value.partition("@")
+    if not sep or not local or "." not in domain or " " in value:
+        return None
+    return value
+
+
+@lru_cache(maxsize=65536)
+def normalize_phone(value: str, region: str | None = None) -> str | None:
+    """E.164 with a leading +, or None when the number is not valid."""
+    import phonenumbers
+
+    region = region or os.environ.get("MARTECH_DEFAULT_REGION", "US")
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_identity(kind: str, value: str) -> str | None:
+    """The stored form of one identity, or None when it is not usable."""
+    if not isinstance(value, str):
+        return None
+    if kind == "email":
+        return normalize_email(value)
+    if kind == "phone":
+        return normalize_phone(value.strip())
+    value = value.strip()
+    return value or None

@@ -1,0 +1,413 @@
+"""The data model every part of martech relies on. Pure data: no I/O here.
+
+Our own definitions forbid unknown fields (a typo is an error, not a silent no-op); vendor data that
+passes through keeps unknown fields in ``Profile.traits``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    computed_field,
+    field_validator,
+    model_validator,
+)
+
+Channel = Literal["email", "web", "push", "sms", "ad"]
+CHANNELS: tuple[str, ...] = ("email", "web", "push", "sms", "ad")
+
+#: Event types martech knows. Other types are accepted unless strict mode is on.
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "session_start",
+        "view",
+        "add_to_cart",
+        "remove_from_cart",
+        "purchase",
+        "refund",
+        "email_send",
+        "email_open",
+        "email_click",
+        "email_unsubscribe",
+        "email_complaint",
+        "click",
+        "search",
+        "signup",
+    }
+)
+
+
+class _Model(BaseModel, frozen=True):
+    """Base for our own definitions: unknown fields are an error, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timezone-aware datetime expected (got a naive one; add +00:00 or Z)")
+    return value.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------- profiles
+
+
+class Event(_Model, frozen=True):
+    """One thing a person did, at one moment."""
+
+    type: str = Field(min_length=1, description="view, add_to_cart, purchase, email_open, …")
+    item_id: str | None = Field(default=None, description="Catalogue item the event concerns.")
+    ts: datetime = Field(description="When it happened; timezone-aware, stored as UTC.")
+    value: float | None = Field(default=None, description="Order value, revenue, quantity…")
+    properties: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @field_validator("ts")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _aware_utc(value)
+
+
+class Profile(_Model, frozen=True):
+    """One person as martech knows them: identities, traits, behaviour and consent."""
+
+    id: str = Field(min_length=1, description="Stable martech profile id.")
+    identities: dict[str, str] = Field(
+        default_factory=dict,
+        description="email, phone, and external ids such as 'hubspot' or 'mailchimp'.",
+    )
+    traits: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description="first_name, country, lifecycle_stage…; unknown vendor fields land here too.",
+    )
+    events: list[Event] = Field(
+        default_factory=list, description="Recent behaviour; the store holds the full history."
+    )
+    consent: dict[str, bool] = Field(default_factory=dict, description="Per channel opt-in.")
+
+    @field_validator("consent")
+    @classmethod
+    def _known_channels(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNELS)}")
+        return value
+
+
+def check_event_type(event_type: str, *, strict: bool) -> None:
+    """Refuse an event type martech does not know, in strict mode only."""
+    if strict and event_type not in EVENT_TYPES:
+        raise ValueError(
+            f"unknown event type {event_type!r} (strict mode); expected one of "
+            + ", ".join(sorted(EVENT_TYPES))
+        )
+
+
+# --------------------------------------------------------------------------------------- segments
+
+TraitOp = Literal[
+    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "exists", "is_null"
+]
+TRAIT_OPS: tuple[str, ...] = TraitOp.__args__  # type: ignore[attr-defined]
+EventMeasure = Literal["count", "sum", "first", "last"]
+CompareOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "between"]
+
+
+class TraitCondition(_Model, frozen=True):
+    """A condition on one trait (stored or computed)."""
+
+    kind: Literal["trait"] = "trait"
+    trait: str = Field(min_length=1)
+    op: TraitOp
+    value: JsonValue = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> TraitCondition:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op!r} expects a list value")
+        if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
+            raise ValueError("op 'between' expects a list of two values [low, high]")
+        if self.op not in ("exists", "is_null") and self.value is None:
+            raise ValueError(f"op {self.op!r} expects a value")
+        return self
+
+
+class Window(_Model, frozen=True):
+    """When events count: the last ``days`` days, or an absolute [start, end) range."""
+
+    days: int | None = Field(default=None, gt=0, description="Relative: the last N days.")
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware_utc(value)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Window:
+        if self.days is None and self.start is None and self.end is None:
+            raise ValueError("a window needs 'days' or 'start'/'end'")
+        if self.days is not None and (self.start or self.end):
+            raise ValueError("a window is either relative ('days') or absolute ('start'/'end')")
+        return self
+
+
+class EventCondition(_Model, frozen=True):
+    """A condition on a person's events: count / sum of value / first / last occurrence."""
+
+    kind: Literal["event"] = "event"
+    event: str = Field(min_length=1, description="Event type, e.g. purchase.")
+    measure: EventMeasure = "count"
+    item_id: str | None = None
+    category: str | None = Field(default=None, description="Item category (from the catalogue).")
+    window: Window | None = None
+    op: CompareOp = "gte"
+    value: JsonValue = Field(
+        default=1,
+        description="Number for count/sum; for first/last, days ago (a number) or a timestamp.",
+    )
+
+
+class SegmentRef(_Model, frozen=True):
+    """Membership of another segment."""
+
+    kind: Literal["segment"] = "segment"
+    segment: str = Field(min_length=1)
+
+
+class All(_Model, frozen=True):
+    kind: Literal["all"] = "all"
+    all: list[Condition]
+
+
+class Any_(_Model, frozen=True):
+    kind: Literal["any"] = "any"
+    any: list[Condition]
+
+
+class Not(_Model, frozen=True):
+    kind: Literal["not"] = "not"
+    not_: Condition = Field(alias="not")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Condition = Annotated[
+    All | Any_ | Not | TraitCondition | EventCondition | SegmentRef, Field(discriminator="kind")
+]
+for _cls in (All, Any_, Not):
+    _cls.model_rebuild()
+
+
+def _canonical_hash(payload: Any) -> str:
+    data = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class Segment(_Model, frozen=True):
+    """A named group of profiles. Abstract: see :class:`RuleSegment`."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", description="Stable identifier.")
+    name: str = ""
+    description: str = ""
+    min_size: int = Field(default=0, ge=0, description="Below this a segment is not worth a send.")
+
+    def definition(self) -> dict[str, Any]:
+        """The part of the segment that decides membership (what ``version`` hashes)."""
+        raise NotImplementedError
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def version(self) -> str:
+        """Hash of the normalized definition: changes exactly when membership rules change."""
+        return _canonical_hash(self.definition())
+
+
+class RuleSegment(Segment, frozen=True):
+    """A segment defined by a condition tree, compiled to SQL."""
+
+    kind: Literal["rule"] = "rule"
+    rule: Condition
+
+    def definition(self) -> dict[str, Any]:
+        return {"kind": self.kind, "rule": self.rule.model_dump(mode="json", by_alias=True)}
+
+
+# ---------------------------------------------------------------------------------------- content
+
+
+class ContentVariant(_Model, frozen=True):
+    """One piece of content a placement can show. Abstract: static, template or recommendation."""
+
+    id: str = Field(min_length=1)
+    channel: Channel
+    placement: str = Field(min_length=1)
+
+
+class StaticVariant(ContentVariant, frozen=True):
+    kind: Literal["static"] = "static"
+    content: str = Field(description="Rendered as-is for every recipient.")
+
+
+class TemplateVariant(ContentVariant, frozen=True):
+    kind: Literal["template"] = "template"
+    template: str = Field(description="Text with merge tokens such as {{first_name}}.")
+    defaults: dict[str, str] = Field(
+        default_factory=dict, description="Value used when a person lacks a token's trait."
+    )
+
+
+class RecommendationVariant(ContentVariant, frozen=True):
+    kind: Literal["recommendation"] = "recommendation"
+    strategy: str = Field(description="Registered strategy that fills the slots per person.")
+    slots: int = Field(default=4, ge=1, le=50)
+    template: str = Field(
+        default="{{items}}", description="Text around the items; {{items}} is the slot list."
+    )
+
+
+AnyVariant = Annotated[
+    StaticVariant | TemplateVariant | RecommendationVariant, Field(discriminator="kind")
+]
+
+
+class DecisionLevel(str, Enum):
+    """The level a decision actually used, from most to least specific."""
+
+    personalization = "personalization"
+    micro_segment = "micro_segment"
+    segment = "segment"
+    default = "default"
+
+
+class Decision(_Model, frozen=True):
+    """What one person is shown in one placement, and why."""
+
+    profile_id: str
+    placement: str
+    variant_id: str
+    content: str
+    level: DecisionLevel
+    segment_keys: list[str] = Field(default_factory=list)
+    bucket: int = Field(ge=0, description="Deterministic bucket 0..9999 for profile+experiment.")
+    holdout: bool = False
+    reasons: list[str] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------ capabilities
+
+
+class Level(str, Enum):
+    """What a capability really does, ordered from least to most individual."""
+
+    broadcast = "broadcast"
+    random = "random"
+    token_only = "token_only"
+    segmentation = "segmentation"
+    micro_segmentation = "micro_segmentation"
+    personalization = "personalization"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_ORDER.index(self)
+
+    # str would compare alphabetically; every comparison goes through rank instead.
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Level):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    __hash__ = str.__hash__
+
+
+_LEVEL_ORDER = list(Level)
+
+CapabilityName = Literal["pull_profiles", "pull_events", "push_audience", "push_content", "decide"]
+
+
+class Capability(_Model, frozen=True):
+    """What a connector offers, what its vendor claims, and which inputs it says it uses."""
+
+    name: CapabilityName
+    claimed_level: Level | None = Field(
+        default=None, description="The level the vendor markets (for decide / push_content)."
+    )
+    inputs: list[str] = Field(
+        default_factory=list, description="Profile fields it declares to use: traits.x, events…"
+    )
+    description: str = ""
+
+
+# -------------------------------------------------------------------------------------------- sync
+
+SyncMode = Literal["mirror", "add_only", "upsert"]
+
+
+class AudienceSnapshot(_Model, frozen=True):
+    """The members last sent to one destination audience."""
+
+    destination: str
+    audience: str
+    members: frozenset[str]
+    taken_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def hash(self) -> str:
+        return _canonical_hash(sorted(self.members))
+
+
+class SyncPlan(_Model, frozen=True):
+    """What a sync would do, before it does it."""
+
+    destination: str
+    audience: str
+    mode: SyncMode
+    adds: tuple[str, ...] = ()
+    removes: tuple[str, ...] = ()
+    updates: tuple[str, ...] = ()
+    requests: int = Field(default=0, ge=0, description="HTTP calls needed, from declared limits.")
+    estimated_seconds: float = Field(default=0.0, ge=0)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.adds or self.removes or self.updates)
+
+
+class SyncResult(_Model, frozen=True):
+    """What a sync did, item by item where the vendor said so."""
+
+    destination: str
+    audience: str
+    sent: int = 0
+    invalid: dict[str, str] = Field(default_factory=dict, description="key -> why not sendable")
+    rejected: dict[str, str] = Field(default_factory=dict, description="key -> vendor's reason")
+    dead_lettered: int = 0
+    requests: int = 0
+    checkpoint: str | None = Field(default=None, description="Last committed batch id.")
+    complete: bool = True
+    resume_after: datetime | None = None

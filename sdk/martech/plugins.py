@@ -1,0 +1,213 @@
+"""Plugin manager: safe, atomic, loud loading of entry points, and the registry they fill.
+
+Nothing runs at import time. ``registry()`` loads plugins on first use. A plugin that fails to
+import or register is reported and skipped (``MARTECH_STRICT_PLUGINS=1`` makes it fatal);
+``MARTECH_LOAD_PLUGINS`` is an allow-list and ``MARTECH_DISABLE_PLUGINS`` a block-list
+(comma-separated entry-point names). ``MARTECH_TRACE_PLUGINS=1`` prints every hook call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import DuplicateRegistrationError, PluginError, PluginLoadError
+
+GROUP = "martech"
+
+#: hook name -> the registry section it fills
+SECTIONS: dict[str, str] = {
+    "martech_register_connectors": "connectors",
+    "martech_register_traits": "traits",
+    "martech_register_strategies": "strategies",
+    "martech_register_segment_kinds": "segment_kinds",
+}
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin, as ``martech plugins`` shows it."""
+
+    name: str
+    package: str | None
+    version: str | None
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class Registry:
+    """Everything plugins registered, keyed by name, plus who registered it and what failed."""
+
+    connectors: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    strategies: dict[str, Any] = field(default_factory=dict)
+    segment_kinds: dict[str, Any] = field(default_factory=dict)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    errors: list[PluginError] = field(default_factory=list)
+
+    def section(self, name: str) -> dict[str, Any]:
+        section: dict[str, Any] = getattr(self, name)
+        return section
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _strict() -> bool:
+    return os.environ.get("MARTECH_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """A plugin manager with martech's hookspecs; with ``load``, entry points loaded safely."""
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+    if os.environ.get("MARTECH_TRACE_PLUGINS"):
+        pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
+        pm.enable_tracing()
+    if load:
+        infos = _load_entry_points(pm, entry_points(group=GROUP))
+    return pm, infos
+
+
+def _load_entry_points(pm: pluggy.PluginManager, eps: Iterable[EntryPoint]) -> list[PluginInfo]:
+    allow, block = _env_list("MARTECH_LOAD_PLUGINS"), _env_list("MARTECH_DISABLE_PLUGINS") or set()
+    infos: list[PluginInfo] = []
+    seen: set[str] = set()
+    for ep in sorted(eps, key=lambda e: e.name):
+        if ep.name in seen or (allow is not None and ep.name not in allow) or ep.name in block:
+            continue
+        seen.add(ep.name)
+        dist = ep.dist
+        info = PluginInfo(
+            name=ep.name,
+            package=dist.metadata["Name"] if dist else None,
+            version=dist.version if dist else None,
+        )
+        infos.append(info)
+        try:
+            pm.register(ep.load(), name=ep.name)
+            # A misspelled hookimpl registers silently; check_pending makes it loud.
+            pm.check_pending()
+        except Exception as exc:
+            if pm.has_plugin(ep.name):
+                pm.unregister(name=ep.name)
+            error = PluginLoadError(ep.name, exc)
+            info.error = str(error)
+            if _strict():
+                raise error from exc
+            continue
+        info.hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(ep.name)) or [])
+    return infos
+
+
+def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
+    """Call every register hook plugin by plugin, so each registration is attributed."""
+    reg = Registry(plugins={i.name: i for i in infos})
+    for info in infos:
+        if info.error:
+            reg.errors.append(PluginError(info.error))
+    for hook_name, section in SECTIONS.items():
+        caller = getattr(pm.hook, hook_name)
+        for impl in caller.get_hookimpls():
+            plugin_name = impl.plugin_name
+            info = reg.plugins.setdefault(
+                plugin_name, PluginInfo(name=plugin_name, package=None, version=None)
+            )
+            try:
+                impl.function(register=_registrar(reg, section, plugin_name, info))
+            except DuplicateRegistrationError as exc:
+                info.error = str(exc)
+                reg.errors.append(exc)
+                if _strict():
+                    raise
+            except Exception as exc:
+                error = PluginLoadError(plugin_name, exc)
+                info.error = str(error)
+                reg.errors.append(error)
+                if _strict():
+                    raise error from exc
+    return reg
+
+
+def _registered_name(section: str, obj: Any) -> str:
+    attr = "kind" if section == "segment_kinds" else "name"
+    value = getattr(obj, attr, None)
+    if section == "segment_kinds" and value is None:
+        value = obj.model_fields["kind"].default if hasattr(obj, "model_fields") else None
+    if not isinstance(value, str) or not value:
+        raise PluginError(f"a registered {section[:-1]} needs a non-empty string .{attr}")
+    return value
+
+
+def _registrar(
+    reg: Registry, section: str, plugin: str, info: PluginInfo
+) -> Callable[[Any], None]:
+    def register(obj: Any) -> None:
+        if section == "connectors":
+            from .connector import Connector
+
+            if not (isinstance(obj, type) and issubclass(obj, Connector)):
+                raise PluginError(f"register() expects a Connector subclass, got {obj!r}")
+        name = _registered_name(section, obj)
+        owner = reg.owners.get((section, name))
+        if owner is not None:
+            first = reg.plugins[owner].package or owner
+            second = info.package or plugin
+            raise DuplicateRegistrationError(section[:-1], name, f"{owner} ({first})", f"{plugin} ({second})")
+        reg.section(section)[name] = obj
+        reg.owners[(section, name)] = plugin
+        info.registered.setdefault(section, []).append(name)
+
+    return register
+
+
+_REGISTRY: Registry | None = None
+_PM: pluggy.PluginManager | None = None
+
+
+def registry(*, reload: bool = False) -> Registry:
+    """The process-wide registry, built on first use."""
+    global _REGISTRY, _PM
+    if _REGISTRY is None or reload:
+        _PM, infos = make_plugin_manager()
+        _REGISTRY = build_registry(_PM, infos)
+    return _REGISTRY
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager (loads plugins if needed)."""
+    registry()
+    assert _PM is not None
+    return _PM
+
+
+def get_connector(name: str) -> Any:
+    """The connector class registered as ``name``, or a ConfigError listing what exists."""
+    from .errors import ConfigError
+
+    reg = registry()
+    try:
+        return reg.connectors[name]
+    except KeyError:
+        known = ", ".join(sorted(reg.connectors)) or "none installed"
+        raise ConfigError(f"unknown connector {name!r}; installed: {known}") from None
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every plugin seen, loaded or failed, sorted by name."""
+    return sorted(registry().plugins.values(), key=lambda p: p.name)

@@ -1,0 +1,413 @@
+"""The embedded store: one DuckDB file holding profiles, identities, events and martech's state.
+
+Default location ``.martech/martech.duckdb`` under the working directory; ``MARTECH_HOME`` (or the
+CLI's ``--home``) moves the folder. Bulk writes go through Arrow tables, never a row-by-row loop.
+
+DuckDB allows one read-write process per file; any number of ``read_only`` processes may read while
+no writer holds it. A second writer gets :class:`StoreLockedError`, never a corrupted file.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from .errors import SchemaVersionError, StoreError, StoreLockedError
+from .models import Event, Profile
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+#: version -> statements that bring the schema from version-1 to version.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE profiles (
+            id VARCHAR PRIMARY KEY,
+            traits JSON NOT NULL DEFAULT '{}',
+            consent JSON NOT NULL DEFAULT '{}',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        # kind: email | phone | <connector name>; value normalized (email lowercased, phone E.164)
+        """CREATE TABLE identities (
+            kind VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            PRIMARY KEY (kind, value)
+        )""",
+        # A profile id merged into another (same email/phone/external id) -> the surviving id.
+        """CREATE TABLE profile_aliases (
+            alias VARCHAR PRIMARY KEY,
+            profile_id VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE events (
+            profile_id VARCHAR NOT NULL,
+            type VARCHAR NOT NULL,
+            item_id VARCHAR,
+            ts TIMESTAMPTZ NOT NULL,
+            value DOUBLE,
+            properties JSON
+        )""",
+        """CREATE TABLE items (
+            item_id VARCHAR PRIMARY KEY,
+            name VARCHAR,
+            category VARCHAR,
+            price DOUBLE,
+            properties JSON
+        )""",
+        # A computed trait per profile; traits are materialized here by `martech traits compute`.
+        """CREATE TABLE computed_traits (
+            profile_id VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            value JSON,
+            computed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (profile_id, name)
+        )""",
+        """CREATE TABLE segment_snapshots (
+            snapshot_id BIGINT PRIMARY KEY,
+            segment_key VARCHAR NOT NULL,
+            version VARCHAR NOT NULL,
+            taken_at TIMESTAMPTZ NOT NULL,
+            member_count BIGINT NOT NULL,
+            members_hash VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE segment_members (
+            snapshot_id BIGINT NOT NULL,
+            profile_id VARCHAR NOT NULL
+        )""",
+        # One row per (destination, audience, member): what this tool last sent, batch by batch.
+        """CREATE TABLE sync_ledger (
+            destination VARCHAR NOT NULL,
+            audience VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            payload_hash VARCHAR,
+            batch_id VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (destination, audience, profile_id)
+        )""",
+        """CREATE TABLE sync_runs (
+            run_id VARCHAR PRIMARY KEY,
+            destination VARCHAR NOT NULL,
+            audience VARCHAR NOT NULL,
+            segment_key VARCHAR,
+            mode VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            status VARCHAR NOT NULL,
+            summary JSON
+        )""",
+        """CREATE TABLE checkpoints (
+            source VARCHAR PRIMARY KEY,
+            cursor VARCHAR,
+            updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        """CREATE TABLE decisions (
+            profile_id VARCHAR NOT NULL,
+            placement VARCHAR NOT NULL,
+            variant_id VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,
+            bucket INTEGER NOT NULL,
+            holdout BOOLEAN NOT NULL,
+            segment_keys VARCHAR[],
+            reasons VARCHAR[],
+            content VARCHAR,
+            decided_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ],
+}
+
+
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a query, fully consumed (DuckDB 2 keeps a half-read result open)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def fetch_scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first column of the first row, or None."""
+    row = fetch_one(con, sql, params)
+    return None if row is None else row[0]
+
+
+def default_home() -> Path:
+    """``$MARTECH_HOME`` or ``./.martech``."""
+    return Path(os.environ.get("MARTECH_HOME") or Path.cwd() / ".martech")
+
+
+def default_path() -> Path:
+    return default_home() / "martech.duckdb"
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """How many records a bulk write inserted, updated, or skipped as duplicates."""
+
+    inserted: int = 0
+    updated: int = 0
+
+
+class Store:
+    """A martech store in one DuckDB file. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        import duckdb
+
+        self.path = Path(path) if path is not None else default_path()
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(f"no store at {self.path}; run `martech generate` or `martech import`")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con: duckdb.DuckDBPyConnection = duckdb.connect(
+                str(self.path), read_only=read_only
+            )
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLockedError(
+                    f"{self.path} is open for writing by another process; "
+                    "wait for it to finish (readers may use read_only=True)"
+                ) from None
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
+        self._migrate()
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    @property
+    def schema_version(self) -> int:
+        value = fetch_scalar(self.con, "SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(value) if value is not None else 0
+
+    def _migrate(self) -> None:
+        has_meta = fetch_scalar(
+            self.con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        )
+        current = self.schema_version if has_meta else 0
+        if current > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} has schema version {current}, this martech knows up to "
+                f"{SCHEMA_VERSION}; upgrade martech (pip install -U martech)"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise StoreError(
+                f"{self.path} needs a migration to schema {SCHEMA_VERSION}; open it once for writing"
+            )
+        with self.transaction():
+            if current == 0:
+                self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version]:
+                    self.con.execute(statement)
+            self.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: a crash or an exception inside leaves the store as it was."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # ---------------------------------------------------------------------------- bulk writes
+
+    def upsert_profiles(self, table: pa.Table | Iterable[Profile]) -> UpsertCounts:
+        """Insert or update profiles in bulk, and resolve their identities.
+
+        ``table`` is an Arrow table with columns ``id`` (string), ``traits`` and ``consent``
+        (JSON text), and optionally ``identities`` (JSON text, kind -> value); or Profiles.
+        Traits of an existing profile are merged (new values win). A profile whose email, phone
+        or external id already belongs to another profile is merged into that one.
+        """
+        import pyarrow as pa
+
+        if not isinstance(table, pa.Table):
+            table = profiles_to_arrow(table)
+        from ._bulk import upsert_profiles
+
+        with self.transaction():
+            return upsert_profiles(self.con, table)
+
+    def append_events(self, table: pa.Table | Iterable[tuple[str, Event]]) -> int:
+        """Append events in bulk: Arrow columns profile_id, type, item_id, ts, value, properties.
+
+        Events whose profile id is an alias merged into another profile are re-pointed to it.
+        Exact duplicates of stored events (same profile, type, item and timestamp) are skipped,
+        so re-importing a file is harmless. Returns the number of events added.
+        """
+        import pyarrow as pa
+
+        if not isinstance(table, pa.Table):
+            table = events_to_arrow(table)
+        from ._bulk import append_events
+
+        with self.transaction():
+            return append_events(self.con, table)
+
+    # ---------------------------------------------------------------------------------- reads
+
+    def resolve(self, kind: str, value: str) -> str | None:
+        """The profile id that owns identity ``kind=value`` (normalized), or None."""
+        from .identity import normalize_identity
+
+        normalized = normalize_identity(kind, value)
+        if normalized is None:
+            return None
+        owner = fetch_scalar(
+            self.con,
+            "SELECT profile_id FROM identities WHERE kind = ? AND value = ?",
+            [kind, normalized],
+        )
+        return None if owner is None else str(owner)
+
+    def get_profile(self, profile_id: str, *, events: int = 200) -> Profile | None:
+        """One profile with its identities and its latest ``events`` events."""
+        row = fetch_one(
+            self.con, "SELECT id, traits, consent FROM profiles WHERE id = ?", [profile_id]
+        )
+        if row is None:
+            return None
+        identities = dict(
+            self.con.execute(
+                "SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY kind",
+                [profile_id],
+            ).fetchall()
+        )
+        rows = self.con.execute(
+            "SELECT type, item_id, timezone('UTC', ts), value, properties FROM events "
+            "WHERE profile_id = ? "
+            "ORDER BY ts DESC LIMIT ?",
+            [profile_id, events],
+        ).fetchall()
+        return Profile(
+            id=row[0],
+            identities=identities,
+            traits=orjson.loads(row[1]),
+            consent=orjson.loads(row[2]),
+            events=[
+                Event(
+                    type=t,
+                    item_id=i,
+                    ts=ts.replace(tzinfo=UTC),  # naive UTC from timezone(): no pytz needed
+                    value=v,
+                    properties=orjson.loads(p) if p else {},
+                )
+                for t, i, ts, v, p in reversed(rows)
+            ],
+        )
+
+    def count(self, table: str) -> int:
+        """Rows in one of the store's tables."""
+        if table not in _TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {', '.join(_TABLES)}")
+        return int(fetch_scalar(self.con, f"SELECT count(*) FROM {table}"))
+
+    def summary(self) -> dict[str, Any]:
+        """Row counts of the main tables, for `martech demo` and `martech profiles count`."""
+        return {t: self.count(t) for t in ("profiles", "identities", "events", "items")}
+
+
+_TABLES = (
+    "profiles",
+    "identities",
+    "profile_aliases",
+    "events",
+    "items",
+    "computed_traits",
+    "segment_snapshots",
+    "segment_members",
+    "sync_ledger",
+    "sync_runs",
+    "checkpoints",
+    "decisions",
+)
+
+
+def profiles_to_arrow(profiles: Iterable[Profile]) -> pa.Table:
+    """Profiles -> the Arrow shape :meth:`Store.upsert_profiles` takes."""
+    import pyarrow as pa
+
+    ids, traits, consent, identities = [], [], [], []
+    for p in profiles:
+        ids.append(p.id)
+        traits.append(orjson.dumps(p.traits).decode())
+        consent.append(orjson.dumps(p.consent).decode())
+        identities.append(orjson.dumps(p.identities).decode())
+    return pa.table(
+        {"id": ids, "traits": traits, "consent": consent, "identities": identities},
+        schema=PROFILE_SCHEMA(),
+    )
+
+
+def events_to_arrow(events: Iterable[tuple[str, Event]]) -> pa.Table:
+    """(profile_id, Event) pairs -> the Arrow shape :meth:`Store.append_events` takes."""
+    import pyarrow as pa
+
+    cols: dict[str, list[Any]] = {k: [] for k in EVENT_SCHEMA().names}
+    for profile_id, e in events:
+        cols["profile_id"].append(profile_id)
+        cols["type"].append(e.type)
+        cols["item_id"].append(e.item_id)
+        cols["ts"].append(e.ts)
+        cols["value"].append(e.value)
+        cols["properties"].append(orjson.dumps(e.properties).decode() if e.properties else None)
+    return pa.table(cols, schema=EVENT_SCHEMA())
+
+
+def PROFILE_SCHEMA() -> pa.Schema:  # noqa: N802 - a constant, built lazily to keep import fast
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("traits", pa.string()),
+            ("consent", pa.string()),
+            ("identities", pa.string()),
+        ]
+    )
+
+
+def EVENT_SCHEMA() -> pa.Schema:  # noqa: N802
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("profile_id", pa.string()),
+            ("type", pa.string()),
+            ("item_id", pa.string()),
+            ("ts", pa.timestamp("us", tz="UTC")),
+            ("value", pa.float64()),
+            ("properties", pa.string()),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""Testing support for martech users and connector authors: fixtures and the conformance kit."""
