@@ -3,8 +3,7 @@
 The curated public API. Import from here; submodules are implementation detail unless documented.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from importlib import metadata as _metadata
 
 from .connector import AudienceMember, BatchOutcome, Connector, ConnectorConfig, Limits, PullPage
 from .errors import (
@@ -49,8 +48,8 @@ from .models import (
 from .store import Store
 
 try:
-    __version__ = _version("martech")
-except PackageNotFoundError:  # running from a source tree without install
+    __version__ = _metadata.version("martech")
+except _metadata.PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
 __all__ = [
@@ -93,6 +92,7 @@ __all__ = [
     "TemplateVariant",
     "TraitCondition",
     "ValidationError",
+    "VendorError",
     "Window",
     "__version__",
     "hookimpl",

@@ -221,9 +221,18 @@ class Segment(_Model, frozen=True):
     description: str = ""
     min_size: int = Field(default=0, ge=0, description="Below this a segment is not worth a send.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _version_is_derived(cls, data: Any) -> Any:
+        # A dumped segment carries its computed version; reloading it must work, and the
+        # version is always recomputed from the definition, never taken from input.
+        if isinstance(data, dict) and "version" in data:
+            data = {k: v for k, v in data.items() if k != "version"}
+        return data
+
     def definition(self) -> dict[str, Any]:
         """The part of the segment that decides membership (what ``version`` hashes)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define definition()")
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -1,0 +1,1 @@
+"""Suite-wide settings. Fixtures for users live in martech.testing.plugin (pytest11)."""

@@ -1,0 +1,282 @@
+"""The plugin manager: safe, atomic, loud loading; registration validated by the host."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import types
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from martech import Connector, Segment, hookimpl
+from martech.errors import DuplicateRegistrationError, PluginError, PluginLoadError
+from martech.plugins import _load_entry_points, build_registry, make_plugin_manager
+
+from martech.testing.process import pip_install_offline, run_cli
+
+
+def _ep(name: str, module: str) -> EntryPoint:
+    return EntryPoint(name=name, value=module, group="martech")
+
+
+GOOD = """
+from martech import Connector, hookimpl
+
+class Acme(Connector):
+    name = "acme"
+    kind = "esp"
+
+@hookimpl
+def martech_register_connectors(register):
+    register(Acme)
+"""
+
+
+@pytest.fixture
+def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write each plugin as a module on sys.path and load them as entry points."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load(**modules: str):
+        eps = []
+        for name, body in modules.items():
+            module = f"_mt_{name}_{tmp_path.name}"
+            (tmp_path / f"{module}.py").write_text(textwrap.dedent(body))
+            monkeypatch.delitem(sys.modules, module, raising=False)
+            eps.append(_ep(name, module))
+        return _load_entry_points_and_build(eps)
+
+    return load
+
+
+def _load_entry_points_and_build(eps: list[EntryPoint]):
+    pm, _ = make_plugin_manager(load=False)
+    infos = _load_entry_points(pm, eps)
+    return build_registry(pm, infos)
+
+
+def test_plugin_that_raises_at_import_is_reported_and_skipped(_load):
+    reg = _load(good=GOOD, broken="raise RuntimeError('boom at import')")
+    assert "acme" in reg.connectors
+    assert reg.plugins["broken"].error is not None
+    assert "boom at import" in reg.plugins["broken"].error
+    assert any("broken" in str(e) for e in reg.errors)
+
+
+def test_strict_mode_makes_a_broken_plugin_fatal(_load, monkeypatch):
+    monkeypatch.setenv("MARTECH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginLoadError, match="broken"):
+        _load(broken="raise RuntimeError('boom')")
+
+
+def test_misspelled_hookimpl_is_reported_not_silently_registered(_load):
+    body = """
+from martech import hookimpl
+@hookimpl
+def martech_register_conectors(register):
+    pass
+"""
+    reg = _load(typo=body)
+    assert reg.plugins["typo"].error is not None
+    assert "martech_register_conectors" in reg.plugins["typo"].error
+
+
+def test_two_plugins_registering_the_same_connector_name_is_an_error_naming_both(_load):
+    reg = _load(first=GOOD, second=GOOD)
+    errors = [e for e in reg.errors if isinstance(e, DuplicateRegistrationError)]
+    assert len(errors) == 1
+    assert "first" in str(errors[0]) and "second" in str(errors[0])
+    assert reg.owners[("connectors", "acme")] == "first"
+
+
+def test_allow_list_loads_only_named_plugins(_load, monkeypatch):
+    monkeypatch.setenv("MARTECH_LOAD_PLUGINS", "good")
+    reg = _load(good=GOOD, broken="raise RuntimeError('boom')")
+    assert set(reg.plugins) == {"good"}
+
+
+def test_block_list_skips_named_plugins(_load, monkeypatch):
+    monkeypatch.setenv("MARTECH_DISABLE_PLUGINS", "broken, other")
+    reg = _load(good=GOOD, broken="raise RuntimeError('boom')")
+    assert "broken" not in reg.plugins
+    assert "acme" in reg.connectors
+
+
+def test_register_refuses_what_is_not_a_connector(_load):
+    body = """
+from martech import hookimpl
+@hookimpl
+def martech_register_connectors(register):
+    register(object)
+"""
+    reg = _load(odd=body)
+    assert "Connector subclass" in (reg.plugins["odd"].error or "")
+    assert not reg.connectors
+
+
+def test_registrations_are_attributed_to_their_plugin(_load):
+    reg = _load(good=GOOD)
+    assert reg.plugins["good"].registered == {"connectors": ["acme"]}
+    assert reg.plugins["good"].hooks == ["martech_register_connectors"]
+
+
+def test_builtin_plugins_load_without_errors():
+    from martech.plugins import registry
+
+    reg = registry(reload=True)
+    broken = {name: p.error for name, p in reg.plugins.items() if p.error}
+    assert broken == {}
+    assert "files" in reg.plugins
+
+
+# ------------------------------------------------------------------ an installed broken package
+
+
+@pytest.fixture(scope="module")
+def broken_plugin_site(tmp_path_factory) -> Path:
+    """A throw-away package, really installed with pip, whose entry point fails at import."""
+    src = tmp_path_factory.mktemp("src")
+    (src / "martech_broken").mkdir()
+    (src / "martech_broken" / "__init__.py").write_text("raise ImportError('missing vendor SDK')\n")
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+            [project]
+            name = "martech-broken"
+            version = "9.9.9"
+            [project.entry-points.martech]
+            broken = "martech_broken"
+            """
+        )
+    )
+    site = tmp_path_factory.mktemp("site")
+    pip_install_offline(src, site)
+    return site
+
+
+def test_cli_still_works_with_an_installed_broken_plugin_and_names_it(broken_plugin_site):
+    env = {"PYTHONPATH": str(broken_plugin_site)}
+    listed = run_cli("plugins", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    broken = next(p for p in data["plugins"] if p["name"] == "broken")
+    assert broken["package"] == "martech-broken"
+    assert broken["version"] == "9.9.9"
+    assert "missing vendor SDK" in broken["error"]
+    assert any(p["name"] == "files" and p["error"] is None for p in data["plugins"])
+    # Other commands are unaffected.
+    assert run_cli("schema", "Profile", env=env).returncode == 0
+
+
+def test_strict_env_makes_the_installed_broken_plugin_fatal_for_the_cli(broken_plugin_site):
+    env = {"PYTHONPATH": str(broken_plugin_site), "MARTECH_STRICT_PLUGINS": "1"}
+    result = run_cli("plugins", env=env)
+    assert result.returncode != 0
+    assert "broken" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -------------------------------------------------------------------------- one test per hook
+
+
+def _pm_with(plugin: object):
+    pm, _ = make_plugin_manager(load=False)
+    pm.register(plugin, name="t")
+    return pm, build_registry(pm, [])
+
+
+def test_hook_martech_register_connectors():
+    class Thing(Connector):
+        name = "thing"
+        kind = "crm"
+
+    class P:
+        @hookimpl
+        def martech_register_connectors(self, register):
+            register(Thing)
+
+    _, reg = _pm_with(P())
+    assert reg.connectors == {"thing": Thing}
+
+
+def test_hook_martech_register_traits():
+    trait = types.SimpleNamespace(name="favourite_colour")
+
+    class P:
+        @hookimpl
+        def martech_register_traits(self, register):
+            register(trait)
+            with pytest.raises(DuplicateRegistrationError):
+                register(trait)
+
+    _, reg = _pm_with(P())
+    assert reg.traits == {"favourite_colour": trait}
+
+
+def test_hook_martech_register_strategies():
+    strategy = types.SimpleNamespace(name="always_red")
+
+    class P:
+        @hookimpl
+        def martech_register_strategies(self, register):
+            register(strategy)
+
+    _, reg = _pm_with(P())
+    assert reg.strategies["always_red"] is strategy
+
+
+def test_hook_martech_register_segment_kinds():
+    class ListSegment(Segment, frozen=True):
+        kind: Literal["list"] = "list"
+        members: list[str]
+
+        def definition(self):
+            return {"kind": self.kind, "members": sorted(self.members)}
+
+    class P:
+        @hookimpl
+        def martech_register_segment_kinds(self, register):
+            register(ListSegment)
+
+    _, reg = _pm_with(P())
+    assert reg.segment_kinds == {"list": ListSegment}
+    assert ListSegment(key="a", members=["x"]).version != ListSegment(key="a", members=["y"]).version
+
+
+def test_hook_martech_register_commands():
+    import typer
+    from typer.testing import CliRunner
+
+    class P:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            @cli.command("hello")
+            def hello(name: str) -> None:
+                typer.echo(f"hello {name}")
+
+    pm, _ = _pm_with(P())
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None: ...
+
+    pm.hook.martech_register_commands(cli=app)
+    result = CliRunner().invoke(app, ["hello", "gary"])
+    assert result.output.strip() == "hello gary"
+
+
+def test_segment_kind_without_kind_is_refused():
+    class P:
+        @hookimpl
+        def martech_register_segment_kinds(self, register):
+            register(types.SimpleNamespace(kind=""))
+
+    _, reg = _pm_with(P())
+    assert any(isinstance(e, PluginError) for e in reg.errors)

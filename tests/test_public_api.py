@@ -1,0 +1,32 @@
+"""The curated facade: ``__all__`` complete, sorted, and importable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import martech
+
+
+def test_all_is_sorted():
+    assert martech.__all__ == sorted(martech.__all__)
+
+
+def test_all_imports_are_exported():
+    public = {n for n in dir(martech) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(martech.__all__), public - set(martech.__all__)
+
+
+def test_every_exported_name_exists():
+    for name in martech.__all__:
+        assert hasattr(martech, name), name
+
+
+def test_import_martech_does_not_load_plugins_or_heavy_modules():
+    code = (
+        "import sys, martech; "
+        "heavy = [m for m in ('duckdb', 'pyarrow', 'typer', 'sqlglot', 'martech_connectors', "
+        "'martech_plugins', 'numpy', 'httpx', 'starlette') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
