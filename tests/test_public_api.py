@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import martech
 
 
@@ -13,8 +15,12 @@ def test_all_is_sorted():
 
 
 def test_all_imports_are_exported():
-    public = {n for n in dir(martech) if not n.startswith("_") and n[0].isupper()}
-    assert public <= set(martech.__all__), public - set(martech.__all__)
+    assert set(martech._LAZY) | {"__version__"} == set(martech.__all__)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="Profil"):
+        martech.Profil  # noqa: B018
 
 
 def test_every_exported_name_exists():

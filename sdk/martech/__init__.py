@@ -1,56 +1,140 @@
 """martech: connect customer data to the tools you market with.
 
 The curated public API. Import from here; submodules are implementation detail unless documented.
+Names load on first use (PEP 562), so ``import martech`` stays fast and loads no plugin.
 """
 
-from importlib import metadata as _metadata
+from __future__ import annotations
 
-from .connector import AudienceMember, BatchOutcome, Connector, ConnectorConfig, Limits, PullPage
-from .errors import (
-    AuthError,
-    ConfigError,
-    FatalVendorError,
-    MartechError,
-    PluginError,
-    RateLimitedError,
-    RejectedError,
-    RetriableVendorError,
-    SegmentDefinitionError,
-    StoreError,
-    ValidationError,
-    VendorError,
-)
-from .hookspecs import hookimpl
-from .models import (
-    All,
-    Any_,
-    AudienceSnapshot,
-    Capability,
-    ContentVariant,
-    Decision,
-    DecisionLevel,
-    Event,
-    EventCondition,
-    Level,
-    Not,
-    Profile,
-    RecommendationVariant,
-    RuleSegment,
-    Segment,
-    SegmentRef,
-    StaticVariant,
-    SyncPlan,
-    SyncResult,
-    TemplateVariant,
-    TraitCondition,
-    Window,
-)
-from .store import Store
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = _metadata.version("martech")
-except _metadata.PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
+if TYPE_CHECKING:
+    from .connector import (
+        AudienceMember,
+        BatchOutcome,
+        Connector,
+        ConnectorConfig,
+        Limits,
+        PullPage,
+    )
+    from .errors import (
+        AuthError,
+        ConfigError,
+        FatalVendorError,
+        MartechError,
+        PluginError,
+        RateLimitedError,
+        RejectedError,
+        RetriableVendorError,
+        SegmentDefinitionError,
+        StoreError,
+        ValidationError,
+        VendorError,
+    )
+    from .hookspecs import hookimpl
+    from .models import (
+        All,
+        Any_,
+        AudienceSnapshot,
+        Capability,
+        ContentVariant,
+        Decision,
+        DecisionLevel,
+        Event,
+        EventCondition,
+        Level,
+        Not,
+        Profile,
+        RecommendationVariant,
+        RuleSegment,
+        Segment,
+        SegmentRef,
+        StaticVariant,
+        SyncPlan,
+        SyncResult,
+        TemplateVariant,
+        TraitCondition,
+        Window,
+    )
+    from .store import Store
+
+
+_LAZY: dict[str, str] = {
+    name: module
+    for module, names in {
+        "connector": (
+            "AudienceMember",
+            "BatchOutcome",
+            "Connector",
+            "ConnectorConfig",
+            "Limits",
+            "PullPage",
+        ),
+        "errors": (
+            "AuthError",
+            "ConfigError",
+            "FatalVendorError",
+            "MartechError",
+            "PluginError",
+            "RateLimitedError",
+            "RejectedError",
+            "RetriableVendorError",
+            "SegmentDefinitionError",
+            "StoreError",
+            "ValidationError",
+            "VendorError",
+        ),
+        "hookspecs": ("hookimpl",),
+        "models": (
+            "All",
+            "Any_",
+            "AudienceSnapshot",
+            "Capability",
+            "ContentVariant",
+            "Decision",
+            "DecisionLevel",
+            "Event",
+            "EventCondition",
+            "Level",
+            "Not",
+            "Profile",
+            "RecommendationVariant",
+            "RuleSegment",
+            "Segment",
+            "SegmentRef",
+            "StaticVariant",
+            "SyncPlan",
+            "SyncResult",
+            "TemplateVariant",
+            "TraitCondition",
+            "Window",
+        ),
+        "store": ("Store",),
+    }.items()
+    for name in names
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            value: Any = metadata.version("martech")
+        except metadata.PackageNotFoundError:  # a source tree without install
+            value = "0.0.0+unknown"
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'martech' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "All",
