@@ -17,12 +17,19 @@ if TYPE_CHECKING:
 _E164 = r"\+[1-9][0-9]{7,14}"
 
 
+def _phone_or_none(value: str | None) -> str | None:
+    return None if value is None else normalize_phone(value)
+
+
 def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
     # Only phones not already in E.164 reach Python; generated and vendor data mostly skip it.
     try:
         con.create_function(
-            "martech_normalize_phone", lambda v: normalize_phone(v), ["VARCHAR"], "VARCHAR",
-            null_handling="special", side_effects=False,
+            "martech_normalize_phone",
+            _phone_or_none,
+            ["VARCHAR"],
+            "VARCHAR",
+            side_effects=False,
         )
     except Exception as exc:  # already registered on this connection
         if "already" not in str(exc):

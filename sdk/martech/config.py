@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import ConfigError
@@ -19,8 +19,8 @@ from .errors import ConfigError
 CONFIG_FILE = "martech.toml"
 
 
-class _Section(BaseModel, frozen=True):
-    model_config = ConfigDict(extra="forbid")
+class _Section(BaseModel, frozen=True, extra="forbid"):
+    """A martech.toml section: unknown keys are an error."""
 
 
 class StoreSettings(_Section, frozen=True):

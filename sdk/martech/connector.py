@@ -10,11 +10,11 @@ Capability methods are ``async``: the sync engine runs batches concurrently with
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import BaseModel, Field, JsonValue, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import ConfigError
@@ -26,10 +26,8 @@ if TYPE_CHECKING:
 ConnectorKind = Literal["crm", "esp", "cms", "ads", "other"]
 
 
-class Limits(BaseModel, frozen=True):
+class Limits(BaseModel, frozen=True, extra="forbid"):
     """What the vendor allows; the sync planner and the HTTP budget both read this."""
-
-    model_config = ConfigDict(extra="forbid")
 
     requests_per_interval: int | None = Field(
         default=None, description="Requests allowed per ``interval_seconds`` (token bucket)."
@@ -47,10 +45,8 @@ class Limits(BaseModel, frozen=True):
         return self.requests_per_interval / self.interval_seconds
 
 
-class ConnectorConfig(BaseModel, frozen=True):
+class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
     """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error."""
-
-    model_config = ConfigDict(extra="forbid")
 
     base_url: str = Field(description="Vendor API root; tests and the demo point it at an emulator.")
     timeout: float = Field(default=30.0, gt=0, description="Seconds per request.")
@@ -60,12 +56,12 @@ class ConnectorConfig(BaseModel, frozen=True):
         cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> ConnectorConfig:
         """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env vars."""
-        env = os.environ if env is None else env
+        source: Mapping[str, str] = os.environ if env is None else env
         merged = dict(values or {})
         prefix = f"MARTECH_{connector.upper()}_"
         for name in cls.model_fields:
-            if (key := prefix + name.upper()) in env:
-                merged[name] = env[key]
+            if (key := prefix + name.upper()) in source:
+                merged[name] = source[key]
         try:
             return cls.model_validate(merged)
         except PydanticValidationError as exc:
@@ -77,30 +73,24 @@ class ConnectorConfig(BaseModel, frozen=True):
             ) from None
 
 
-class AudienceMember(BaseModel, frozen=True):
+class AudienceMember(BaseModel, frozen=True, extra="forbid"):
     """What the sync engine hands a connector for one member: key, identities, traits."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: str = Field(description="The martech profile id; ledgers are keyed on it.")
     identities: dict[str, str] = Field(default_factory=dict)
     traits: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-class BatchOutcome(BaseModel, frozen=True):
+class BatchOutcome(BaseModel, frozen=True, extra="forbid"):
     """What a vendor said about one batch: which keys it took, which it refused and why."""
-
-    model_config = ConfigDict(extra="forbid")
 
     accepted: list[str] = Field(default_factory=list)
     rejected: dict[str, str] = Field(default_factory=dict, description="key -> vendor's reason")
     requests: int = 1
 
 
-class PullPage(BaseModel, frozen=True):
+class PullPage(BaseModel, frozen=True, extra="forbid"):
     """One page of a pull: the profiles in it and the cursor to resume after it."""
-
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     profiles: list[Profile]
     cursor: str | None = Field(description="Opaque; persisted after the page is stored.")

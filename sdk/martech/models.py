@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     JsonValue,
     computed_field,
@@ -46,10 +45,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
 )
 
 
-class _Model(BaseModel, frozen=True):
+class _Model(BaseModel, frozen=True, extra="forbid"):
     """Base for our own definitions: unknown fields are an error, never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def _aware_utc(value: datetime) -> datetime:
@@ -194,11 +191,9 @@ class Any_(_Model, frozen=True):
     any: list[Condition]
 
 
-class Not(_Model, frozen=True):
+class Not(_Model, frozen=True, populate_by_name=True):
     kind: Literal["not"] = "not"
     not_: Condition = Field(alias="not")
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 Condition = Annotated[
