@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: version -> statements that bring the schema from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {
@@ -124,6 +124,26 @@ MIGRATIONS: dict[int, list[str]] = {
             reasons VARCHAR[],
             content VARCHAR,
             decided_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ],
+    # personalize: which tactic (strategy) a decision used or, for the holdout, would have used;
+    # the recommended items; item-to-item co-occurrence counts and the top neighbours per item.
+    2: [
+        "ALTER TABLE decisions ADD COLUMN tactic VARCHAR",
+        "ALTER TABLE decisions ADD COLUMN experiment VARCHAR",
+        "ALTER TABLE decisions ADD COLUMN items VARCHAR[]",
+        """CREATE TABLE item_pairs (
+            item_a VARCHAR NOT NULL,
+            item_b VARCHAR NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (item_a, item_b)
+        )""",
+        """CREATE TABLE item_neighbours (
+            item_id VARCHAR NOT NULL,
+            neighbour_id VARCHAR NOT NULL,
+            score BIGINT NOT NULL,
+            rank INTEGER NOT NULL,
+            PRIMARY KEY (item_id, neighbour_id)
         )""",
     ],
 }
@@ -351,6 +371,8 @@ _TABLES = (
     "sync_runs",
     "checkpoints",
     "decisions",
+    "item_pairs",
+    "item_neighbours",
 )
 
 
