@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: version -> statements that bring the schema from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {
@@ -145,6 +145,40 @@ MIGRATIONS: dict[int, list[str]] = {
             rank INTEGER NOT NULL,
             PRIMARY KEY (item_id, neighbour_id)
         )""",
+    ],
+    # sync: a run's intent (its planned items, batch by batch, written before anything is sent),
+    # an append-only per-batch ledger log folded into sync_ledger when a run ends, one row per
+    # committed batch, and the highest batch a run may have started (to find in-flight batches).
+    3: [
+        """CREATE TABLE sync_plan_items (
+            run_id VARCHAR NOT NULL,
+            batch BIGINT NOT NULL,
+            op VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            payload_hash VARCHAR
+        )""",
+        """CREATE TABLE sync_ledger_log (
+            run_id VARCHAR NOT NULL,
+            batch BIGINT NOT NULL,
+            op VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            payload_hash VARCHAR,
+            reason VARCHAR,
+            logged_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        """CREATE TABLE sync_batches (
+            run_id VARCHAR NOT NULL,
+            batch BIGINT NOT NULL,
+            op VARCHAR NOT NULL,
+            items INTEGER NOT NULL,
+            sent INTEGER NOT NULL,
+            rejected INTEGER NOT NULL,
+            requests INTEGER NOT NULL,
+            committed_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        "ALTER TABLE sync_runs ADD COLUMN started_upto BIGINT DEFAULT -1",
+        "ALTER TABLE sync_runs ADD COLUMN resume_after TIMESTAMPTZ",
     ],
 }
 
