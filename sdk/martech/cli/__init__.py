@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "profiles",
     "plugins",
     "schema",
+    "sandbox",
     "traits",
 )
 

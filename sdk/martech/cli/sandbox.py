@@ -1,0 +1,57 @@
+"""``martech sandbox``: run vendor emulators on loopback for demos and manual testing."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from .app import console, print_json
+
+sandbox_app = typer.Typer(help="Vendor emulators on 127.0.0.1 (for demos, scripts and tests).")
+
+
+@sandbox_app.command("list")
+def list_emulators(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Connectors that ship an emulator."""
+    from ..sandbox import available
+
+    found = available()
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("no installed connector ships an emulator")
+    for name, path in found.items():
+        console.print(f"{name}\t{path}")
+
+
+@sandbox_app.command("serve")
+def serve(
+    name: str = typer.Argument(..., help="Connector name, e.g. hubspot."),
+    port: int = typer.Option(0, "--port", help="Port on 127.0.0.1; 0 picks a free one."),
+    records: int = typer.Option(1000, "--records", help="Synthetic records to seed."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the synthetic records and faults."),
+    for_seconds: float | None = typer.Option(
+        None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
+    ),
+) -> None:
+    """Serve NAME's emulator on 127.0.0.1 until Ctrl-C; prints the base URL first."""
+    from ..sandbox import Faults
+    from ..sandbox import serve as serve_emulator
+
+    with serve_emulator(name, port=port, records=records, seed=seed, faults=Faults(seed=seed)) as (
+        _,
+        url,
+    ):
+        print(url, flush=True)
+        stop = None if for_seconds is None else time.monotonic() + for_seconds
+        try:
+            while stop is None or time.monotonic() < stop:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sandbox_app, name="sandbox")

@@ -1,0 +1,365 @@
+"""``HttpClient``: the one way martech talks to a vendor.
+
+An ``httpx.AsyncClient`` inside, plus what every connector needs and none should re-implement:
+bounded retries (tenacity) on connect errors, timeouts, 5xx and 429 that honour ``Retry-After``
+and vendor reset headers, a per-host-and-credential budget, a deadline that turns a long wait
+into :class:`~martech.errors.DeadlineExceededError`, typed errors, one orjson parse per response,
+and redaction of everything it logs or raises.
+
+Tests and the demo inject an emulator's transport (``HttpClient(base_url=…,
+transport=emulator.transport())``); nothing monkeypatches internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import orjson
+
+from ..errors import (
+    AuthError,
+    DeadlineExceededError,
+    FatalVendorError,
+    RateLimitedError,
+    RetriableVendorError,
+    VendorError,
+)
+from .budget import Budget, budget_for
+from .redact import redact
+from .retry import CLASSIFY_HOOKS, RetryPolicy, classify_status, parse_retry_after, wait_hint
+
+if TYPE_CHECKING:
+    import tenacity
+
+    from ..connector import Limits
+
+logger = logging.getLogger("martech.http")
+T = TypeVar("T")
+
+
+class Response:
+    """A finished response: status, headers, raw bytes and the body parsed once with orjson."""
+
+    __slots__ = ("content", "data", "headers", "status", "url")
+
+    def __init__(self, status: int, headers: httpx.Headers, content: bytes, data: Any, url: str):
+        self.status = status
+        self.headers = headers
+        self.content = content
+        #: The JSON body parsed once (orjson), or None for an empty or non-JSON body.
+        self.data = data
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.content)} bytes>"
+
+
+def parse_body(content: bytes, content_type: str | None) -> Any:
+    """orjson-parse a body that looks like JSON; None for empty or non-JSON bodies."""
+    if not content:
+        return None
+    if content_type and "json" not in content_type and content[:1] not in (b"{", b"["):
+        return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def vendor_message(data: Any, fallback: str = "") -> str:
+    """The human message inside a vendor error body, for the common shapes.
+
+    HubSpot ``{"message"}``, Mailchimp problem+json ``{"title", "detail"}``, Meta
+    ``{"error": {"message"}}``, Contentful ``{"message"}``, WordPress ``{"code", "message"}``.
+    """
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+        if isinstance(err, str) and isinstance(data.get("error_description"), str):
+            return f"{err}: {data['error_description']}"
+        detail, title, message = data.get("detail"), data.get("title"), data.get("message")
+        if isinstance(message, str) and message:
+            return message
+        if isinstance(detail, str) and detail:
+            return f"{title}: {detail}" if isinstance(title, str) and title else detail
+        if isinstance(title, str):
+            return title
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message") or errors[0].get("detail") or "")
+    return fallback
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to completion from synchronous code (scripts, the CLI)."""
+    return asyncio.run(coro)
+
+
+class HttpClient:
+    """An async HTTP client for one vendor API root. Keyword-only, transport injectable.
+
+    :param base_url: The vendor API root (or an emulator's URL).
+    :param timeout: Seconds per attempt, enforced around the whole exchange (also in-process).
+    :param limits: The connector's declared :class:`~martech.connector.Limits`; with it, requests
+        share a budget per ``budget_key`` across every client in the process.
+    :param transport: An httpx transport, e.g. ``emulator.transport()``.
+    :param headers: Sent with every request (credentials go here; they are redacted).
+    :param vendor: Names the vendor in errors and selects the reset-header hook.
+    :param budget_key: Budget identity; default: host plus a hash of the Authorization header.
+    :param retry: Attempts, total time and per-wait caps.
+    :param deadline: If a wait would pass it, raise ``DeadlineExceededError`` instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float = 30.0,
+        limits: Limits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        vendor: str = "vendor",
+        budget_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: datetime | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.limits = limits
+        self.vendor = vendor
+        self.retry = retry or RetryPolicy()
+        self.deadline = deadline
+        self.headers = dict(headers or {})
+        self.requests = 0  # attempts sent, retries included
+        self._transport = transport
+        self._secrets: set[str] = set()
+        self._learn_secrets(self.headers)
+        self._rng = random.Random()
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.budget: Budget | None = None
+        if limits is not None:
+            if budget_key is None:
+                auth = self.headers.get("Authorization") or self.headers.get("authorization") or ""
+                digest = hashlib.sha256(auth.encode()).hexdigest()[:16]
+                budget_key = f"{httpx.URL(self.base_url).host}#{digest}"
+            self.budget = budget_for(budget_key, limits)
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def _learn_secrets(self, headers: Mapping[str, str]) -> None:
+        for name, value in headers.items():
+            if name.lower() in ("authorization", "x-api-key", "api-key", "apikey"):
+                self._secrets.add(value)
+                _, _, credential = value.partition(" ")
+                if credential:
+                    self._secrets.add(credential)
+
+    def redact(self, text: str) -> str:
+        """``redact(text)`` plus this client's own credentials."""
+        return redact(text, self._secrets)
+
+    def _http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # An httpx pool belongs to one event loop; run_sync() makes a fresh loop each time.
+            concurrency = self.limits.concurrency if self.limits else 10
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self._transport,
+                timeout=self.timeout,
+                headers=self.headers,
+                limits=httpx.Limits(
+                    max_connections=max(concurrency, 10),
+                    max_keepalive_connections=max(concurrency, 10),
+                ),
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------------------ requests
+
+    async def get(self, path: str, **kw: Any) -> Response:
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> Response:
+        return await self.request("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> Response:
+        return await self.request("PUT", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> Response:
+        return await self.request("DELETE", path, **kw)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        deadline: datetime | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Response:
+        """Send one request, retrying transient failures within the policy's bounds.
+
+        ``json`` is serialized with orjson (bare arrays are fine). Raises
+        :class:`RateLimitedError` / :class:`RetriableVendorError` when retries run out,
+        :class:`AuthError` on 401/403, :class:`FatalVendorError` on other 4xx and
+        :class:`DeadlineExceededError` when a wait would pass ``deadline``.
+        """
+        import tenacity
+
+        policy = retry or self.retry
+        deadline = deadline or self.deadline
+        body = content
+        send_headers = dict(headers) if headers else {}
+        if json is not None:
+            body = orjson.dumps(json)
+            send_headers.setdefault("Content-Type", "application/json")
+        if headers:
+            self._learn_secrets(headers)
+        started = time.monotonic()
+        attempts = 0
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hint = exc.retry_after if isinstance(exc, RetriableVendorError) else None
+            pause = hint if hint is not None else policy.backoff(state.attempt_number, self._rng)
+            pause = min(pause, policy.max_wait)
+            now = datetime.now(UTC)
+            if deadline is not None and now + timedelta(seconds=pause) > deadline:
+                resume = now + timedelta(seconds=hint if hint is not None else pause)
+                raise DeadlineExceededError(
+                    f"{self.vendor}: {method} {self._show(path)}: waiting {pause:.1f}s as asked "
+                    f"would pass the deadline; resume after {resume.isoformat(timespec='seconds')}",
+                    resume_after=resume,
+                    vendor=self.vendor,
+                    status=exc.status if isinstance(exc, VendorError) else None,
+                ) from exc
+            if time.monotonic() - started + pause > policy.max_elapsed:
+                assert exc is not None
+                raise exc
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    self.redact(f"{self.vendor}: {method} {self._show(path)}: {exc}; ")
+                    + f"retry {state.attempt_number} in {pause:.2f}s"
+                )
+            return pause
+
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            retry=tenacity.retry_if_exception_type(RetriableVendorError),
+            wait=wait,
+            reraise=True,
+        )
+        result: Response | None = None
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    result = await self._once(method, path, params, body, send_headers)
+        except RetriableVendorError as exc:
+            if attempts > 1:
+                raise type(exc)(
+                    f"{exc} (gave up after {attempts} attempts)",
+                    retry_after=exc.retry_after,
+                    vendor=exc.vendor,
+                    status=exc.status,
+                    response=exc.response,
+                ) from None
+            raise
+        assert result is not None
+        return result
+
+    def _show(self, path: str) -> str:
+        """The path without its query string, for messages (queries may carry tokens)."""
+        return path.split("?", 1)[0]
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> Response:
+        slot: AbstractAsyncContextManager[None] = (
+            self.budget.slot() if self.budget is not None else nullcontext()
+        )
+        where = f"{self.vendor}: {method} {self._show(path)}"
+        async with slot:
+            self.requests += 1
+            try:
+                async with asyncio.timeout(self.timeout):
+                    r = await self._http().request(
+                        method, path, params=params, content=body, headers=headers or None
+                    )
+            except (TimeoutError, httpx.TimeoutException):
+                raise RetriableVendorError(
+                    f"{where}: no answer within {self.timeout:g}s", vendor=self.vendor
+                ) from None
+            except httpx.TransportError as exc:
+                raise RetriableVendorError(
+                    self.redact(f"{where}: {type(exc).__name__}: {exc}"), vendor=self.vendor
+                ) from None
+        status = r.status_code
+        data = parse_body(r.content, r.headers.get("content-type"))
+        hook = CLASSIFY_HOOKS.get(self.vendor)
+        outcome = (hook(status, data) if hook is not None else None) or classify_status(status)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(self.redact(f"{where} -> {status} ({len(r.content)} bytes)"))
+        if outcome == "ok":
+            return Response(status, r.headers, r.content, data, str(r.url))
+        text = r.text[:200] if data is None else ""
+        message = self.redact(f"{where}: {status} {vendor_message(data, text)}".rstrip())
+        if outcome == "rate_limited":
+            raise RateLimitedError(
+                message,
+                retry_after=wait_hint(self.vendor, r.headers, data),
+                vendor=self.vendor,
+                status=status,
+                response=r,
+            )
+        if outcome == "retriable":
+            raise RetriableVendorError(
+                message,
+                retry_after=parse_retry_after(r.headers.get("Retry-After")),
+                vendor=self.vendor,
+                status=status,
+                response=r,
+            )
+        if outcome == "auth":
+            raise AuthError(
+                f"{message} (check the {self.vendor} credentials and scopes)",
+                vendor=self.vendor,
+                status=status,
+                response=r,
+            )
+        raise FatalVendorError(message, vendor=self.vendor, status=status, response=r)
+
+
+__all__ = ["HttpClient", "Response", "parse_body", "run_sync", "vendor_message"]
