@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _E164 = r"\+[1-9][0-9]{7,14}"
+_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
 def _phone_or_none(value: str | None) -> str | None:
@@ -53,17 +54,33 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCo
         )
     finally:
         con.unregister("_martech_in")
-    # Normalized identities of the incoming rows.
+    # Normalized identities of the incoming rows: find the kinds once, then extract them all
+    # with one json_extract_string per row (json_each is ~30x slower at a million rows).
+    kinds = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT unnest(json_keys(identities)) FROM _in WHERE identities IS NOT NULL"
+        ).fetchall()
+    ]
+    if kinds:
+        kinds.sort()
+        names = "[" + ", ".join(_sql_str(k) for k in kinds) + "]"
+        paths = "[" + ", ".join(_sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds) + "]"
+        raw = (
+            f"SELECT profile_id, kind, trim(v) AS v FROM (SELECT id AS profile_id, "
+            f"unnest({names}) AS kind, unnest(json_extract_string(identities, {paths})) AS v "
+            "FROM _in WHERE identities IS NOT NULL) WHERE v IS NOT NULL"
+        )
+    else:
+        raw = (
+            "SELECT NULL::VARCHAR AS profile_id, NULL::VARCHAR AS kind, NULL::VARCHAR AS v LIMIT 0"
+        )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _in_ids AS
-            WITH raw AS (
-                SELECT i.id AS profile_id, j.key AS kind, trim(j.value ->> '$') AS v
-                FROM _in i, json_each(i.identities) j
-                WHERE i.identities IS NOT NULL AND json_type(j.value) = 'VARCHAR'
-            )
+            WITH raw AS ({raw})
             SELECT DISTINCT profile_id, kind,
                    CASE kind
-                     WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')
+                     WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
                                             THEN lower(v) END
                      WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
                                             ELSE martech_normalize_phone(v) END
@@ -95,42 +112,71 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCo
            LEFT JOIN existing e ON e.incoming = i.id
            LEFT JOIN batch b ON b.incoming = i.id"""
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _res AS
-           SELECT c.id,
-                  list_reduce(list(i.traits::VARCHAR ORDER BY i.rn),
-                              lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS traits,
-                  list_reduce(list(i.consent::VARCHAR ORDER BY i.rn),
-                              lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS consent
-           FROM _in i JOIN _canon c ON c.incoming = i.id GROUP BY c.id"""
+    n_in = int(fetch_scalar(con, "SELECT count(*) FROM _in"))
+    n_out, n_moved = fetch_one(
+        con, "SELECT count(DISTINCT id), count(*) FILTER (WHERE incoming <> id) FROM _canon"
+    ) or (0, 0)
+    res_kind = "TABLE"
+    if n_in == n_out and not n_moved:
+        res_kind = "VIEW"
+        # The common case (fresh ids, nothing shared): no merging to do.
+        con.execute("CREATE OR REPLACE TEMP VIEW _res AS SELECT id, traits, consent FROM _in")
+    elif n_in == n_out:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _res AS SELECT c.id, i.traits, i.consent
+               FROM _in i JOIN _canon c ON c.incoming = i.id"""
+        )
+    else:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _res AS
+               SELECT c.id,
+                      list_reduce(list(i.traits::VARCHAR ORDER BY i.rn),
+                                  lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS traits,
+                      list_reduce(list(i.consent::VARCHAR ORDER BY i.rn),
+                                  lambda a, b: json_merge_patch(a, b)::VARCHAR)::JSON AS consent
+               FROM _in i JOIN _canon c ON c.incoming = i.id GROUP BY c.id"""
+        )
+    empty_profiles = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM profiles LIMIT 1)")
+    if empty_profiles:
+        inserted, updated = int(n_out), 0
+        con.execute(
+            "INSERT INTO profiles (id, traits, consent) SELECT id, traits, consent FROM _res"
+        )
+    else:
+        row = fetch_one(
+            con,
+            "SELECT count(*) FILTER (WHERE p.id IS NULL), count(*) FILTER (WHERE p.id IS NOT NULL) "
+            "FROM _res r LEFT JOIN profiles p ON p.id = r.id",
+        )
+        inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
+        con.execute(
+            """INSERT INTO profiles (id, traits, consent)
+               SELECT id, traits, consent FROM _res
+               ON CONFLICT (id) DO UPDATE SET
+                 traits = json_merge_patch(profiles.traits, excluded.traits),
+                 consent = json_merge_patch(profiles.consent, excluded.consent),
+                 updated_at = now()"""
+        )
+    empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
+    unique_ids = not n_moved and fetch_scalar(
+        con, "SELECT count(*) = count(DISTINCT (kind, value)) FROM _in_ids"
     )
-    row = fetch_one(
-        con,
-        "SELECT count(*) FILTER (WHERE p.id IS NULL), count(*) FILTER (WHERE p.id IS NOT NULL) "
-        "FROM _res r LEFT JOIN profiles p ON p.id = r.id",
-    )
-    inserted, updated = (int(row[0]), int(row[1])) if row else (0, 0)
-    con.execute(
-        """INSERT INTO profiles (id, traits, consent)
-           SELECT id, traits, consent FROM _res
-           ON CONFLICT (id) DO UPDATE SET
-             traits = json_merge_patch(profiles.traits, excluded.traits),
-             consent = json_merge_patch(profiles.consent, excluded.consent),
-             updated_at = now()"""
-    )
-    con.execute(
-        """INSERT INTO identities (kind, value, profile_id)
-           SELECT DISTINCT ON (n.kind, n.value) n.kind, n.value, c.id
-           FROM _in_ids n JOIN _canon c ON c.incoming = n.profile_id
-           ORDER BY n.kind, n.value, c.id
-           ON CONFLICT DO NOTHING"""
-    )
+    if empty_ids and unique_ids:
+        con.execute("INSERT INTO identities SELECT kind, value, profile_id FROM _in_ids")
+    else:
+        con.execute(
+            """INSERT INTO identities (kind, value, profile_id)
+               SELECT DISTINCT ON (n.kind, n.value) n.kind, n.value, c.id
+               FROM _in_ids n JOIN _canon c ON c.incoming = n.profile_id
+               ORDER BY n.kind, n.value, c.id
+               ON CONFLICT DO NOTHING"""
+        )
     # Merged ids: remember the alias, move anything stored under it, drop its row.
     con.execute(
         """INSERT INTO profile_aliases SELECT incoming, id FROM _canon WHERE incoming <> id
            ON CONFLICT DO NOTHING"""
     )
-    if fetch_scalar(con, "SELECT count(*) FROM _canon WHERE incoming <> id"):
+    if n_moved:
         con.execute(
             """UPDATE events SET profile_id = c.id FROM _canon c
                WHERE events.profile_id = c.incoming AND c.incoming <> c.id"""
@@ -142,7 +188,8 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCo
         con.execute(
             "DELETE FROM profiles WHERE id IN (SELECT incoming FROM _canon WHERE incoming <> id)"
         )
-    for t in ("_in", "_in_ids", "_canon", "_res"):
+    con.execute(f"DROP {res_kind} IF EXISTS _res")
+    for t in ("_in", "_in_ids", "_canon"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return UpsertCounts(inserted=inserted, updated=updated)
 
@@ -176,3 +223,7 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
     finally:
         con.unregister("_martech_ev")
     return after - before
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

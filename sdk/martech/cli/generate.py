@@ -1,0 +1,102 @@
+"""``martech generate``: a synthetic shop population, into the store or into files."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..errors import ConfigError
+from .app import console, err_console, interactive, open_store, print_json
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--as-of: expected an ISO date or datetime such as 2026-01-31, got {value!r}"
+        ) from None
+    if parsed.tzinfo is None:
+        if "T" in value or " " in value:
+            raise ConfigError(
+                "--as-of: a datetime needs a time zone (add Z or +00:00); a bare date means UTC"
+            )
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def generate(
+    profiles: int = typer.Option(10_000, "--profiles", "-n", min=0, help="How many people."),
+    seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same data."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Generate as if today were DATE (UTC). Default: today 00:00 UTC."
+    ),
+    items: int = typer.Option(500, "--items", min=40, help="Catalogue size."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write files to this folder instead of the store."
+    ),
+    file_format: str = typer.Option("parquet", "--format", help="File format: parquet or jsonl."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary, nothing else."),
+) -> None:
+    """Generate a deterministic synthetic shop population (profiles, items, events)."""
+    from ..population import generate as make
+    from ..population import write_files, write_store
+
+    if file_format not in ("parquet", "jsonl"):
+        raise ConfigError(f"--format: expected parquet or jsonl, got {file_format!r}")
+    when = _parse_as_of(as_of)
+    show = interactive() and not as_json
+    timings: dict[str, float] = {}
+    result: dict[str, Any] = {}
+
+    def step(label: str, fn: Any) -> Any:
+        t = time.perf_counter()
+        if show:
+            with err_console.status(label):
+                value = fn()
+        else:
+            value = fn()
+        timings[label] = round(time.perf_counter() - t, 3)
+        return value
+
+    population = step("generating", lambda: make(profiles, seed, as_of=when, items=items))
+    result.update(population.summary())
+    if out is not None:
+        paths = step("writing files", lambda: write_files(population, out, file_format))  # type: ignore[arg-type]
+        result["files"] = {k: str(v) for k, v in paths.items()}
+    else:
+
+        def to_store() -> dict[str, int]:
+            with open_store() as store:
+                return write_store(store, population)
+
+        result["store"] = step("writing the store", to_store)
+    result["seconds"] = timings
+    if as_json:
+        print_json(result)
+        return
+    total = sum(timings.values())
+    console.print(
+        f"generated {result['profiles']:,} profiles, {result['events']:,} events, "
+        f"{result['items']:,} items (seed {seed}, as of {population.as_of:%Y-%m-%d}) "
+        f"in {total:.1f}s"
+    )
+    if out is not None:
+        for name, path in result["files"].items():
+            console.print(f"  {name:<9} {path}")
+    else:
+        store = result["store"]
+        console.print(
+            f"  store: {store['profiles_inserted']:,} profiles inserted, "
+            f"{store['profiles_updated']:,} updated, {store['events']:,} events added"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
