@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sandbox",
     "traits",
     "generate",
+    "segments",
+    "segments_report",
 )
 
 

@@ -1,0 +1,220 @@
+"""``martech segments``: list, validate, print SQL for a warehouse, evaluate and snapshot.
+
+Definitions come from ``segments.yml`` in the working directory, ``--file PATH``, or
+``--examples`` (the packaged examples over the synthetic population). Other command modules add
+commands to :data:`segments_app` (e.g. ``cells``, ``report``) and may reuse
+:func:`read_definitions`, :data:`FILE_OPTION` and :data:`EXAMPLES_OPTION`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import ConfigError, SegmentDefinitionError
+from .app import console, open_store, print_json
+
+if TYPE_CHECKING:
+    from ..models import RuleSegment
+
+segments_app = typer.Typer(
+    help="Define segments in segments.yml, check them, run them, print their SQL.",
+    no_args_is_help=True,
+)
+
+FILE_OPTION = typer.Option(
+    None, "--file", "-f", help="Segment definitions (YAML or JSON; default ./segments.yml)."
+)
+EXAMPLES_OPTION = typer.Option(
+    False, "--examples", help="Use martech's example segments instead of a file."
+)
+AS_OF_OPTION = typer.Option(
+    None, "--as-of", help="Evaluate as of this moment (ISO 8601 with timezone; default now)."
+)
+
+
+def read_definitions(file: Path | None, examples: bool = False) -> list[RuleSegment]:
+    """The segments named by ``--file`` / ``--examples`` / ``./segments.yml``."""
+    from ..segments import example_segments, load_segments
+
+    if examples:
+        if file is not None:
+            raise ConfigError("give --file or --examples, not both")
+        return example_segments()
+    if file is None:
+        for name in ("segments.yml", "segments.yaml", "segments.json"):
+            if Path(name).exists():
+                file = Path(name)
+                break
+        else:
+            raise ConfigError(
+                f"no segments.yml in {Path.cwd()}; pass --file PATH (or --examples to try the "
+                "packaged examples)"
+            )
+    return load_segments(file)
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """``--as-of`` text -> aware datetime (None = now)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--as-of: cannot read {value!r}; expected ISO 8601 such as 2026-01-31T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _pick(segments: list[RuleSegment], key: str) -> RuleSegment:
+    for seg in segments:
+        if seg.key == key:
+            return seg
+    known = ", ".join(s.key for s in segments) or "none"
+    raise SegmentDefinitionError(f"unknown segment {key!r}; defined: {known}", field="key")
+
+
+@segments_app.command("list")
+def list_segments(
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the defined segments with their version and minimum size."""
+    from ..segments.rules import references
+
+    segments = read_definitions(file, examples)
+    rows: list[dict[str, Any]] = [
+        {
+            "key": s.key,
+            "name": s.name,
+            "description": s.description,
+            "version": s.version,
+            "min_size": s.min_size,
+            "uses": sorted({ref for ref, _ in references(s.rule)}),
+        }
+        for s in segments
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        uses = f"  (uses {', '.join(row['uses'])})" if row["uses"] else ""
+        console.print(
+            f"[bold]{row['key']:<24}[/] {row['version']}  min {row['min_size']:>6}  "
+            f"{row['name'] or ''}{uses}"
+        )
+    console.print(f"{len(rows)} segments")
+
+
+@segments_app.command("validate")
+def validate(
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+) -> None:
+    """Check definitions, references and cycles, and that every segment compiles to SQL."""
+    from ..segments import compile_sql
+
+    segments = read_definitions(file, examples)
+    by_key = {s.key: s for s in segments}
+    for seg in segments:
+        compile_sql(seg, segments=by_key)
+    console.print(f"ok: {len(segments)} segments valid")
+
+
+@segments_app.command("sql")
+def sql(
+    key: str = typer.Argument(..., help="Segment key."),
+    dialect: str = typer.Option(
+        "duckdb", "--dialect", "-d", help="duckdb | postgres | snowflake | bigquery | spark"
+    ),
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+    as_of: str | None = AS_OF_OPTION,
+    computed: str = typer.Option(
+        "", "--computed", help="Comma-separated trait names to read from computed_traits."
+    ),
+    pretty: bool = typer.Option(True, "--pretty/--one-line", help="Format the query."),
+) -> None:
+    """Print the query selecting a segment's profile ids, for the store or a warehouse."""
+    from ..segments import DIALECTS, compile_sql
+
+    if dialect not in DIALECTS:
+        raise ConfigError(f"--dialect: unknown {dialect!r}; expected one of {', '.join(DIALECTS)}")
+    segments = read_definitions(file, examples)
+    seg = _pick(segments, key)
+    names = [c.strip() for c in computed.split(",") if c.strip()]
+    text = compile_sql(
+        seg,
+        segments={s.key: s for s in segments},
+        dialect=dialect,
+        as_of=parse_as_of(as_of),
+        computed=names,
+        pretty=pretty,
+    )
+    typer.echo(text + ";")
+
+
+@segments_app.command("eval")
+def eval_segments(
+    keys: list[str] = typer.Argument(None, help="Segment keys (default: all)."),
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+    as_of: str | None = AS_OF_OPTION,
+    save: bool = typer.Option(True, "--save/--no-save", help="Store a snapshot per segment."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Evaluate segments on the store; store snapshots and show who entered / exited."""
+    from ..segments import evaluate
+    from ..segments.snapshots import members_hash, take_snapshots
+
+    segments = read_definitions(file, examples)
+    wanted = list(keys) if keys else None
+    for key in wanted or []:
+        _pick(segments, key)
+    moment = parse_as_of(as_of)
+    if save:
+        with open_store() as store:
+            total = store.count("profiles")
+            reports = take_snapshots(store, segments, keys=wanted, as_of=moment)
+        rows = [r.as_dict() for r in reports]
+    else:
+        with open_store(read_only=True) as store:
+            total = store.count("profiles")
+            result = evaluate(store, segments, as_of=moment, only=wanted)
+        by_key = {s.key: s for s in segments}
+        rows = [
+            {
+                "key": k,
+                "version": by_key[k].version,
+                "count": len(v),
+                "members_hash": members_hash(v),
+                "min_size": by_key[k].min_size,
+                "below_min_size": len(v) < by_key[k].min_size,
+            }
+            for k, v in result.items()
+        ]
+    if as_json:
+        print_json({"profiles": total, "segments": rows})
+        return
+    for row in rows:
+        share = row["count"] / total if total else 0.0
+        change = ""
+        if row.get("previous_id") is not None:
+            change = f"  +{row['entered']:,} / -{row['exited']:,}"
+            if row["version_changed"]:
+                change += "  (definition changed)"
+        elif save:
+            change = "  (first snapshot)"
+        warn = "  [yellow]below min_size[/]" if row["below_min_size"] else ""
+        console.print(f"[bold]{row['key']:<24}[/] {row['count']:>10,}  {share:6.1%}{change}{warn}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(segments_app, name="segments")
