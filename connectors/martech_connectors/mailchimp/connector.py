@@ -1,0 +1,341 @@
+"""The Mailchimp connector: pull audience members, push segments as static segments (tags).
+
+Limits: 10 simultaneous connections per user and 500 members per batch call
+(``shared/research/vendor-apis.md`` §2.1 and §5); the HTTP budget turns the first into a
+semaphore shared by every client using the same key.
+
+Pushing one batch (``add_members``) costs one request when the people are already on the list:
+``members_to_add`` on the static segment. Mailchimp silently ignores addresses that are not on
+the list, so the ones neither added nor refused are subscribed with ``update_existing: false``
+(existing members are left exactly as they are, new ones get ``status_if_new``) and added again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from martech.connector import (
+    AudienceMember,
+    BatchOutcome,
+    Connector,
+    ConnectorKind,
+    Limits,
+    PullPage,
+)
+from martech.errors import ConfigError, ValidationError
+from martech.models import Capability
+
+from .config import MailchimpConfig
+from .mapping import (
+    decode_cursor,
+    encode_cursor,
+    incremental_since,
+    member_to_profile,
+    parse_time,
+    rejected_by_key,
+    split_by_email,
+    subscribe_body,
+)
+
+if TYPE_CHECKING:
+    from martech.http import HttpClient, Response
+
+#: Members per batch-subscribe and per members_to_add / members_to_remove call.
+MAX_BATCH = 500
+
+
+def _redact(text: str) -> str:
+    from martech.http import redact
+
+    return redact(text)
+
+
+class MailchimpConnector(Connector):
+    """Mailchimp Marketing API v3: an ESP that holds one audience (list) per config."""
+
+    name: ClassVar[str] = "mailchimp"
+    kind: ClassVar[ConnectorKind] = "esp"
+    Config: ClassVar[type[MailchimpConfig]] = MailchimpConfig
+    limits: ClassVar[Limits] = Limits(concurrency=10, batch_count=MAX_BATCH)
+    emulator: ClassVar[str | None] = "martech_connectors.mailchimp.emulator:MailchimpEmulator"
+    identity_keys: ClassVar[tuple[str, ...]] = ("email",)
+
+    config: MailchimpConfig
+
+    def capabilities(self) -> list[Capability]:
+        return [
+            Capability(
+                name="pull_profiles",
+                inputs=["identities.email", "traits", "consent.email"],
+                description="Audience members with merge fields, status and tags; "
+                "incremental by since_last_changed.",
+            ),
+            Capability(
+                name="push_audience",
+                inputs=["identities.email", "traits"],
+                description="A segment as a static segment (tag); upsert with merge fields "
+                "by batch subscribe.",
+            ),
+        ]
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    def _auth(self) -> dict[str, str]:
+        key = self.config.api_key.get_secret_value()
+        token = base64.b64encode(f"martech:{key}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from martech.http import HttpClient
+
+            self._http = HttpClient(
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                limits=self.limits,
+                headers=self._auth(),
+                vendor="mailchimp",
+            )
+        return self._http
+
+    async def _call(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Response:
+        # Credentials go on every request, so an injected client (tests, the demo) works too.
+        return await self.http.request(method, path, params=params, json=json, headers=self._auth())
+
+    @property
+    def _list_path(self) -> str:
+        return f"/lists/{self.config.list_id}"
+
+    # ---------------------------------------------------------------------------------- pull
+
+    async def pull_profiles(
+        self, *, since: datetime | None = None, cursor: str | None = None
+    ) -> AsyncIterator[PullPage]:
+        """Pages of members as Profiles, ``count``/``offset`` paged, oldest first.
+
+        Every page's cursor resumes this run; the last page's cursor says "next time, only
+        members changed since the newest ``last_changed`` seen", so passing it back makes the
+        next pull incremental.
+        """
+        from martech.http.paginate import PaginationLoopError
+
+        offset = 0
+        high: datetime | None = None
+        if cursor is not None:
+            resume_offset, resume_since, high = decode_cursor(cursor)
+            if resume_offset is None:
+                since = incremental_since(high) if high is not None else resume_since
+            else:
+                offset, since = resume_offset, resume_since
+        count = self.config.page_size
+        params: dict[str, Any] = {
+            "count": count,
+            "fields": "members.email_address,members.status,members.merge_fields,"
+            "members.tags,members.last_changed,total_items",
+        }
+        if since is not None:
+            params["since_last_changed"] = since.isoformat()
+        seen_pages: set[bytes] = set()
+        pages = 0
+        while True:
+            r = await self._call(
+                "GET", f"{self._list_path}/members", params={**params, "offset": offset}
+            )
+            data = r.data if isinstance(r.data, dict) else {}
+            members = data.get("members") or []
+            total = int(data.get("total_items") or 0)
+            if members and r.content in seen_pages:
+                raise PaginationLoopError(
+                    f"mailchimp: GET {self._list_path}/members served the same page again at "
+                    f"offset {offset}; stopped",
+                    vendor="mailchimp",
+                )
+            seen_pages.add(r.content)
+            pages += 1
+            if pages > 100_000:
+                raise PaginationLoopError("mailchimp: more than 100000 member pages; stopped")
+            profiles = []
+            for m in members:
+                p = member_to_profile(m)
+                if p is not None:
+                    profiles.append(p)
+                changed = parse_time(m.get("last_changed"))
+                if changed is not None and (high is None or changed > high):
+                    high = changed
+            offset += len(members)
+            done = not members or offset >= total
+            next_cursor = encode_cursor(None if done else offset, since, high)
+            if members or done:
+                yield PullPage(profiles=profiles, cursor=next_cursor)
+            if done:
+                return
+
+    # ------------------------------------------------------------------------------- audience
+
+    async def ensure_audience(self, audience: str) -> str:
+        """The id of the static segment named ``audience``, created empty if missing."""
+        name = audience.strip()
+        if not name:
+            raise ValidationError("audience: expected a non-empty static segment name")
+        offset = 0
+        for _ in range(1000):  # 1000 pages of 1000 segments: far beyond Mailchimp's own caps
+            r = await self._call(
+                "GET",
+                f"{self._list_path}/segments",
+                params={
+                    "type": "static",
+                    "count": 1000,
+                    "offset": offset,
+                    "fields": "segments.id,segments.name,total_items",
+                },
+            )
+            data = r.data if isinstance(r.data, dict) else {}
+            segments = data.get("segments") or []
+            for seg in segments:
+                if seg.get("name") == name:
+                    return str(seg["id"])
+            offset += len(segments)
+            if not segments or offset >= int(data.get("total_items") or 0):
+                break
+        r = await self._call(
+            "POST", f"{self._list_path}/segments", json={"name": name, "static_segment": []}
+        )
+        if not isinstance(r.data, dict) or "id" not in r.data:
+            raise ConfigError("mailchimp: creating the static segment returned no id")
+        return str(r.data["id"])
+
+    def _check_batch(self, members: Sequence[AudienceMember]) -> None:
+        if len(members) > MAX_BATCH:
+            raise ValidationError(
+                f"members: at most {MAX_BATCH} per Mailchimp call, got {len(members)}",
+                field="members",
+            )
+
+    async def add_members(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> BatchOutcome:
+        """Add one batch (≤ 500) to the static segment, subscribing people not yet on the list."""
+        self._check_batch(members)
+        by_email, rejected = split_by_email(members)
+        if not by_email:
+            return BatchOutcome(accepted=[], rejected=rejected, requests=0)
+        path = f"{self._list_path}/segments/{audience_id}"
+        r = await self._call("POST", path, json={"members_to_add": list(by_email)})
+        requests = 1
+        rejected.update(self._reasons(r.data, by_email))
+        added = self._emails(r.data, "members_added")
+        unresolved = [e for e in by_email if e not in added and by_email[e] not in rejected]
+        if unresolved:
+            # Either already in the segment or not on the list (Mailchimp ignores those).
+            keyed = {e: by_email[e] for e in unresolved}
+            lookup = {m.key: m for m in members}
+            body = {
+                "members": [
+                    subscribe_body(lookup[keyed[e]], e, self.config.status_if_new)
+                    for e in unresolved
+                ],
+                "update_existing": False,
+            }
+            s = await self._call("POST", self._list_path, json=body)
+            requests += 1
+            created = self._emails(s.data, "new_members")
+            for email, reason in self._reason_pairs(s.data):
+                if email in keyed and "ERROR_CONTACT_EXISTS" not in reason:
+                    rejected[keyed[email]] = reason
+            if created:
+                r2 = await self._call("POST", path, json={"members_to_add": sorted(created)})
+                requests += 1
+                rejected.update(self._reasons(r2.data, {e: keyed[e] for e in created}))
+        accepted = [k for k in by_email.values() if k not in rejected]
+        return BatchOutcome(accepted=accepted, rejected=rejected, requests=requests)
+
+    async def remove_members(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> BatchOutcome:
+        """Remove one batch from the static segment; non-members are a no-op."""
+        self._check_batch(members)
+        by_email, rejected = split_by_email(members)
+        if not by_email:
+            return BatchOutcome(accepted=[], rejected=rejected, requests=0)
+        r = await self._call(
+            "POST",
+            f"{self._list_path}/segments/{audience_id}",
+            json={"members_to_remove": list(by_email)},
+        )
+        rejected.update(self._reasons(r.data, by_email))
+        accepted = [k for k in by_email.values() if k not in rejected]
+        return BatchOutcome(accepted=accepted, rejected=rejected, requests=1)
+
+    async def upsert_members(self, members: Sequence[AudienceMember]) -> BatchOutcome:
+        """Create or update one batch (≤ 500) of list members with their merge fields."""
+        self._check_batch(members)
+        by_email, rejected = split_by_email(members)
+        if not by_email:
+            return BatchOutcome(accepted=[], rejected=rejected, requests=0)
+        lookup = {m.key: m for m in members}
+        body = {
+            "members": [
+                subscribe_body(lookup[key], email, self.config.status_if_new)
+                for email, key in by_email.items()
+            ],
+            "update_existing": True,
+        }
+        r = await self._call("POST", self._list_path, json=body)
+        rejected.update(self._reasons(r.data, by_email))
+        accepted = [k for k in by_email.values() if k not in rejected]
+        return BatchOutcome(accepted=accepted, rejected=rejected, requests=1)
+
+    async def read_members(self, audience_id: str) -> AsyncIterator[str]:
+        """The lowercased email addresses in the static segment, 1000 per page."""
+        offset = 0
+        path = f"{self._list_path}/segments/{audience_id}/members"
+        for _ in range(100_000):
+            r = await self._call(
+                "GET",
+                path,
+                params={
+                    "count": 1000,
+                    "offset": offset,
+                    "fields": "members.email_address,total_items",
+                },
+            )
+            data = r.data if isinstance(r.data, dict) else {}
+            members = data.get("members") or []
+            for m in members:
+                email = m.get("email_address")
+                if isinstance(email, str):
+                    yield email.strip().lower()
+            offset += len(members)
+            if not members or offset >= int(data.get("total_items") or 0):
+                return
+
+    # ------------------------------------------------------------------------------- parsing
+
+    @staticmethod
+    def _emails(data: Any, key: str) -> set[str]:
+        items = data.get(key) if isinstance(data, dict) else None
+        return {
+            str(m["email_address"]).strip().lower()
+            for m in items or []
+            if isinstance(m, dict) and isinstance(m.get("email_address"), str)
+        }
+
+    @staticmethod
+    def _reason_pairs(data: Any) -> list[tuple[str, str]]:
+        from .mapping import item_errors
+
+        return [(email, _redact(reason)) for email, reason in item_errors(data)]
+
+    @staticmethod
+    def _reasons(data: Any, by_email: Mapping[str, str]) -> dict[str, str]:
+        """Per-item errors by member key, with addresses masked out of the vendor's text."""
+        return {key: _redact(reason) for key, reason in rejected_by_key(data, by_email).items()}
+
+
+__all__ = ["MAX_BATCH", "MailchimpConnector"]

@@ -1,0 +1,662 @@
+"""A Mailchimp Marketing API v3 emulator: lists, members, static segments, on the real wire format.
+
+What it speaks (``shared/research/vendor-apis.md`` §2.1), under ``/3.0`` and at the root:
+
+* ``GET /lists/{id}/members`` — ``count`` (max 1000) / ``offset`` paging with ``total_items``,
+  ``status``, ``since_last_changed``, ``fields`` / ``exclude_fields``;
+* ``GET|PUT /lists/{id}/members/{subscriber_hash}``;
+* ``POST /lists/{id}`` — batch subscribe, at most 500 members, per-item ``errors``;
+* ``GET|POST /lists/{id}/segments``, ``GET|POST /lists/{id}/segments/{seg}`` (``members_to_add``
+  / ``members_to_remove``, at most 500 each), ``GET /lists/{id}/segments/{seg}/members``.
+
+Errors are ``application/problem+json`` (type, title, status, detail, instance). At most 10
+requests in flight (Mailchimp's simultaneous-connection cap): the 11th gets a 429 without
+Retry-After, as the real API does. Per-item refusals: malformed addresses, addresses that "look
+fake" (``fake_domains``), people in a compliance state (unsubscribed or cleaned) being
+re-subscribed, and ``Faults.reject_rate``. Counters: ``segment_adds`` (effective adds) and
+``duplicate_adds`` (an add of someone already in the segment).
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from martech.sandbox import Emulator, Faults, json_response
+
+from .mapping import STATUSES, parse_time, subscriber_hash
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+DEFAULT_LIST_ID = "5e1a0b2c3d"
+DEFAULT_API_KEY = "0123456789abcdef0123456789abcdef-us21"
+MAX_COUNT = 1000
+MAX_BATCH = 500
+ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,.]+$")
+
+
+@dataclass
+class Segment:
+    id: int
+    name: str
+    created_at: str
+    updated_at: str
+    members: set[str] = field(default_factory=set)  # subscriber hashes
+
+    def wire(self, list_id: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "member_count": len(self.members),
+            "type": "static",
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "options": {},
+            "list_id": list_id,
+        }
+
+
+@dataclass
+class ListState:
+    id: str
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # hash -> stored member
+    segments: dict[int, Segment] = field(default_factory=dict)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+class MailchimpEmulator(Emulator):
+    """Mailchimp's lists, members and static segments, in memory."""
+
+    name: ClassVar[str] = "mailchimp"
+
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        api_key: str | None = DEFAULT_API_KEY,
+        list_ids: Iterable[str] = (DEFAULT_LIST_ID,),
+        concurrency_limit: int | None = 10,
+        latency: float | None = None,
+        fake_domains: Iterable[str] = ("fake.invalid",),
+    ) -> None:
+        if latency is not None:
+            faults = (faults or Faults()).model_copy(update={"latency": latency})
+        #: The key Basic auth must carry; None accepts any non-empty key.
+        self.api_key = api_key
+        self.lists: dict[str, ListState] = {i: ListState(i) for i in list_ids}
+        self.fake_domains = frozenset(d.lower() for d in fake_domains)
+        self.segment_adds = 0
+        self.duplicate_adds = 0
+        self.segment_removes = 0
+        self._next_segment = 1000
+        self.now: Callable[[], datetime] = _utcnow
+        super().__init__(faults=faults, concurrency_limit=concurrency_limit)
+
+    # ------------------------------------------------------------------------------ answers
+
+    def problem(self, status: int, title: str, detail: str, **extra: Any) -> Response:
+        """A problem+json answer with the headers Mailchimp sends."""
+        import orjson
+        from starlette.responses import Response
+
+        instance = str(uuid.uuid4())
+        body = {"type": ERROR_DOCS, "title": title, "status": status, "detail": detail}
+        body["instance"] = instance
+        body.update(extra)
+        headers = {
+            "X-Request-Id": instance,
+            "Link": "<https://us21.api.mailchimp.com/schema/3.0/Definitions/"
+            'ProblemDetailDocument.json>; rel="describedBy"',
+        }
+        return Response(
+            orjson.dumps(body),
+            status_code=status,
+            headers=headers,
+            media_type="application/problem+json; charset=utf-8",
+        )
+
+    def rate_limited(self, retry_after: str | None = None) -> Response:
+        response = self.problem(
+            429,
+            "Too Many Requests",
+            "You have exceeded the limit of 10 simultaneous connections.",
+        )
+        if retry_after is not None:
+            response.headers["Retry-After"] = retry_after
+        return response
+
+    def too_many_in_flight(self) -> Response:
+        return self.rate_limited(None)  # Mailchimp sends no Retry-After [C3]
+
+    def error(self, status: int, message: str) -> Response:
+        return self.problem(status, message, "An injected or internal error occurred.")
+
+    # ------------------------------------------------------------------------------ state API
+
+    def add_member(
+        self,
+        email: str,
+        *,
+        list_id: str = DEFAULT_LIST_ID,
+        status: str = "subscribed",
+        merge_fields: dict[str, Any] | None = None,
+        last_changed: datetime | None = None,
+    ) -> str:
+        """Put a member on a list directly (test setup); returns its subscriber hash."""
+        h = subscriber_hash(email)
+        when = _iso(last_changed or self.now())
+        with self.lock:
+            self.lists[list_id].members[h] = {
+                "email_address": email.strip(),
+                "status": status,
+                "merge_fields": dict(merge_fields or {}),
+                "tags": [],
+                "timestamp_opt": when,
+                "last_changed": when,
+            }
+        return h
+
+    def touch(self, email: str, list_id: str = DEFAULT_LIST_ID, **merge: Any) -> None:
+        """Change a member's merge fields now, as a person editing their profile would."""
+        with self.lock:
+            member = self.lists[list_id].members[subscriber_hash(email)]
+            member["merge_fields"].update(merge)
+            member["last_changed"] = _iso(self.now())
+
+    def segment_emails(self, segment_id: int | str, list_id: str = DEFAULT_LIST_ID) -> set[str]:
+        """The lowercased addresses in a static segment (for assertions)."""
+        lst = self.lists[list_id]
+        seg = lst.segments[int(segment_id)]
+        return {lst.members[h]["email_address"].lower() for h in seg.members}
+
+    def segment_by_name(self, name: str, list_id: str = DEFAULT_LIST_ID) -> Segment | None:
+        return next((s for s in self.lists[list_id].segments.values() if s.name == name), None)
+
+    def seed_data(self, records: int, seed: int = 0) -> None:
+        """``records`` members on the default list with names and an unknown merge field."""
+        rng = random.Random(seed)
+        first = ["Ana", "Ben", "Chloé", "Dev", "Eli", "Fatima", "Gus", "Hana", "Ivo", "Jun"]
+        last = ["Silva", "Okafor", "Müller", "Nguyen", "Smith", "Kowalski", "Haddad", "Ito"]
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(records):
+            status = "subscribed" if rng.random() < 0.9 else rng.choice(STATUSES[1:4])
+            self.add_member(
+                f"member{i:07d}@sandbox.example.com",
+                status=status,
+                merge_fields={
+                    "FNAME": rng.choice(first),
+                    "LNAME": rng.choice(last),
+                    "INTEREST": rng.choice(["fishing", "camping", "hiking"]),
+                },
+                last_changed=start + timedelta(minutes=i),
+            )
+
+    # --------------------------------------------------------------------------------- wire
+
+    def _wire_member(self, list_id: str, h: str, m: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": h,
+            "email_address": m["email_address"],
+            "unique_email_id": h[:10],
+            "email_type": "html",
+            "status": m["status"],
+            "merge_fields": m["merge_fields"],
+            "interests": {},
+            "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
+            "timestamp_opt": m["timestamp_opt"],
+            "last_changed": m["last_changed"],
+            "tags_count": len(m["tags"]),
+            "tags": m["tags"],
+            "list_id": list_id,
+        }
+
+    def _looks_fake(self, email: str) -> bool:
+        domain = email.rpartition("@")[2].lower()
+        return domain in self.fake_domains
+
+    def _item_problem(self, email: str) -> str | None:
+        """Why Mailchimp would refuse this address outright, or None."""
+        if not _EMAIL.match(email):
+            return f"{email} looks fake or invalid, please enter a real email address."
+        if self._looks_fake(email) or self.fault_state.reject():
+            return f"{email} looks fake or invalid, please enter a real email address."
+        return None
+
+    # ------------------------------------------------------------------------------- routes
+
+    def routes(self) -> list[BaseRoute]:
+        from starlette.routing import Mount, Route
+
+        endpoints = [
+            Route("/lists/{list_id}", self.batch_subscribe, methods=["POST"]),
+            Route("/lists/{list_id}/members", self.list_members, methods=["GET"]),
+            Route("/lists/{list_id}/members/{hash}", self.member, methods=["GET", "PUT"]),
+            Route("/lists/{list_id}/segments", self.segments, methods=["GET", "POST"]),
+            Route(
+                "/lists/{list_id}/segments/{segment_id}",
+                self.segment,
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/lists/{list_id}/segments/{segment_id}/members",
+                self.segment_members,
+                methods=["GET"],
+            ),
+        ]
+        return [Mount("/3.0", routes=list(endpoints)), *endpoints]
+
+    def _authorized(self, request: Request) -> Response | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        key = ""
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(value).decode().partition(":")[2]
+            except (ValueError, UnicodeDecodeError):
+                key = ""
+        elif scheme.lower() in ("bearer", "apikey"):
+            key = value
+        if not key:
+            return self.problem(
+                401,
+                "API Key Missing",
+                "Your request did not include an API key.",
+            )
+        if self.api_key is not None and key != self.api_key:
+            return self.problem(
+                401,
+                "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            )
+        return None
+
+    def _list(self, request: Request) -> tuple[ListState | None, Response | None]:
+        if (denied := self._authorized(request)) is not None:
+            return None, denied
+        lst = self.lists.get(request.path_params["list_id"])
+        if lst is None:
+            return None, self.problem(
+                404, "Resource Not Found", "The requested resource could not be found."
+            )
+        return lst, None
+
+    def _paging(self, request: Request) -> tuple[int, int, Response | None]:
+        try:
+            count = int(request.query_params.get("count", "10"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return 0, 0, self.problem(400, "Invalid Resource", "count and offset are integers.")
+        if count < 1 or count > MAX_COUNT or offset < 0:
+            return (
+                0,
+                0,
+                self.problem(
+                    400,
+                    "Invalid Resource",
+                    f"count must be between 1 and {MAX_COUNT}; offset must be >= 0.",
+                ),
+            )
+        pages = self.faults.pages
+        if (pages == "loop" and offset >= count) or (pages == "duplicate" and offset == count):
+            offset = 0
+        return count, offset, None
+
+    @staticmethod
+    def _select(doc: dict[str, Any], request: Request, collection: str) -> dict[str, Any]:
+        """Apply ``fields`` / ``exclude_fields`` (dotted, comma-separated) to an answer."""
+        fields = [f for f in request.query_params.get("fields", "").split(",") if f]
+        excluded = [f for f in request.query_params.get("exclude_fields", "").split(",") if f]
+        if fields:
+            inner = {f.split(".", 1)[1] for f in fields if f.startswith(collection + ".")}
+            top = {f.split(".", 1)[0] for f in fields}
+            doc = {k: v for k, v in doc.items() if k in top}
+            if inner and collection in doc:
+                doc[collection] = [
+                    {k: v for k, v in item.items() if k in inner} for item in doc[collection]
+                ]
+        if excluded:
+            inner_x = {f.split(".", 1)[1] for f in excluded if f.startswith(collection + ".")}
+            doc = {k: v for k, v in doc.items() if k not in excluded}
+            if inner_x and collection in doc:
+                doc[collection] = [
+                    {k: v for k, v in item.items() if k not in inner_x} for item in doc[collection]
+                ]
+        return doc
+
+    async def list_members(self, request: Request) -> Response:
+        lst, denied = self._list(request)
+        if denied is not None or lst is None:
+            return denied  # type: ignore[return-value]
+        count, offset, bad = self._paging(request)
+        if bad is not None:
+            return bad
+        status = request.query_params.get("status")
+        since = parse_time(request.query_params.get("since_last_changed"))
+        with self.lock:
+            rows = [
+                (h, m)
+                for h, m in lst.members.items()
+                if (status is None or m["status"] == status)
+                and (since is None or (parse_time(m["last_changed"]) or since) > since)
+            ]
+            page = [self._wire_member(lst.id, h, m) for h, m in rows[offset : offset + count]]
+        doc = {"members": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
+        return json_response(self._select(doc, request, "members"))
+
+    async def member(self, request: Request) -> Response:
+        lst, denied = self._list(request)
+        if denied is not None or lst is None:
+            return denied  # type: ignore[return-value]
+        key = request.path_params["hash"]
+        h = subscriber_hash(key) if "@" in key else key
+        if request.method == "GET":
+            m = lst.members.get(h)
+            if m is None:
+                return self.problem(
+                    404, "Resource Not Found", "The requested resource could not be found."
+                )
+            return json_response(self._wire_member(lst.id, h, m))
+        body = await self.read_json(request) or {}
+        email = body.get("email_address")
+        if not isinstance(email, str) or subscriber_hash(email) != h:
+            return self.problem(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                errors=[{"field": "email_address", "message": "must match the subscriber hash"}],
+            )
+        if (why := self._item_problem(email)) is not None:
+            return self.problem(400, "Invalid Resource", why)
+        with self.lock:
+            existing = lst.members.get(h)
+            status = body.get("status") or (
+                existing["status"] if existing else body.get("status_if_new", "subscribed")
+            )
+        self._upsert(lst, email, status, body.get("merge_fields") or {})
+        return json_response(self._wire_member(lst.id, h, lst.members[h]))
+
+    def _upsert(
+        self, lst: ListState, email: str, status: str, merge: dict[str, Any]
+    ) -> tuple[bool, dict[str, Any]]:
+        """Create or update a member; (created, stored member)."""
+        h = subscriber_hash(email)
+        now = _iso(self.now())
+        with self.lock:
+            existing = lst.members.get(h)
+            if existing is None:
+                lst.members[h] = existing = {
+                    "email_address": email.strip(),
+                    "status": status,
+                    "merge_fields": dict(merge),
+                    "tags": [],
+                    "timestamp_opt": now,
+                    "last_changed": now,
+                }
+                return True, existing
+            existing["merge_fields"].update(merge)
+            existing["status"] = status
+            existing["last_changed"] = now
+            return False, existing
+
+    async def batch_subscribe(self, request: Request) -> Response:
+        lst, denied = self._list(request)
+        if denied is not None or lst is None:
+            return denied  # type: ignore[return-value]
+        body = await self.read_json(request)
+        members = body.get("members") if isinstance(body, dict) else None
+        if not isinstance(members, list):
+            return self.problem(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                errors=[{"field": "members", "message": "Schema describes array, NULL found"}],
+            )
+        if len(members) > MAX_BATCH:
+            return self.problem(
+                400,
+                "Invalid Resource",
+                f"Up to {MAX_BATCH} members may be added or updated with each API call; "
+                f"got {len(members)}.",
+            )
+        update_existing = bool(body.get("update_existing", False))
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for item in members:
+            email = item.get("email_address") if isinstance(item, dict) else None
+            status = item.get("status") if isinstance(item, dict) else None
+            if not isinstance(email, str):
+                errors.append(
+                    {
+                        "email_address": "",
+                        "error": "email_address is required",
+                        "error_code": "ERROR_GENERIC",
+                        "field": "email_address",
+                        "field_message": "required",
+                    }
+                )
+                continue
+            if status not in STATUSES:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"Invalid status {status!r}",
+                        "error_code": "ERROR_GENERIC",
+                        "field": "status",
+                        "field_message": "",
+                    }
+                )
+                continue
+            if (why := self._item_problem(email)) is not None:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": why,
+                        "error_code": "ERROR_GENERIC",
+                        "field": "email_address",
+                        "field_message": "",
+                    }
+                )
+                continue
+            h = subscriber_hash(email)
+            existing = lst.members.get(h)
+            if existing is not None and not update_existing:
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"{email} is already a list member, do you want to update? "
+                        "please provide update_existing:true in the request body",
+                        "error_code": "ERROR_CONTACT_EXISTS",
+                        "field": "",
+                        "field_message": "",
+                    }
+                )
+                continue
+            if (
+                existing is not None
+                and existing["status"] in ("unsubscribed", "cleaned")
+                and status == "subscribed"
+            ):
+                errors.append(
+                    {
+                        "email_address": email,
+                        "error": f"{email} is in a compliance state due to unsubscribe, bounce, "
+                        "or compliance review and cannot be subscribed.",
+                        "error_code": "ERROR_GENERIC",
+                        "field": "",
+                        "field_message": "",
+                    }
+                )
+                continue
+            was_new, stored = self._upsert(lst, email, status, item.get("merge_fields") or {})
+            (created if was_new else updated).append(self._wire_member(lst.id, h, stored))
+        return json_response(
+            {
+                "new_members": created,
+                "updated_members": updated,
+                "errors": errors,
+                "total_created": len(created),
+                "total_updated": len(updated),
+                "error_count": len(errors),
+                "_links": [],
+            }
+        )
+
+    async def segments(self, request: Request) -> Response:
+        lst, denied = self._list(request)
+        if denied is not None or lst is None:
+            return denied  # type: ignore[return-value]
+        if request.method == "GET":
+            count, offset, bad = self._paging(request)
+            if bad is not None:
+                return bad
+            kind = request.query_params.get("type")
+            with self.lock:
+                rows = [s for s in lst.segments.values() if kind in (None, "static")]
+                page = [s.wire(lst.id) for s in rows[offset : offset + count]]
+            doc = {"segments": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
+            return json_response(self._select(doc, request, "segments"))
+        body = await self.read_json(request)
+        name = body.get("name") if isinstance(body, dict) else None
+        emails = body.get("static_segment") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return self.problem(
+                400,
+                "Invalid Resource",
+                "The resource submitted could not be validated.",
+                errors=[{"field": "name", "message": "This value should not be blank."}],
+            )
+        if emails is not None and not isinstance(emails, list):
+            return self.problem(400, "Invalid Resource", "static_segment must be an array.")
+        if isinstance(body, dict) and "options" in body and emails is not None:
+            return self.problem(
+                400, "Invalid Resource", "static_segment cannot be provided with options."
+            )
+        now = _iso(self.now())
+        with self.lock:
+            self._next_segment += 1
+            seg = Segment(self._next_segment, name, now, now)
+            for email in emails or []:
+                h = subscriber_hash(str(email))
+                if h in lst.members:  # addresses not on the list are ignored
+                    seg.members.add(h)
+            lst.segments[seg.id] = seg
+        return json_response(seg.wire(lst.id))
+
+    def _segment(self, request: Request) -> tuple[ListState | None, Segment | None, Any]:
+        lst, denied = self._list(request)
+        if denied is not None or lst is None:
+            return None, None, denied
+        try:
+            seg = lst.segments.get(int(request.path_params["segment_id"]))
+        except ValueError:
+            seg = None
+        if seg is None:
+            return (
+                lst,
+                None,
+                self.problem(
+                    404, "Resource Not Found", "The requested resource could not be found."
+                ),
+            )
+        return lst, seg, None
+
+    async def segment(self, request: Request) -> Response:
+        lst, seg, denied = self._segment(request)
+        if denied is not None or lst is None or seg is None:
+            return denied  # type: ignore[no-any-return]
+        if request.method == "GET":
+            return json_response(seg.wire(lst.id))
+        body = await self.read_json(request)
+        if not isinstance(body, dict):
+            return self.problem(400, "Invalid Resource", "Expected a JSON object.")
+        to_add = body.get("members_to_add") or []
+        to_remove = body.get("members_to_remove") or []
+        if not isinstance(to_add, list) or not isinstance(to_remove, list):
+            return self.problem(
+                400, "Invalid Resource", "members_to_add and members_to_remove are arrays."
+            )
+        if len(to_add) > MAX_BATCH or len(to_remove) > MAX_BATCH:
+            # The real text, as captured in hitobito/hitobito_sac_cas#1487.
+            return self.problem(
+                400,
+                "Invalid Resource",
+                "Maximum allowed member items exceeded, please provide at most 500 items in "
+                "members_to_add field or members_to_remove field",
+            )
+        added: list[dict[str, Any]] = []
+        removed: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for email in to_add:
+            email = str(email)
+            if (why := self._item_problem(email)) is not None:
+                errors.append({"email_addresses": [email], "error": why})
+                continue
+            h = subscriber_hash(email)
+            with self.lock:
+                m = lst.members.get(h)
+                if m is None:
+                    continue  # "emails … not present on the list will be ignored" (the spec)
+                if h in seg.members:
+                    self.duplicate_adds += 1
+                    continue
+                seg.members.add(h)
+                self.segment_adds += 1
+            added.append(self._wire_member(lst.id, h, m))
+        for email in to_remove:
+            h = subscriber_hash(str(email))
+            with self.lock:
+                if h not in seg.members:
+                    continue
+                seg.members.discard(h)
+                self.segment_removes += 1
+                m = lst.members[h]
+            removed.append(self._wire_member(lst.id, h, m))
+        seg.updated_at = _iso(self.now())
+        return json_response(
+            {
+                "members_added": added,
+                "members_removed": removed,
+                "errors": errors,
+                "total_added": len(added),
+                "total_removed": len(removed),
+                "error_count": len(errors),
+                "_links": [],
+            }
+        )
+
+    async def segment_members(self, request: Request) -> Response:
+        lst, seg, denied = self._segment(request)
+        if denied is not None or lst is None or seg is None:
+            return denied  # type: ignore[no-any-return]
+        count, offset, bad = self._paging(request)
+        if bad is not None:
+            return bad
+        with self.lock:
+            hashes = sorted(seg.members)
+            page = [
+                self._wire_member(lst.id, h, lst.members[h])
+                for h in hashes[offset : offset + count]
+            ]
+        doc = {"members": page, "total_items": len(hashes), "_links": []}
+        return json_response(self._select(doc, request, "members"))
+
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_LIST_ID", "MailchimpEmulator", "Segment"]
