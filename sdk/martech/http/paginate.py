@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from ..errors import FatalVendorError
 
 if TYPE_CHECKING:
@@ -38,12 +40,14 @@ class PageRequest:
 
 @dataclass
 class Page:
-    """One page: its items, the response, and the cursor that fetched it (None for the first)."""
+    """One page: its items, the response, the cursor that fetched it (None for the first) and
+    the cursor of the next page (None on the last): persist ``next_token`` to resume."""
 
     items: list[Any]
     response: Response
     number: int
     token: str | None
+    next_token: str | None
 
 
 def dig(data: Any, path: Sequence[str]) -> Any:
@@ -230,6 +234,7 @@ async def paginate(
     items_path: Sequence[str] | None = ("results",),
     params: dict[str, Any] | None = None,
     json: Any = None,
+    headers: dict[str, str] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
 ) -> AsyncIterator[Page]:
     """Yield pages until the paginator says stop, a page is empty, or a loop guard trips."""
@@ -243,7 +248,11 @@ async def paginate(
     where = f"{client.vendor}: {method} {client._show(path)}"
     for number in range(1, max_pages + 1):
         response = await client.request(
-            request.method, request.path, params=request.params or None, json=request.json
+            request.method,
+            request.path,
+            params=request.params or None,
+            json=request.json,
+            headers=headers,
         )
         data = response.data
         items = dig(data, items_path) if items_path else data
@@ -251,18 +260,21 @@ async def paginate(
             items = []
         if not items:
             return
-        fingerprint = (len(response.content), hash(response.content))
+        # Fingerprint the items, not the bytes: a looping vendor may vary the paging metadata.
+        fingerprint = (len(items), hash(orjson.dumps(items[0]) + orjson.dumps(items[-1])))
         if fingerprint in seen_pages:
             raise PaginationLoopError(
-                f"{where}: page {number} repeats an earlier page byte for byte; stopped",
+                f"{where}: page {number} repeats the items of an earlier page; stopped",
                 vendor=client.vendor,
             )
         seen_pages.add(fingerprint)
-        yield Page(items, response, number, token)
         paginator.update_state(response, items)
-        if not paginator.has_next_page:
+        more = paginator.has_next_page
+        next_token = paginator.token if more else None
+        yield Page(items, response, number, token, next_token)
+        if not more:
             return
-        token = paginator.token
+        token = next_token
         if token is not None:
             if token in seen_tokens:
                 raise PaginationLoopError(

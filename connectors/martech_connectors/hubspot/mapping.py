@@ -1,0 +1,139 @@
+"""HubSpot contact <-> martech Profile. Pure: values in, values out.
+
+HubSpot sends every property value as a string (``vendor-apis.md`` §1.1), so the known traits are
+typed back (``age`` -> int, ``loyalty_member`` -> bool); unknown properties survive in ``traits``
+under their HubSpot names. Identities: ``email`` and ``phone`` (normalized) and ``hubspot`` (the
+record id). Consent travels in custom properties ``consent_<channel>`` ("true"/"false", martech's
+channel names); HubSpot's own ``hs_email_optout = "true"`` forces email consent off.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from martech.identity import normalize_email, normalize_phone
+from martech.models import CHANNELS, Profile
+
+#: HubSpot property -> martech trait, where the names differ.
+PROPERTY_TO_TRAIT: dict[str, str] = {
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "lifecyclestage": "lifecycle_stage",
+    "jobtitle": "job_title",
+}
+TRAIT_TO_PROPERTY: dict[str, str] = {v: k for k, v in PROPERTY_TO_TRAIT.items()}
+#: Traits whose HubSpot string is typed back.
+INT_TRAITS = frozenset({"age"})
+BOOL_TRAITS = frozenset({"loyalty_member"})
+CONSENT_CHANNELS = CHANNELS
+#: Properties that are identities or bookkeeping, never traits.
+NOT_TRAITS = frozenset(
+    {"email", "phone", "mobilephone", "hs_object_id", "createdate", "lastmodifieddate",
+     "martech_id", "hs_email_optout"}
+    | {f"consent_{c}" for c in CONSENT_CHANNELS}
+)  # fmt: skip
+
+#: What a pull asks for by default: HubSpot's defaults plus the traits martech segments use.
+DEFAULT_PROPERTIES: tuple[str, ...] = (
+    "email", "phone", "firstname", "lastname", "createdate", "lastmodifieddate", "hs_object_id",
+    "lifecyclestage", "country", "city", "gender", "age", "interest", "skill_level", "water_type",
+    "preferred_tackle", "budget_tier", "signup_date", "acquisition_channel", "loyalty_member",
+    "consent_email", "consent_sms", "consent_push", "consent_ad", "consent_web", "hs_email_optout",
+    "martech_id",
+)  # fmt: skip
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def profile_id(record_id: str, properties: Mapping[str, Any]) -> str:
+    """The martech profile id: ``martech_id`` when HubSpot carries it, else ``hubspot-<id>``."""
+    mid = properties.get("martech_id")
+    return str(mid) if mid else f"hubspot-{record_id}"
+
+
+def _trait_value(name: str, value: str) -> Any:
+    if name in INT_TRAITS:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if name in BOOL_TRAITS:
+        low = value.lower()
+        if low in ("true", "false"):
+            return low == "true"
+    return value
+
+
+def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
+    """One HubSpot contact object (``{"id", "properties", …}``) as a Profile."""
+    record_id = str(contact["id"])
+    props: Mapping[str, Any] = contact.get("properties") or {}
+    identities: dict[str, str] = {"hubspot": record_id}
+    email = props.get("email")
+    if email:
+        normalized = normalize_email(email)
+        if normalized:
+            identities["email"] = normalized
+    phone = props.get("phone") or props.get("mobilephone")
+    if phone:
+        # Fast path: HubSpot numbers already in E.164 skip the (slow) phonenumbers parse.
+        e164 = phone if _E164.match(phone) else normalize_phone(phone)
+        if e164:
+            identities["phone"] = e164
+    traits: dict[str, Any] = {}
+    for name, value in props.items():
+        if value is None or value == "" or name in NOT_TRAITS:
+            continue
+        trait = PROPERTY_TO_TRAIT.get(name, name)
+        traits[trait] = _trait_value(trait, value)
+    consent: dict[str, bool] = {}
+    for channel in CONSENT_CHANNELS:
+        value = props.get(f"consent_{channel}")
+        if value:
+            consent[channel] = value.lower() == "true"
+    if (props.get("hs_email_optout") or "").lower() == "true":
+        consent["email"] = False
+    # model_construct: every field is built above with the types Profile declares, and this runs
+    # once per pulled contact (100k in the benchmark), where validation would dominate.
+    return Profile.model_construct(
+        id=profile_id(record_id, props),
+        identities=identities,
+        traits=traits,
+        events=[],
+        consent=consent,
+    )
+
+
+def profile_to_properties(profile: Profile) -> dict[str, str]:
+    """A Profile as HubSpot contact properties (all strings), for upserts and emulator seeds."""
+    props: dict[str, str] = {"martech_id": profile.id}
+    for kind in ("email", "phone"):
+        if profile.identities.get(kind):
+            props[kind] = profile.identities[kind]
+    for name, value in profile.traits.items():
+        if value is None or isinstance(value, dict | list):
+            continue
+        prop = TRAIT_TO_PROPERTY.get(name, name)
+        props[prop] = str(value).lower() if isinstance(value, bool) else str(value)
+    for channel, allowed in profile.consent.items():
+        props[f"consent_{channel}"] = "true" if allowed else "false"
+    return props
+
+
+def updated_at(contact: Mapping[str, Any]) -> str | None:
+    """The contact's ``lastmodifieddate`` (ISO, UTC 'Z'), or its ``updatedAt``."""
+    props = contact.get("properties") or {}
+    value = props.get("lastmodifieddate") or contact.get("updatedAt")
+    return str(value) if value else None
+
+
+__all__ = [
+    "DEFAULT_PROPERTIES",
+    "PROPERTY_TO_TRAIT",
+    "contact_to_profile",
+    "profile_id",
+    "profile_to_properties",
+    "updated_at",
+]
