@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "generate",
     "segments",
     "segments_report",
+    "demo",
+    "audit",
 )
 
 
