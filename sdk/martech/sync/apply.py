@@ -1,0 +1,586 @@
+"""Apply a sync: send the planned batches, commit each to the ledger, survive crashes and limits.
+
+How it stays correct:
+
+- **Intent first.** A run writes its planned items, each with a deterministic batch number, before
+  anything is sent (``sync_plan_items``), and durably raises ``started_upto`` before starting a
+  batch past it. A kill -9 leaves committed batches (``sync_batches``), batches that surely never
+  started (``> started_upto``) and a few *uncertain* ones in between.
+- **Resume replays the same run.** The next apply finishes an unfinished run before planning a new
+  one: committed batches are skipped; uncertain adds are reconciled by reading the audience when
+  the connector can (``read_members``; ``vendor_key(member)`` maps a member to what it yields),
+  otherwise re-sent — adding a member twice is idempotent by contract (the conformance kit checks
+  it). Uncertain removes and updates are re-sent (idempotent as well).
+- **One transaction per commit.** A finished batch's per-item results go to the ledger log in one
+  DuckDB transaction; when the writer falls behind, several finished batches share one
+  transaction (group commit) — each batch is still all-or-nothing.
+- **Within limits.** At most ``limits.concurrency`` batches are in flight; the HTTP layer adds the
+  shared per-credential budget and honours Retry-After. A wait that would pass ``deadline`` stops
+  the run cleanly with ``resume_after``.
+- **Bad records isolated.** A batch the vendor refuses as a whole is bisected until the refused
+  records are alone; each item ends ``sent``, ``rejected`` (with the vendor's reason, redacted) or,
+  at planning time, ``invalid``. Refused and invalid items go to the dead-letter JSONL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
+
+from ..connector import AudienceMember, BatchOutcome, Connector
+from ..errors import (
+    AuthError,
+    ConfigError,
+    DeadlineExceededError,
+    FatalVendorError,
+    RejectedError,
+    RetriableVendorError,
+)
+from ..models import SyncResult
+from . import ledger
+from .deadletter import DeadLetter
+from .ledger import query_arrow
+from .plan import PreparedSync, SyncSpec, payload_sql, prepare
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..store import Store
+
+T = TypeVar("T")
+
+#: A whole-batch refusal with one of these statuses is bisected to find the bad records.
+SPLIT_STATUSES = frozenset({400, 413, 422})
+#: Extra attempts of a batch after the HTTP layer's own retries ran out.
+ENGINE_RETRIES = 2
+
+
+@dataclass
+class _Stop:
+    status: str
+    reason: str
+    resume_after: datetime | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Batch:
+    number: int
+    op: str
+    start: int
+    length: int
+
+
+@dataclass
+class _Run:
+    """Everything one execution of a run shares."""
+
+    store: Store
+    connector: Connector
+    run_id: str
+    audience: str
+    items: pa.Table
+    deadline: datetime | None
+    dead_letter: DeadLetter | None
+    started_upto: int
+    audience_id: str = ""
+    stop: _Stop | None = None
+    rejected: dict[str, str] = field(default_factory=dict)
+    committed: list[int] = field(default_factory=list)
+    requests: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def apply(
+    store: Store,
+    connector: Connector,
+    spec: SyncSpec,
+    *,
+    deadline: datetime | None = None,
+    dead_letter: str | Path | None = None,
+) -> SyncResult:
+    """Finish any unfinished run for this audience, then plan and send ``spec``. Blocking."""
+    from ..http import run_sync
+
+    return run_sync(apply_async(store, connector, spec, deadline=deadline, dead_letter=dead_letter))
+
+
+async def apply_async(
+    store: Store,
+    connector: Connector,
+    spec: SyncSpec,
+    *,
+    deadline: datetime | None = None,
+    dead_letter: str | Path | None = None,
+) -> SyncResult:
+    """:func:`apply` for async callers."""
+    letters = DeadLetter(Path(dead_letter)) if dead_letter else None
+    results: list[SyncResult] = []
+    pending = ledger.unfinished_run(store.con, connector.name, spec.audience)
+    if pending is not None:
+        result = await resume_async(store, connector, pending, deadline=deadline, letters=letters)
+        results.append(result)
+        if not result.complete:
+            return result
+    prepared = prepare(store, connector, spec)
+    results.append(
+        await execute_async(store, connector, prepared, deadline=deadline, letters=letters)
+    )
+    return combine(results)
+
+
+async def execute_async(
+    store: Store,
+    connector: Connector,
+    prepared: PreparedSync,
+    *,
+    deadline: datetime | None = None,
+    letters: DeadLetter | None = None,
+) -> SyncResult:
+    """Record the run's intent, report invalid members, send the batches."""
+    spec = prepared.spec
+    run_id = new_run_id()
+    summary = {
+        **prepared.summary(),
+        "traits": list(spec.traits),
+        "identity_keys": list(connector.identity_keys),
+    }
+    ledger.start_run(
+        store.con,
+        run_id=run_id,
+        destination=connector.name,
+        audience=spec.audience,
+        segment_key=spec.segment_key,
+        mode=spec.mode,
+        items=prepared.items.select(["batch", "op", "profile_id", "payload_hash"]),
+        summary=summary,
+    )
+    if letters is not None:
+        letters.write_many(run_id, connector.name, spec.audience, "invalid", prepared.invalid)
+    run = _Run(
+        store=store,
+        connector=connector,
+        run_id=run_id,
+        audience=spec.audience,
+        items=prepared.items,
+        deadline=deadline,
+        dead_letter=letters,
+        started_upto=-1,
+    )
+    result = await _execute(run, committed=set(), uncertain=set(), summary=summary)
+    return result.model_copy(update={"invalid": dict(prepared.invalid)})
+
+
+async def resume_async(
+    store: Store,
+    connector: Connector,
+    info: ledger.RunInfo,
+    *,
+    deadline: datetime | None = None,
+    letters: DeadLetter | None = None,
+) -> SyncResult:
+    """Finish an unfinished run: skip committed batches, reconcile uncertain ones, send the rest."""
+    con = store.con
+    traits = tuple(info.summary.get("traits", ()))
+    id_keys = list(info.summary.get("identity_keys", connector.identity_keys))
+    intent = ledger.plan_items(con, info.run_id)
+    con.register("_martech_resume", intent)
+    try:
+        payload, params = payload_sql("_martech_resume", id_keys, traits)
+        con.register("_martech_resume_payload", query_arrow(con, payload, params))
+        items = query_arrow(
+            con,
+            "SELECT r.batch, r.op, r.profile_id, r.payload_hash, p.identities, "
+            "coalesce(p.traits, '{}') AS traits, coalesce(p.size, 16) AS size "
+            "FROM _martech_resume r LEFT JOIN _martech_resume_payload p USING (profile_id) "
+            "ORDER BY r.batch, r.profile_id",
+        )
+    finally:
+        con.unregister("_martech_resume")
+        con.unregister("_martech_resume_payload")
+    committed = ledger.committed_batches(con, info.run_id)
+    uncertain = {
+        b
+        for b in set(items.column("batch").to_pylist())
+        if b not in committed and b <= info.started_upto
+    }
+    con.execute("UPDATE sync_runs SET status = 'running' WHERE run_id = ?", [info.run_id])
+    run = _Run(
+        store=store,
+        connector=connector,
+        run_id=info.run_id,
+        audience=info.audience,
+        items=items,
+        deadline=deadline,
+        dead_letter=letters,
+        started_upto=info.started_upto,
+    )
+    summary = {**info.summary, "resumed": info.summary.get("resumed", 0) + 1}
+    return await _execute(run, committed=committed, uncertain=uncertain, summary=summary)
+
+
+def combine(results: Sequence[SyncResult]) -> SyncResult:
+    """One result for a resumed run followed by a fresh one."""
+    last = results[-1]
+    if len(results) == 1:
+        return last
+    invalid: dict[str, str] = {}
+    rejected: dict[str, str] = {}
+    for r in results:
+        invalid.update(r.invalid)
+        rejected.update(r.rejected)
+    return last.model_copy(
+        update={
+            "sent": sum(r.sent for r in results),
+            "requests": sum(r.requests for r in results),
+            "dead_lettered": sum(r.dead_lettered for r in results),
+            "invalid": invalid,
+            "rejected": rejected,
+        }
+    )
+
+
+# ------------------------------------------------------------------------------------ engine
+
+
+def _batches(items: pa.Table) -> list[_Batch]:
+    numbers = items.column("batch").to_pylist()
+    ops = items.column("op").to_pylist()
+    out: list[_Batch] = []
+    for i, (number, op) in enumerate(zip(numbers, ops, strict=True)):
+        if out and out[-1].number == number:
+            out[-1].length += 1
+        else:
+            out.append(_Batch(number=number, op=op, start=i, length=1))
+    return out
+
+
+def _members(items: pa.Table, batch: _Batch) -> tuple[list[AudienceMember], list[str | None]]:
+    part = items.slice(batch.start, batch.length)
+    keys = part.column("profile_id").to_pylist()
+    identities = part.column("identities").to_pylist()
+    traits = part.column("traits").to_pylist()
+    hashes = part.column("payload_hash").to_pylist()
+    loads = orjson.loads
+    members = [
+        AudienceMember.model_construct(
+            key=k, identities=loads(i) if i else {}, traits=loads(t) if t else {}
+        )
+        for k, i, t in zip(keys, identities, traits, strict=True)
+    ]
+    return members, hashes
+
+
+async def _execute(
+    run: _Run, *, committed: set[int], uncertain: set[int], summary: dict[str, Any]
+) -> SyncResult:
+    con, connector = run.store.con, run.connector
+    todo = [b for b in _batches(run.items) if b.number not in committed]
+    http = connector.http
+    saved_deadline = http.deadline
+    http.deadline = run.deadline
+    requests_before = http.requests
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="martech-ledger")
+
+    async def db(fn: Callable[..., T], *args: Any) -> T:
+        return await loop.run_in_executor(executor, fn, *args)
+
+    concurrency = connector.limits.concurrency
+    window = max(8, 2 * concurrency)
+    queue: asyncio.Queue[ledger.BatchRecord | None] = asyncio.Queue(maxsize=4 * concurrency)
+    writer = asyncio.create_task(_writer(run, queue, db))
+    tasks: set[asyncio.Task[None]] = set()
+    try:
+        if todo:
+            run.audience_id = await _guard(run, connector.ensure_audience(run.audience))
+            present = None
+            if run.stop is None and any(b.number in uncertain and b.op == "add" for b in todo):
+                present = await _guard(run, _vendor_present(connector, run.audience_id))
+            slots = asyncio.Semaphore(concurrency)
+            for batch in todo:
+                if run.stop is not None:
+                    break
+                if batch.number > run.started_upto:
+                    run.started_upto = batch.number + window
+                    await db(ledger.set_started_upto, con, run.run_id, run.started_upto)
+                await slots.acquire()
+                if run.stop is not None:
+                    slots.release()
+                    break
+                reconcile = present if batch.number in uncertain else None
+                task = asyncio.create_task(_one(run, batch, queue, reconcile))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                task.add_done_callback(lambda _t: slots.release())
+            if tasks:
+                await asyncio.gather(*tasks)
+    except BaseException as exc:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if run.stop is None:
+            run.stop = _Stop("interrupted", f"{type(exc).__name__}: {exc}", error=exc)
+    finally:
+        await queue.put(None)
+        await asyncio.gather(writer, return_exceptions=True)
+        executor.shutdown(wait=True)
+        http.deadline = saved_deadline
+    run.requests = http.requests - requests_before
+    return _finish(run, summary)
+
+
+async def _guard(run: _Run, coro: Any) -> Any:
+    """Await a setup call; a deadline or retriable failure stops the run instead of raising."""
+    try:
+        return await coro
+    except DeadlineExceededError as exc:
+        run.stop = _Stop("stopped", str(exc), exc.resume_after)
+    except RetriableVendorError as exc:
+        resume = datetime.now(UTC) + timedelta(seconds=exc.retry_after or 60)
+        run.stop = _Stop("interrupted", str(exc), resume)
+    except (AuthError, FatalVendorError, ConfigError) as exc:
+        run.stop = _Stop("failed", str(exc), error=exc)
+    return None
+
+
+def _finish(run: _Run, summary: dict[str, Any]) -> SyncResult:
+    con = run.store.con
+    rejected = {**ledger.rejected_items(con, run.run_id), **run.rejected}
+    ledger.fold(con, run.run_id, run.connector.name, run.audience)
+    sent, _, batch_requests = ledger.run_totals(con, run.run_id)
+    stop = run.stop
+    status = "complete" if stop is None else stop.status
+    summary = {
+        **summary,
+        "sent": sent,
+        "rejected": len(rejected),
+        "requests": summary.get("requests_sent", 0) + run.requests,
+        "requests_sent": summary.get("requests_sent", 0) + run.requests,
+        "batch_requests": batch_requests,
+        "stop_reason": None if stop is None else _redact(stop.reason),
+    }
+    ledger.finish_run(
+        con,
+        run.run_id,
+        status=status,
+        summary=summary,
+        resume_after=None if stop is None else stop.resume_after,
+    )
+    if (
+        stop is not None
+        and stop.error is not None
+        and not isinstance(stop.error, RetriableVendorError | DeadlineExceededError)
+    ):
+        raise stop.error
+    last = max(ledger.committed_batches(con, run.run_id), default=None)
+    return SyncResult(
+        destination=run.connector.name,
+        audience=run.audience,
+        sent=sent,
+        rejected=rejected,
+        dead_lettered=run.dead_letter.count if run.dead_letter else 0,
+        requests=run.requests,
+        checkpoint=None if last is None else f"{run.run_id}:{last}",
+        complete=stop is None,
+        resume_after=None if stop is None else stop.resume_after,
+    )
+
+
+async def _writer(
+    run: _Run,
+    queue: asyncio.Queue[ledger.BatchRecord | None],
+    db: Callable[..., Any],
+) -> None:
+    """Commit finished batches in order of arrival; drain what queued up into one transaction."""
+    con = run.store.con
+    done = False
+    while not done:
+        first = await queue.get()
+        records = [] if first is None else [first]
+        done = first is None
+        while not done and not queue.empty():
+            nxt = queue.get_nowait()
+            if nxt is None:
+                done = True
+            else:
+                records.append(nxt)
+        if records:
+            await db(ledger.commit_batches, con, run.run_id, records)
+            run.committed.extend(r.batch for r in records)
+            if run.dead_letter is not None:
+                for rec in records:
+                    bad = {
+                        k: r or "rejected"
+                        for k, s, r in zip(rec.keys, rec.states, rec.reasons, strict=True)
+                        if s == "rejected"
+                    }
+                    if bad:
+                        run.dead_letter.write_many(
+                            run.run_id, run.connector.name, run.audience, "rejected", bad
+                        )
+
+
+async def _one(
+    run: _Run,
+    batch: _Batch,
+    queue: asyncio.Queue[ledger.BatchRecord | None],
+    present: set[str] | None,
+) -> None:
+    everyone, hashes = _members(run.items, batch)
+    keys = [m.key for m in everyone]
+    done_state = "removed" if batch.op == "remove" else "present"
+    states: dict[str, tuple[str, str | None]] = {}
+    requests = 0
+    members = everyone
+    if present is not None and batch.op == "add":
+        # An uncertain batch of a killed run: what the vendor already has is done.
+        key_of = getattr(run.connector, "vendor_key", None)
+        for m in everyone:
+            if (key_of(m) if key_of else m.key) in present:
+                states[m.key] = (done_state, None)
+        members = [m for m in everyone if m.key not in states]
+    if members:
+        result = await _send(run, batch.op, members)
+        if result is None:
+            return  # the run is stopping; this batch stays uncommitted
+        sent, requests = result
+        states.update(sent)
+    record = ledger.BatchRecord(
+        batch=batch.number,
+        op=batch.op,
+        keys=keys,
+        hashes=hashes,
+        states=[states[k][0] for k in keys],
+        reasons=[states[k][1] for k in keys],
+        requests=requests,
+    )
+    for k in keys:
+        if states[k][0] == "rejected":
+            run.rejected[k] = states[k][1] or "rejected"
+    await queue.put(record)
+
+
+async def _send(
+    run: _Run, op: str, members: list[AudienceMember]
+) -> tuple[dict[str, tuple[str, str | None]], int] | None:
+    """Send one batch (bisecting refusals); per-key (state, reason) and requests, or None."""
+    connector = run.connector
+    call = connector.remove_members if op == "remove" else connector.add_members
+    done_state = "removed" if op == "remove" else "present"
+    attempt = 0
+    while True:
+        if run.stop is not None:
+            return None
+        try:
+            outcome: BatchOutcome = await call(run.audience_id, members)
+            break
+        except DeadlineExceededError as exc:
+            _stop(run, _Stop("stopped", str(exc), exc.resume_after))
+            return None
+        except RetriableVendorError as exc:
+            attempt += 1
+            wait = exc.retry_after if exc.retry_after is not None else 2.0**attempt
+            resume = datetime.now(UTC) + timedelta(seconds=wait)
+            if attempt > ENGINE_RETRIES or (run.deadline is not None and resume > run.deadline):
+                _stop(
+                    run,
+                    _Stop("interrupted" if run.deadline is None else "stopped", str(exc), resume),
+                )
+                return None
+            await asyncio.sleep(min(wait, 60.0) * run.rng.uniform(0.8, 1.0))
+        except RejectedError as exc:
+            return await _split(run, op, members, exc, exc.items)
+        except AuthError as exc:
+            _stop(run, _Stop("failed", str(exc), error=exc))
+            return None
+        except FatalVendorError as exc:
+            if exc.status in SPLIT_STATUSES:
+                return await _split(run, op, members, exc, {})
+            _stop(run, _Stop("failed", str(exc), error=exc))
+            return None
+    states: dict[str, tuple[str, str | None]] = {}
+    for key, reason in outcome.rejected.items():
+        states[key] = ("rejected", _redact(reason))
+    for m in members:
+        states.setdefault(m.key, (done_state, None))
+    return states, outcome.requests
+
+
+async def _split(
+    run: _Run,
+    op: str,
+    members: list[AudienceMember],
+    exc: Exception,
+    named: dict[str, str],
+) -> tuple[dict[str, tuple[str, str | None]], int] | None:
+    """Isolate refused records: drop the ones the vendor named, else bisect."""
+    keys = {m.key for m in members}
+    if named and set(named) <= keys and len(named) < len(members):
+        states: dict[str, tuple[str, str | None]] = {
+            k: ("rejected", _redact(r)) for k, r in named.items()
+        }
+        rest = [m for m in members if m.key not in named]
+        result = await _send(run, op, rest)
+        if result is None:
+            return None
+        states.update(result[0])
+        return states, result[1] + 1
+    if len(members) == 1:
+        reason = named.get(members[0].key) or str(exc)
+        return {members[0].key: ("rejected", _redact(reason))}, 1
+    mid = len(members) // 2
+    total: dict[str, tuple[str, str | None]] = {}
+    requests = 1
+    for half in (members[:mid], members[mid:]):
+        result = await _send(run, op, half)
+        if result is None:
+            return None
+        total.update(result[0])
+        requests += result[1]
+    return total, requests
+
+
+def _stop(run: _Run, stop: _Stop) -> None:
+    if run.stop is None or (stop.status == "failed" and run.stop.status != "failed"):
+        run.stop = stop
+
+
+def _redact(text: str) -> str:
+    from ..http import redact
+
+    return redact(text)
+
+
+async def _vendor_present(connector: Connector, audience_id: str) -> set[str] | None:
+    """Every member key the vendor reports for the audience, or None if it cannot say."""
+    try:
+        stream = connector.read_members(audience_id)
+    except ConfigError:
+        return None
+    return {key async for key in stream}
+
+
+__all__ = [
+    "ENGINE_RETRIES",
+    "SPLIT_STATUSES",
+    "apply",
+    "apply_async",
+    "combine",
+    "execute_async",
+    "new_run_id",
+    "resume_async",
+]
