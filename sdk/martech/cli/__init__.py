@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "segments_report",
     "demo",
     "audit",
+    "personalize",
 )
 
 

@@ -1,0 +1,262 @@
+"""``martech decide``, ``martech lift`` and ``martech personalize …``: decisions, lift, content push."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import ConfigError
+from .app import console, err_console, interactive, open_store, print_json
+
+if TYPE_CHECKING:
+    from ..personalize.decide import DecideContext
+    from ..personalize.placements import Placement
+    from ..store import Store
+
+personalize_app = typer.Typer(
+    name="personalize", help="Placements, neighbours and content push.", no_args_is_help=True
+)
+
+PLACEMENTS_OPT = typer.Option(
+    None, "--placements", help="Placements YAML (default: the packaged examples)."
+)
+AS_OF_OPT = typer.Option(None, "--as-of", help="Decide as if now were this ISO datetime/date (UTC).")
+
+
+def _placements(path: Path | None) -> dict[str, Placement]:
+    from ..personalize.placements import example_placements, load_placements
+
+    return load_placements(path) if path is not None else example_placements()
+
+
+def _context(store: Store, path: Path | None, as_of: str | None, segments: Path | None) -> DecideContext:
+    from ..personalize.decide import DecideContext
+    from .generate import _parse_as_of
+
+    defs: list[Any] = []
+    if segments is not None:
+        from ..segments import load_segments
+
+        defs = load_segments(segments)
+    return DecideContext.from_store(store, _placements(path), segments=defs, now=_parse_as_of(as_of))
+
+
+def decide_cmd(
+    profile_id: str | None = typer.Argument(None, help="Profile id (omit with --segment)."),
+    placement: str = typer.Option(..., "--placement", "-p", help="Placement key."),
+    segment: str | None = typer.Option(
+        None, "--segment", "-s", help="Decide for every member of this segment (batch)."
+    ),
+    all_profiles: bool = typer.Option(False, "--all", help="Batch: decide for every profile."),
+    placements: Path | None = PLACEMENTS_OPT,
+    segments_file: Path | None = typer.Option(
+        None, "--segments", help="Segment definitions YAML (else the latest snapshots)."
+    ),
+    as_of: str | None = AS_OF_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Decide what one person (PROFILE_ID) or a whole segment (--segment) sees in a placement."""
+    if profile_id is None and segment is None and not all_profiles:
+        raise ConfigError("give a PROFILE_ID, or --segment KEY (or --all) for a batch decision")
+    if profile_id is not None and (segment is not None or all_profiles):
+        raise ConfigError("give either a PROFILE_ID or --segment/--all, not both")
+    if profile_id is not None:
+        _decide_one(profile_id, placement, placements, segments_file, as_of, as_json)
+    else:
+        _decide_batch(segment, placement, placements, segments_file, as_of, as_json)
+
+
+def _decide_one(
+    profile_id: str, placement: str, placements: Path | None, segments: Path | None,
+    as_of: str | None, as_json: bool,
+) -> None:
+    from ..errors import StoreError
+    from ..personalize.decide import decide_outcome, suppressed
+
+    with open_store(read_only=True) as store:
+        ctx = _context(store, placements, as_of, segments)
+        if store.get_profile(profile_id, events=0) is None:
+            raise StoreError(f"no profile {profile_id!r} in the store")
+        out = decide_outcome(profile_id, placement, context=ctx)
+        if not ctx.neighbours and store.count("events"):
+            out_hint = "no co-occurrence neighbours yet: run `martech personalize neighbours`"
+        else:
+            out_hint = ""
+    d = out.decision
+    if as_json:
+        print_json({**d.model_dump(mode="json"), "tactic": out.tactic, "items": list(out.items)})
+        return
+    if suppressed(d):
+        console.print(f"[bold]{d.profile_id}[/] · {d.placement}: [yellow]suppressed[/]")
+    else:
+        hold = " [magenta](holdout)[/]" if d.holdout else ""
+        console.print(
+            f"[bold]{d.profile_id}[/] · {d.placement}: [cyan]{d.level.value}[/]{hold} "
+            f"→ variant [bold]{d.variant_id}[/]"
+        )
+        console.print(f"  content: {d.content}", markup=False, highlight=False)
+        if out.items:
+            console.print(f"  items:   {', '.join(out.items)}", markup=False)
+    console.print("  why:", markup=False)
+    for reason in d.reasons:
+        console.print(f"    - {reason}", markup=False, highlight=False)
+    if d.segment_keys:
+        console.print(f"  segments: {', '.join(d.segment_keys)}", markup=False)
+    if out_hint:
+        err_console.print(f"[yellow]hint:[/] {out_hint}")
+
+
+def _decide_batch(
+    segment: str | None, placement: str, placements: Path | None, segments: Path | None,
+    as_of: str | None, as_json: bool,
+) -> None:
+    from ..personalize.batch import decide_batch
+    from ..personalize.neighbours import refresh_neighbours
+
+    with open_store() as store:
+        refresh_neighbours(store)
+        ctx = _context(store, placements, as_of, segments)
+        target: Any = segment
+        if segments is not None and segment is not None:
+            from ..segments import load_segments
+
+            found = {s.key: s for s in load_segments(segments)}
+            target = found.get(segment, segment)
+        if interactive() and not as_json:
+            from rich.progress import Progress
+
+            with Progress(console=err_console, transient=True) as bar:
+                task = bar.add_task("deciding", total=1)
+
+                def tick(label: str, done: int, total: int) -> None:
+                    bar.update(task, description=label, completed=done, total=total)
+
+                summary = decide_batch(store, placement, context=ctx, segment=target, progress=tick)
+        else:
+            summary = decide_batch(store, placement, context=ctx, segment=target)
+    if as_json:
+        print_json(summary.__dict__)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{summary.placement}: {summary.decided} decisions in {summary.seconds:.2f} s")
+    table.add_column("level")
+    table.add_column("people", justify="right")
+    table.add_column("share", justify="right")
+    for level in ("personalization", "micro_segment", "segment", "default"):
+        n = summary.by_level.get(level, 0)
+        table.add_row(level, str(n), f"{n / summary.decided:.1%}" if summary.decided else "-")
+    console.print(table)
+    console.print(
+        f"holdout {summary.holdout} (got the default) · suppressed {summary.suppressed} (no consent) · "
+        "treated by tactic: " + ", ".join(f"{k} {v}" for k, v in summary.by_tactic.items()),
+        markup=False,
+    )
+
+
+def lift_cmd(
+    tactic: str | None = typer.Option(None, "--tactic", "-t", help="Only this tactic."),
+    placement: str | None = typer.Option(None, "--placement", "-p", help="Only this placement."),
+    window_days: float = typer.Option(7.0, "--window-days", help="Outcome window after a decision."),
+    min_per_arm: int = typer.Option(100, "--min-per-arm", help="Below this, do not conclude."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Treated vs holdout per tactic: conversion, revenue per recipient, unsubscribes, complaints."""
+    from ..personalize.lift import lift
+
+    with open_store(read_only=True) as store:
+        rows = lift(store, tactic=tactic, placement=placement, window_days=window_days,
+                    min_per_arm=min_per_arm)
+    if as_json:
+        print_json([
+            {"placement": r.placement, "tactic": r.tactic, "n_treated": r.n_treated,
+             "n_holdout": r.n_holdout, "conclusive": r.conclusive, "verdict": r.verdict,
+             "metrics": {k: m.__dict__ for k, m in r.metrics.items()}}
+            for r in rows
+        ])
+        return
+    if not rows:
+        console.print("no decisions stored yet: run `martech decide --segment S --placement P`")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"lift over {window_days:g} days after each decision (treated vs holdout)")
+    for col in ("placement", "tactic", "n treated/holdout", "conversion", "revenue/recipient",
+                "unsubscribe", "verdict"):
+        table.add_column(col)
+    for r in rows:
+        def cell(name: str, pct: bool = True) -> str:
+            m = r.metrics.get(name)
+            if m is None:
+                return "-"
+            f = (lambda v: f"{v * 100:.2f}%") if pct else (lambda v: f"{v:.2f}")
+            g = (lambda v: f"{v * 100:+.2f}") if pct else (lambda v: f"{v:+.2f}")
+            return f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
+
+        table.add_row(r.placement, r.tactic, f"{r.n_treated}/{r.n_holdout}", cell("conversion"),
+                      cell("revenue_per_recipient", pct=False), cell("unsubscribe_rate"), r.verdict)
+    console.print(table)
+
+
+@personalize_app.command("placements")
+def placements_cmd(
+    placements: Path | None = PLACEMENTS_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """List placements, their variants and rules (validated)."""
+    pls = _placements(placements)
+    if as_json:
+        print_json({k: p.model_dump(mode="json") for k, p in pls.items()})
+        return
+    for p in pls.values():
+        console.print(f"[bold]{p.key}[/] ({p.channel}, holdout {p.holdout:.0%}, default {p.default})")
+        for r in p.rules:
+            kind = ("cell " + str(r.cell)) if r.cell else (f"segment {r.segment}" if r.segment else
+                    (f"{r.trait} = {r.equals}" if r.trait else "recommendation"))
+            console.print(f"  {r.variant}: {kind}", markup=False)
+
+
+@personalize_app.command("neighbours")
+def neighbours_cmd(
+    full: bool = typer.Option(False, "--full", help="Rebuild from scratch."),
+    top: int = typer.Option(20, "--top", min=1, help="Neighbours kept per item."),
+) -> None:
+    """Refresh item-to-item co-occurrence (incremental unless --full)."""
+    from ..personalize.neighbours import refresh_neighbours
+
+    with open_store() as store:
+        r = refresh_neighbours(store, top_n=top, full=full)
+    console.print(
+        f"{'full' if r.full else 'incremental'} refresh: {r.profiles} people re-read, "
+        f"{r.pairs} item pairs, {r.neighbours} neighbour rows"
+    )
+
+
+@personalize_app.command("push")
+def push_cmd(
+    placement: str = typer.Option(..., "--placement", "-p", help="Placement key."),
+    to: str = typer.Option(..., "--to", help="Connector: contentful, wordpress, mailchimp."),
+    placements: Path | None = PLACEMENTS_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Publish a placement's variants to a CMS (validated first), or per-person items to an ESP."""
+    from ..personalize.push import push_placement
+
+    pl = _placements(placements)
+    if placement not in pl:
+        raise ConfigError(f"unknown placement {placement!r}; defined: {', '.join(sorted(pl))}")
+    with open_store() as store:
+        result = push_placement(store, pl[placement], to)
+    if as_json:
+        print_json(result)
+        return
+    for key, value in result.items():
+        console.print(f"{key}: {value}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("decide")(decide_cmd)
+    app.command("lift")(lift_cmd)
+    app.add_typer(personalize_app, name="personalize")

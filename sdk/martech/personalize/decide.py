@@ -1,0 +1,393 @@
+"""``decide(profile, placement, context=…)``: one person, one placement, one honest decision.
+
+The chain runs personalization -> micro-segment -> segment -> default. Each rule of the placement
+asks its strategy; a strategy without enough data about the person answers "miss, because …" and the
+next rule is tried. The :class:`~martech.Decision` names the level actually used, the reasons
+(including why more specific levels were skipped), the segment keys, the bucket and the holdout flag.
+
+Determinism: the bucket is a stable hash of profile id + experiment key (:mod:`.bucketing`); the
+holdout (buckets below ``holdout * 10000``) gets the default variant, and the decision records which
+tactic it *would* have received, so lift compares like with like. Consent: a placement on a channel
+the person has not consented to gets no content at all (:func:`suppressed` is true, with the reason).
+
+Everything that does not depend on the person (the ordered chain, parsed params, compiled templates,
+the catalogue and neighbours) is prepared once in a :class:`DecideContext`, which keeps a decision to
+tens of microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, StoreError
+from ..models import Decision, DecisionLevel, Profile, RecommendationVariant, TemplateVariant
+from .bucketing import bucket, holdout_threshold
+from .placements import Placement, Rule, render
+from .strategies import Miss, PersonView, Strategy, _text
+
+if TYPE_CHECKING:
+    from ..models import AnyVariant, Segment
+    from ..store import Store
+
+LEVEL_ORDER = (
+    DecisionLevel.personalization,
+    DecisionLevel.micro_segment,
+    DecisionLevel.segment,
+    DecisionLevel.default,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One rule of a placement, resolved: its strategy, parameters and variant."""
+
+    index: int
+    rule: Rule
+    strategy: Strategy
+    params: Mapping[str, float]
+    variant: AnyVariant
+
+    @property
+    def level(self) -> DecisionLevel:
+        return self.strategy.level
+
+
+@dataclass
+class DecideContext:
+    """What decisions read besides the person, prepared once.
+
+    ``catalogue`` maps item id -> (name, category, price); ``neighbours`` item -> ((item, score), …)
+    best first; ``memberships`` segment key -> profile ids; ``computed`` profile id -> computed
+    traits (merged over stored traits). With a ``store`` and no ``computed``, computed traits are
+    read per profile on demand.
+    """
+
+    placements: Mapping[str, Placement]
+    catalogue: Mapping[str, tuple[str, str | None, float | None]] = field(default_factory=dict)
+    neighbours: Mapping[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    memberships: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    computed: Mapping[str, Mapping[str, Any]] | None = None
+    strategies: Mapping[str, Strategy] | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    store: Store | None = None
+    _chains: dict[str, tuple[Step, ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ConfigError("DecideContext.now must be timezone-aware")
+        if self.strategies is None:
+            from ..plugins import registry
+
+            self.strategies = dict(registry().strategies)
+        for key in self.placements:
+            self.chain(key)  # validate every rule now, not at the first decision
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Store,
+        placements: Mapping[str, Placement] | None = None,
+        *,
+        segments: Iterable[Segment] = (),
+        now: datetime | None = None,
+        preload_computed: bool = False,
+        strategies: Mapping[str, Strategy] | None = None,
+    ) -> DecideContext:
+        """Load the catalogue, neighbours and the memberships of the segments rules name.
+
+        A rule's ``segment: key`` is resolved from ``segments`` (evaluated now) or else from the
+        latest snapshot of that key in the store; neither is a :class:`ConfigError`.
+        """
+        from .neighbours import load_neighbours
+        from .placements import example_placements
+
+        placements = placements if placements is not None else example_placements()
+        catalogue = {
+            r[0]: (r[1], r[2], r[3])
+            for r in store.con.execute(
+                "SELECT item_id, name, category, price FROM items"
+            ).fetchall()
+        }
+        keys = {r.segment for p in placements.values() for r in p.rules if r.segment}
+        memberships = load_memberships(store, keys, segments)
+        computed = None
+        if preload_computed:
+            names = referenced_traits(placements)
+            computed = {}
+            if names:
+                rows = store.con.execute(
+                    "SELECT profile_id, name, value FROM computed_traits WHERE list_contains(?, name)",
+                    [sorted(names)],
+                ).fetchall()
+                import orjson
+
+                for pid, name, value in rows:
+                    computed.setdefault(pid, {})[name] = orjson.loads(value) if value else None
+        return cls(
+            placements=placements,
+            catalogue=catalogue,
+            neighbours=load_neighbours(store),
+            memberships=memberships,
+            computed=computed,
+            strategies=strategies,
+            now=now or datetime.now(UTC),
+            store=store,
+        )
+
+    def placement(self, key: str) -> Placement:
+        try:
+            return self.placements[key]
+        except KeyError:
+            known = ", ".join(sorted(self.placements)) or "none"
+            raise ConfigError(f"unknown placement {key!r}; defined: {known}") from None
+
+    def chain(self, key: str) -> tuple[Step, ...]:
+        """The placement's rules, resolved and ordered most specific level first (stable)."""
+        cached = self._chains.get(key)
+        if cached is not None:
+            return cached
+        placement = self.placement(key)
+        assert self.strategies is not None
+        steps = []
+        for i, rule in enumerate(placement.rules):
+            variant = placement.variant(rule.variant)
+            name = rule.strategy_name or (
+                variant.strategy if isinstance(variant, RecommendationVariant) else None
+            )
+            strategy = self.strategies.get(name or "")
+            if strategy is None:
+                installed = ", ".join(sorted(self.strategies)) or "none installed"
+                raise ConfigError(
+                    f"placement {key!r} rules[{i}]: unknown strategy {name!r}; installed: {installed}"
+                )
+            steps.append(Step(i, rule, strategy, strategy.params(rule), variant))
+        ordered = tuple(sorted(steps, key=lambda s: (LEVEL_ORDER.index(s.level), s.index)))
+        self._chains[key] = ordered
+        return ordered
+
+    def traits_of(self, profile: Profile) -> Mapping[str, Any]:
+        """Stored traits with computed traits (lifecycle_stage, rfm_segment, …) over them."""
+        extra: Mapping[str, Any] | None
+        if self.computed is not None:
+            extra = self.computed.get(profile.id)
+        elif self.store is not None:
+            import orjson
+
+            rows = self.store.con.execute(
+                "SELECT name, value FROM computed_traits WHERE profile_id = ?", [profile.id]
+            ).fetchall()
+            extra = {n: orjson.loads(v) if v else None for n, v in rows}
+        else:
+            extra = None
+        return {**profile.traits, **extra} if extra else profile.traits
+
+
+def referenced_traits(placements: Mapping[str, Placement]) -> set[str]:
+    """Traits any rule or template of these placements reads."""
+    from .placements import template_tokens
+
+    names: set[str] = set()
+    for p in placements.values():
+        for r in p.rules:
+            if r.cell:
+                names.update(r.cell)
+            if r.trait:
+                names.add(r.trait)
+        for v in p.variants:
+            if isinstance(v, TemplateVariant):
+                names.update(template_tokens(v.template))
+    return names
+
+
+def load_memberships(
+    store: Store, keys: Iterable[str], segments: Iterable[Segment] = ()
+) -> dict[str, frozenset[str]]:
+    """Members of each segment key: evaluated from ``segments`` if given, else the latest snapshot."""
+    keys = set(keys)
+    defined = {s.key: s for s in segments}
+    out: dict[str, frozenset[str]] = {}
+    if keys & set(defined):
+        from ..segments import evaluate
+
+        evaluated = evaluate(store, list(defined.values()))
+        out.update({k: frozenset(evaluated[k]) for k in keys & set(defined)})
+    for key in sorted(keys - set(out)):
+        snapshot = store.con.execute(
+            "SELECT snapshot_id FROM segment_snapshots WHERE segment_key = ? "
+            "ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1",
+            [key],
+        ).fetchall()
+        if not snapshot:
+            raise ConfigError(
+                f"a placement rule names segment {key!r}, which is neither defined (pass segments=) "
+                "nor snapshotted in the store (run `martech segments snapshot`)"
+            )
+        rows = store.con.execute(
+            "SELECT profile_id FROM segment_members WHERE snapshot_id = ?", [snapshot[0][0]]
+        ).fetchall()
+        out[key] = frozenset(r[0] for r in rows)
+    return out
+
+
+SUPPRESSED_PREFIX = "suppressed:"
+
+
+def suppressed(decision: Decision) -> bool:
+    """Whether the decision shows nothing because the person has not consented to the channel."""
+    return (
+        decision.variant_id == ""
+        and bool(decision.reasons)
+        and decision.reasons[0].startswith(SUPPRESSED_PREFIX)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A decision plus what the store keeps beside it: the tactic and the recommended items."""
+
+    decision: Decision
+    tactic: str
+    items: tuple[str, ...]
+
+
+def decide(
+    profile: Profile | str, placement: str | Placement, *, context: DecideContext
+) -> Decision:
+    """Choose what ``profile`` sees in ``placement``, walking the fallback chain. See module doc."""
+    return decide_outcome(profile, placement, context=context).decision
+
+
+def decide_outcome(
+    profile: Profile | str, placement: str | Placement, *, context: DecideContext
+) -> Outcome:
+    """:func:`decide`, also returning the tactic used (or that the holdout would have had) and the
+    recommended item ids (for ESP merge fields)."""
+    if isinstance(profile, str):
+        if context.store is None:
+            raise ConfigError("decide() got a profile id; pass a Profile or a context with a store")
+        found = context.store.get_profile(profile)
+        if found is None:
+            raise StoreError(f"no profile {profile!r} in the store")
+        profile = found
+    pl = placement if isinstance(placement, Placement) else context.placement(placement)
+    b = bucket(profile.id, pl.seed)
+    consent_key = pl.consent_key
+    if consent_key is not None and profile.consent.get(consent_key) is not True:
+        state = "withdrawn" if consent_key in profile.consent else "not given"
+        return Outcome(
+            Decision(
+                profile_id=profile.id,
+                placement=pl.key,
+                variant_id="",
+                content="",
+                level=DecisionLevel.default,
+                bucket=b,
+                reasons=[f"{SUPPRESSED_PREFIX} {consent_key} consent {state}; nothing is shown"],
+            ),
+            "suppressed",
+            (),
+        )
+    traits = context.traits_of(profile)
+    person = PersonView(profile.id, traits, profile.events, context.now)
+    skipped: list[str] = []
+    chosen: Step | None = None
+    items: tuple[str, ...] = ()
+    reason = caption = ""
+    for step in context.chain(pl.key):
+        if step.level is DecisionLevel.personalization:
+            person.build()
+        result = step.strategy.choose(person, step.rule, step.params, context)
+        if isinstance(result, Miss):
+            skipped.append(f"{step.level.value} ({step.strategy.name}) skipped: {result.reason}")
+            continue
+        if isinstance(step.variant, RecommendationVariant):
+            kept = [i for i in result.items if i in context.catalogue]
+            dropped = [i for i in result.items if i not in context.catalogue]
+            if dropped:
+                skipped.append(
+                    f"{step.strategy.name} dropped {len(dropped)} item(s) not in the catalogue: "
+                    + ", ".join(dropped[:3])
+                )
+            if not kept:
+                skipped.append(
+                    f"{step.level.value} ({step.strategy.name}) skipped: no catalogue item left"
+                )
+                continue
+            items = tuple(kept[: step.variant.slots])
+        chosen, reason, caption = step, result.reason, result.caption
+        break
+    segment_keys = sorted(
+        k for k in _segment_keys(pl) if profile.id in context.memberships.get(k, ())
+    )
+    if chosen is not None and chosen.rule.trait is not None:
+        segment_keys.append(f"{chosen.rule.trait}={_text(traits.get(chosen.rule.trait))}")
+    threshold = holdout_threshold(pl.holdout)
+    tactic = chosen.strategy.name if chosen else "default"
+    bucket_note = f"bucket {b} of {pl.seed!r}"
+    if b < threshold:
+        would = f"{chosen.variant.id} ({tactic})" if chosen else "the default too"
+        default = pl.variant(pl.default or "")
+        return Outcome(
+            Decision(
+                profile_id=profile.id,
+                placement=pl.key,
+                variant_id=default.id,
+                content=_content(default, traits, (), "", context),
+                level=DecisionLevel.default,
+                segment_keys=segment_keys,
+                bucket=b,
+                holdout=True,
+                reasons=[
+                    f"holdout: {bucket_note} < {threshold} ({pl.holdout:.0%} holdout) gets the "
+                    f"default; would have shown {would}"
+                ],
+            ),
+            tactic,
+            (),
+        )
+    if chosen is None:
+        default = pl.variant(pl.default or "")
+        level = DecisionLevel.default
+        reasons = ["default: no rule matched", *skipped, bucket_note]
+        variant = default
+    else:
+        variant, level = chosen.variant, chosen.level
+        reasons = [f"{level.value}: {reason}", *skipped, bucket_note]
+    return Outcome(
+        Decision(
+            profile_id=profile.id,
+            placement=pl.key,
+            variant_id=variant.id,
+            content=_content(variant, traits, items, caption, context),
+            level=level,
+            segment_keys=segment_keys,
+            bucket=b,
+            holdout=False,
+            reasons=reasons,
+        ),
+        tactic,
+        items,
+    )
+
+
+def _segment_keys(placement: Placement) -> list[str]:
+    return [r.segment for r in placement.rules if r.segment]
+
+
+def _content(
+    variant: AnyVariant,
+    traits: Mapping[str, Any],
+    items: tuple[str, ...],
+    caption: str,
+    context: DecideContext,
+) -> str:
+    if isinstance(variant, TemplateVariant):
+        values = {t: _text(traits.get(t)) for t in variant.defaults}
+        return render(variant.template, values, variant.defaults)
+    if isinstance(variant, RecommendationVariant):
+        names = ", ".join(context.catalogue[i][0] or i for i in items)
+        return render(variant.template, {"items": names, "reason": caption}, {})
+    return variant.content

@@ -1,0 +1,63 @@
+"""Push a placement's content out: variants to a CMS, per-person recommendations to an ESP.
+
+Never a half-published placement: every variant is validated by the connector (``validate_content``)
+before the first write, so a bad variant stops the push with nothing sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..connector import Connector
+    from ..store import Store
+    from .placements import Placement
+
+
+def connector_for(name: str, values: dict[str, Any] | None = None) -> Connector:
+    """The installed connector ``name`` configured from martech.toml + MARTECH_<NAME>_* env vars."""
+    from ..config import load_settings
+    from ..plugins import get_connector
+
+    cls = get_connector(name)
+    merged = {**load_settings().connectors.get(name, {}), **(values or {})}
+    return cls(config=cls.Config.load(name, merged))  # type: ignore[no-any-return]
+
+
+async def push_variants(connector: Connector, placement: Placement) -> dict[str, str]:
+    """Validate every variant, then publish each; returns variant id -> vendor id."""
+    if not connector.supports("push_content"):
+        raise ConfigError(f"connector {connector.name!r} does not offer push_content")
+    validate = getattr(connector, "validate_content", None)
+    if validate is not None:
+        validate(placement.variants)
+    out: dict[str, str] = {}
+    for variant in placement.variants:
+        out[variant.id] = await connector.push_content(variant)
+    return out
+
+
+def push_placement(store: Store, placement: Placement, to: str) -> dict[str, Any]:
+    """``martech personalize push``: variants to a CMS, or stored decisions to an ESP."""
+    from ..http import run_sync
+
+    connector = connector_for(to)
+    if connector.kind == "esp":
+        push_recs = getattr(connector, "push_recommendations", None)
+        if push_recs is None:
+            raise ConfigError(f"connector {to!r} cannot take per-person recommendations")
+        from .recipients import recommendation_members
+
+        members = recommendation_members(store, placement.key)
+        return dict(run_sync(push_recs(members)))
+
+    async def go() -> dict[str, str]:
+        try:
+            return await push_variants(connector, placement)
+        finally:
+            await connector.aclose()
+
+    published = run_sync(go())
+    return {"placement": placement.key, "connector": to, "published": published}

@@ -1,0 +1,653 @@
+"""Strategies: what picks the content at each level of the fallback chain.
+
+A strategy declares the ``level`` it delivers, what data it needs (``requires``, and the parameter
+``min_events`` where behaviour is needed) and implements the same choice twice, on purpose:
+
+- ``choose(person, rule, params, env)`` for one person in Python (the fast single-profile path), and
+- ``sql(rule, params, env)`` for everyone at once in DuckDB (the batch path),
+
+returning the same ranked items. ``tests/personalize/test_batch.py`` checks the two agree.
+
+Individual strategies (level personalization) read the person's own events: co-occurrence
+recommendations, browse and cart abandonment, post-purchase follow-up, order-confirmation
+cross-sell/upsell and "because you viewed X". ``cell`` (micro-segment) matches several attributes
+at once; ``segment`` matches segment membership or one coarse trait (lifecycle stage, RFM tier,
+CLV tier); ``default`` always answers. A strategy that cannot answer returns :class:`Miss` with the
+reason, and the chain falls back.
+
+Strategies return *all* their ranked candidates; the decision step drops items that are not in the
+catalogue (with a reason) and keeps as many as the variant has slots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from ..errors import ConfigError
+from ..models import DecisionLevel, Event
+
+if TYPE_CHECKING:
+    from .placements import Rule
+
+BEHAVIOUR = frozenset({"view", "add_to_cart", "purchase"})
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A strategy's answer: ranked items (empty for rule strategies), why, and a caption that a
+    recommendation template may show as ``{{reason}}``."""
+
+    items: tuple[str, ...] = ()
+    reason: str = ""
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """The strategy cannot answer for this person; ``reason`` says what data was missing."""
+
+    reason: str
+
+
+class Env(Protocol):
+    """What strategies read besides the person: the catalogue, neighbours, segments, the clock."""
+
+    now: datetime
+    catalogue: Mapping[str, tuple[str, str | None, float | None]]
+    neighbours: Mapping[str, tuple[tuple[str, int], ...]]
+    memberships: Mapping[str, frozenset[str]]
+
+
+class SqlEnv(Protocol):
+    """What a strategy's SQL may reference (temp tables the batch path creates):
+
+    ``_beh(profile_id, type, item_id, ts)`` behaviour up to now; ``_nbeh(profile_id, n)``;
+    ``_nb(item_id, neighbour_id, score, rank)``; ``_cat(item_id, name, category, price)``;
+    ``_tw(profile_id, <trait columns>)``; ``_members(segment_key, profile_id)``.
+    """
+
+    def ts(self, value: datetime) -> str: ...
+    def col(self, trait: str) -> str: ...
+
+    @property
+    def now(self) -> datetime: ...
+
+
+class PersonView:
+    """One person's data, digested once per decision: traits, behaviour counts, last times."""
+
+    __slots__ = (
+        "_built",
+        "_events",
+        "_now",
+        "buys",
+        "carts",
+        "id",
+        "last_buy",
+        "n_behaviour",
+        "traits",
+        "views",
+    )
+
+    def __init__(
+        self, profile_id: str, traits: Mapping[str, Any], events: Iterable[Event], now: datetime
+    ) -> None:
+        self.id = profile_id
+        self.traits = traits
+        self._events = events
+        self._now = now
+        self._built = False
+
+    def build(self) -> PersonView:
+        if self._built:
+            return self
+        n = 0
+        views: dict[str, datetime] = {}
+        carts: dict[str, datetime] = {}
+        buys: dict[str, datetime] = {}
+        now = self._now
+        for e in self._events:
+            if e.type not in BEHAVIOUR or e.ts > now:
+                continue
+            n += 1
+            item = e.item_id
+            if item is None:
+                continue
+            d = views if e.type == "view" else carts if e.type == "add_to_cart" else buys
+            prev = d.get(item)
+            if prev is None or e.ts > prev:
+                d[item] = e.ts
+        self.n_behaviour, self.views, self.carts, self.buys = n, views, carts, buys
+        self._built = True
+        return self
+
+
+def recent_first(stamps: Mapping[str, datetime]) -> list[str]:
+    """Item ids by time descending, ties by item id ascending (the SQL order)."""
+    by_item = sorted(stamps)
+    return sorted(by_item, key=stamps.__getitem__, reverse=True)
+
+
+def _text(value: Any) -> str | None:
+    """A trait value as DuckDB's json_extract_string would give it (so both paths compare alike)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def accepted(value: Any) -> frozenset[str]:
+    """A rule value (scalar or list of alternatives) as the set of accepted texts."""
+    values = value if isinstance(value, list) else [value]
+    return frozenset(t for t in (_text(v) for v in values) if t is not None)
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(sql_str(v) for v in sorted(values)) + ")"
+
+
+def _name(env: Env, item: str) -> str:
+    entry = env.catalogue.get(item)
+    return entry[0] if entry and entry[0] else item
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    hours = (now - then).total_seconds() / 3600
+    if hours < 48:
+        return f"{max(int(hours), 0)} h ago"
+    return f"{int(hours // 24)} days ago"
+
+
+# ---------------------------------------------------------------------------------------- base
+
+
+class Strategy:
+    """Base class; subclasses set the class attributes and implement ``choose`` and ``sql``."""
+
+    name: ClassVar[str]
+    level: ClassVar[DecisionLevel]
+    requires: ClassVar[str] = ""
+    #: Parameters a rule may set, with their defaults.
+    defaults: ClassVar[Mapping[str, float]] = {}
+
+    def params(self, rule: Rule) -> dict[str, float]:
+        unknown = sorted(set(rule.params) - set(self.defaults))
+        if unknown:
+            known = ", ".join(sorted(self.defaults)) or "none"
+            raise ConfigError(
+                f"strategy {self.name!r}: unknown parameter {unknown[0]!r}; expected one of {known}"
+            )
+        out = dict(self.defaults)
+        for key, value in rule.params.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ConfigError(
+                    f"strategy {self.name!r}: parameter {key!r} must be a number >= 0, got {value!r}"
+                )
+            out[key] = float(value)
+        return out
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        raise NotImplementedError
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        """A SELECT of ``profile_id, items VARCHAR[], reason VARCHAR, caption VARCHAR``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<strategy {self.name} ({self.level.value})>"
+
+
+class Individual(Strategy):
+    """Base of the personalization strategies: they need the person's own behaviour."""
+
+    level = DecisionLevel.personalization
+
+    def enough(self, person: PersonView, params: Mapping[str, float]) -> Miss | None:
+        need = int(params.get("min_events", 1))
+        if person.n_behaviour < need:
+            return Miss(
+                f"{person.n_behaviour} behavioural event(s) (view, add_to_cart, purchase); "
+                f"{self.name} needs at least {need}"
+            )
+        return None
+
+    def having(self, params: Mapping[str, float]) -> str:
+        return f"JOIN _nbeh USING (profile_id) WHERE _nbeh.n >= {int(params.get('min_events', 1))}"
+
+
+# -------------------------------------------------------------------------- individual strategies
+
+
+class CoOccurrence(Individual):
+    """Items people co-interact with, scored from this person's recent views and purchases."""
+
+    name = "co_occurrence"
+    requires = "min_events behavioural events and at least one co-occurrence neighbour"
+    defaults = {"min_events": 3, "seeds": 10}
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        seen = dict(person.views)
+        for item, ts in person.buys.items():
+            if item not in seen or ts > seen[item]:
+                seen[item] = ts
+        seeds = recent_first(seen)[: int(params["seeds"])]
+        scores: dict[str, int] = {}
+        bought = person.buys
+        for seed in seeds:
+            for nb, score in env.neighbours.get(seed, ()):
+                if nb not in bought:
+                    scores[nb] = scores.get(nb, 0) + score
+        if not scores:
+            return Miss(
+                f"no co-occurrence neighbours for the {len(seeds)} item(s) viewed or bought"
+            )
+        ranked = sorted(sorted(scores), key=scores.__getitem__, reverse=True)
+        return Pick(
+            tuple(ranked),
+            f"co-occurrence: ranked from the {len(seeds)} item(s) you viewed or bought most recently",
+            "Picked for you",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        return f"""
+        WITH seen AS (
+            SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+            WHERE type IN ('view', 'purchase') AND item_id IS NOT NULL GROUP BY ALL),
+        seeds AS (
+            SELECT profile_id, item_id FROM (
+                SELECT *, row_number() OVER (PARTITION BY profile_id ORDER BY ts DESC, item_id) AS rn
+                FROM seen) WHERE rn <= {int(params["seeds"])}),
+        nseeds AS (SELECT profile_id, count(*) AS k FROM seeds GROUP BY ALL),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        scored AS (
+            SELECT s.profile_id, n.neighbour_id AS item_id, sum(n.score) AS score
+            FROM seeds s JOIN _nb n ON n.item_id = s.item_id
+            ANTI JOIN bought b ON b.profile_id = s.profile_id AND b.item_id = n.neighbour_id
+            GROUP BY ALL)
+        SELECT profile_id, list(item_id ORDER BY score DESC, item_id) AS items,
+               'co-occurrence: ranked from the ' || any_value(nseeds.k)
+                 || ' item(s) you viewed or bought most recently' AS reason,
+               'Picked for you' AS caption
+        FROM scored JOIN nseeds USING (profile_id) {self.having(params)}
+        GROUP BY profile_id"""
+
+
+class BrowseAbandonment(Individual):
+    """Items viewed within the window and not bought since the last view."""
+
+    name = "browse_abandonment"
+    requires = "a view within window_days of an item not bought since"
+    defaults = {"min_events": 1, "window_days": 2}
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        since = env.now - timedelta(days=params["window_days"])
+        cands = {
+            item: ts
+            for item, ts in person.views.items()
+            if ts >= since and (person.buys.get(item) is None or person.buys[item] < ts)
+        }
+        if not cands:
+            return Miss(
+                f"nothing viewed in the last {params['window_days']:g} day(s) without buying it"
+            )
+        items = recent_first(cands)
+        return Pick(
+            tuple(items),
+            f"browse abandonment: viewed {_name(env, items[0])} {_ago(env.now, cands[items[0]])} "
+            f"(+{len(items) - 1} more), not bought",
+            "Still thinking about these?",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        since = env.ts(env.now - timedelta(days=params["window_days"]))
+        return f"""
+        WITH v AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+                   WHERE type = 'view' AND item_id IS NOT NULL GROUP BY ALL),
+        b AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+              WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
+        c AS (SELECT v.profile_id, v.item_id, v.ts FROM v LEFT JOIN b
+              ON b.profile_id = v.profile_id AND b.item_id = v.item_id
+              WHERE v.ts >= {since} AND (b.ts IS NULL OR b.ts < v.ts))
+        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id) AS items,
+               'browse abandonment: ' || count(*) || ' item(s) viewed and not bought' AS reason,
+               'Still thinking about these?' AS caption
+        FROM c {self.having(params)} GROUP BY profile_id"""
+
+
+class CartAbandonment(Individual):
+    """Items added to the cart within the window (and at least min_age_hours ago), not bought since."""
+
+    name = "cart_abandonment"
+    requires = "an add_to_cart within window_days, older than min_age_hours, not bought since"
+    defaults = {"min_events": 1, "window_days": 3, "min_age_hours": 1}
+
+    def _bounds(self, now: datetime, params: Mapping[str, float]) -> tuple[datetime, datetime]:
+        return now - timedelta(days=params["window_days"]), now - timedelta(
+            hours=params["min_age_hours"]
+        )
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        lo, hi = self._bounds(env.now, params)
+        cands = {
+            item: ts
+            for item, ts in person.carts.items()
+            if lo <= ts <= hi and (person.buys.get(item) is None or person.buys[item] < ts)
+        }
+        if not cands:
+            bought = [
+                i
+                for i, ts in person.carts.items()
+                if lo <= ts and i in person.buys and person.buys[i] >= ts
+            ]
+            extra = f" ({len(bought)} carted item(s) bought since)" if bought else ""
+            return Miss(f"no cart left behind in the last {params['window_days']:g} day(s){extra}")
+        items = recent_first(cands)
+        return Pick(
+            tuple(items),
+            f"cart abandonment: {_name(env, items[0])} added to the cart "
+            f"{_ago(env.now, cands[items[0]])}, nothing bought since",
+            "You left these in your cart",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        lo, hi = (env.ts(t) for t in self._bounds(env.now, params))
+        return f"""
+        WITH a AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+                   WHERE type = 'add_to_cart' AND item_id IS NOT NULL GROUP BY ALL),
+        b AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+              WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
+        c AS (SELECT a.profile_id, a.item_id, a.ts FROM a LEFT JOIN b
+              ON b.profile_id = a.profile_id AND b.item_id = a.item_id
+              WHERE a.ts BETWEEN {lo} AND {hi} AND (b.ts IS NULL OR b.ts < a.ts))
+        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id) AS items,
+               'cart abandonment: ' || count(*) || ' item(s) left in the cart, nothing bought since' AS reason,
+               'You left these in your cart' AS caption
+        FROM c {self.having(params)} GROUP BY profile_id"""
+
+
+def _last(stamps: Mapping[str, datetime]) -> str | None:
+    ordered = recent_first(stamps)
+    return ordered[0] if ordered else None
+
+
+def _last_sql(event_type: str) -> str:
+    # ORDER BY ts DESC, item_id: the first row per profile.
+    return f"""SELECT profile_id, item_id, ts FROM (
+            SELECT profile_id, item_id, ts, row_number() OVER (
+                PARTITION BY profile_id ORDER BY ts DESC, item_id) AS rn
+            FROM _beh WHERE type = '{event_type}' AND item_id IS NOT NULL) WHERE rn = 1"""
+
+
+class PostPurchase(Individual):
+    """After a purchase: related items, care content for its category, review request timing."""
+
+    name = "post_purchase"
+    requires = "a purchase within window_days with co-occurrence neighbours"
+    defaults = {"min_events": 1, "window_days": 30, "review_after_days": 7}
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        last = _last(person.buys)
+        if last is None or person.buys[last] < env.now - timedelta(days=params["window_days"]):
+            return Miss(f"no purchase in the last {params['window_days']:g} day(s)")
+        items = [nb for nb, _ in env.neighbours.get(last, ()) if nb not in person.buys]
+        if not items:
+            return Miss(f"no related items for {_name(env, last)}")
+        ts = person.buys[last]
+        due = ts + timedelta(days=params["review_after_days"])
+        when = "due now" if due <= env.now else f"due in {(due - env.now).days + 1} day(s)"
+        category = (env.catalogue.get(last) or ("", None, None))[1] or "this item"
+        return Pick(
+            tuple(items),
+            f"post-purchase: bought {_name(env, last)} {_ago(env.now, ts)}; care tips for "
+            f"{category}; review request {when}",
+            f"Goes well with your {_name(env, last)}",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        since = env.ts(env.now - timedelta(days=params["window_days"]))
+        return f"""
+        WITH last AS ({_last_sql("purchase")}),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
+              FROM last l JOIN _nb n ON n.item_id = l.item_id
+              ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
+              WHERE l.ts >= {since})
+        SELECT profile_id, list(c.item_id ORDER BY c.rank) AS items,
+               'post-purchase: related to ' || coalesce(any_value(k.name), any_value(c.seed)) AS reason,
+               'Goes well with your ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
+        FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
+
+
+class OrderCrossSell(Individual):
+    """Order confirmation: complements from other categories first, then pricier items (upsell)."""
+
+    name = "order_cross_sell"
+    requires = "a purchase within window_days whose items have co-occurrence neighbours"
+    defaults = {"min_events": 1, "window_days": 2, "order_minutes": 60}
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        last = _last(person.buys)
+        if last is None or person.buys[last] < env.now - timedelta(days=params["window_days"]):
+            return Miss(f"no order in the last {params['window_days']:g} day(s)")
+        start = person.buys[last] - timedelta(minutes=params["order_minutes"])
+        order = [i for i, ts in person.buys.items() if ts >= start]
+        cats: dict[str | None, float] = {}
+        for i in order:
+            _, cat, price = env.catalogue.get(i) or ("", None, None)
+            if cat is not None:
+                cats[cat] = max(cats.get(cat, 0.0), price or 0.0)
+        scores: dict[str, int] = {}
+        for i in order:
+            for nb, score in env.neighbours.get(i, ()):
+                if nb not in person.buys:
+                    scores[nb] = scores.get(nb, 0) + score
+        ranked: list[tuple[int, int, str]] = []
+        for nb, score in scores.items():
+            _, cat, price = env.catalogue.get(nb) or ("", None, None)
+            if cat is None or cat not in cats:
+                ranked.append((0, -score, nb))
+            elif (price or 0.0) > cats[cat]:
+                ranked.append((1, -score, nb))
+        if not ranked:
+            return Miss("no complement or upgrade for the last order")
+        ranked.sort()
+        cross = sum(1 for g, _, _ in ranked if g == 0)
+        return Pick(
+            tuple(nb for _, _, nb in ranked),
+            f"order cross-sell: {cross} complement(s), {len(ranked) - cross} upgrade(s) for the "
+            f"order with {_name(env, last)}",
+            "Complete your order",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        since = env.ts(env.now - timedelta(days=params["window_days"]))
+        minutes = float(params["order_minutes"])
+        return f"""
+        WITH bought AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
+                        WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
+        last AS (SELECT profile_id, max(ts) AS ts FROM bought GROUP BY ALL HAVING max(ts) >= {since}),
+        ord AS (SELECT b.profile_id, b.item_id FROM bought b JOIN last l USING (profile_id)
+                WHERE b.ts >= l.ts - to_microseconds(CAST({minutes} * 60000000 AS BIGINT))),
+        cats AS (SELECT o.profile_id, k.category, max(coalesce(k.price, 0)) AS price
+                 FROM ord o JOIN _cat k USING (item_id) WHERE k.category IS NOT NULL GROUP BY ALL),
+        sc AS (SELECT o.profile_id, n.neighbour_id AS item_id, sum(n.score) AS score
+               FROM ord o JOIN _nb n ON n.item_id = o.item_id
+               ANTI JOIN bought b ON b.profile_id = o.profile_id AND b.item_id = n.neighbour_id
+               GROUP BY ALL),
+        g AS (SELECT sc.profile_id, sc.item_id, sc.score,
+                     CASE WHEN k.category IS NULL OR c.category IS NULL THEN 0
+                          WHEN coalesce(k.price, 0) > c.price THEN 1 END AS grp
+              FROM sc LEFT JOIN _cat k USING (item_id)
+              LEFT JOIN cats c ON c.profile_id = sc.profile_id AND c.category = k.category)
+        SELECT profile_id, list(item_id ORDER BY grp, score DESC, item_id) AS items,
+               'order cross-sell: ' || count(*) FILTER (WHERE grp = 0) || ' complement(s), '
+                 || count(*) FILTER (WHERE grp = 1) || ' upgrade(s)' AS reason,
+               'Complete your order' AS caption
+        FROM g {self.having(params)} AND grp IS NOT NULL GROUP BY profile_id"""
+
+
+class BecauseYouViewed(Individual):
+    """Neighbours of the item the person viewed last, with that item named as the reason."""
+
+    name = "because_you_viewed"
+    requires = "a view within window_days of an item with co-occurrence neighbours"
+    defaults = {"min_events": 1, "window_days": 30}
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        miss = self.enough(person, params)
+        if miss:
+            return miss
+        last = _last(person.views)
+        if last is None or person.views[last] < env.now - timedelta(days=params["window_days"]):
+            return Miss(f"no view in the last {params['window_days']:g} day(s)")
+        items = [nb for nb, _ in env.neighbours.get(last, ()) if nb not in person.buys]
+        if not items:
+            return Miss(f"no co-occurrence neighbours for {_name(env, last)}")
+        return Pick(
+            tuple(items),
+            f"because you viewed {_name(env, last)} {_ago(env.now, person.views[last])}",
+            f"Because you viewed {_name(env, last)}",
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        since = env.ts(env.now - timedelta(days=params["window_days"]))
+        return f"""
+        WITH last AS ({_last_sql("view")}),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
+              FROM last l JOIN _nb n ON n.item_id = l.item_id
+              ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
+              WHERE l.ts >= {since})
+        SELECT profile_id, list(c.item_id ORDER BY c.rank) AS items,
+               'because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS reason,
+               'Because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
+        FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
+
+
+# -------------------------------------------------------------------------------- rule strategies
+
+
+class Cell(Strategy):
+    """Micro-segment: everyone whose attributes all match the rule's cell gets the same variant."""
+
+    name = "cell"
+    level = DecisionLevel.micro_segment
+    requires = "every trait named in the cell"
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        assert rule.cell is not None
+        for trait, want in rule.cell.items():
+            have = _text(person.traits.get(trait))
+            if have is None:
+                return Miss(f"cell needs {trait}, which this person lacks")
+            if have not in accepted(want):
+                return Miss(f"cell wants {trait}={_show(want)}, this person has {have}")
+        return Pick(
+            (), "micro-segment cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
+        )
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        assert rule.cell is not None
+        where = " AND ".join(f"{env.col(t)} IN {sql_in(accepted(v))}" for t, v in rule.cell.items())
+        reason = "micro-segment cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
+        return f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(reason)} AS reason, '' AS caption FROM _tw WHERE {where}"
+
+
+def _show(value: Any) -> str:
+    return "|".join(sorted(accepted(value)))
+
+
+class SegmentChoice(Strategy):
+    """Segment: membership of a segment, or one coarse trait (lifecycle stage, RFM or CLV tier)."""
+
+    name = "segment"
+    level = DecisionLevel.segment
+    requires = "segment membership, or the trait the rule names"
+
+    def choose(
+        self, person: PersonView, rule: Rule, params: Mapping[str, float], env: Env
+    ) -> Pick | Miss:
+        if rule.segment is not None:
+            if person.id in env.memberships.get(rule.segment, frozenset()):
+                return Pick((), f"segment: member of {rule.segment!r}")
+            return Miss(f"not a member of segment {rule.segment!r}")
+        assert rule.trait is not None
+        have = _text(person.traits.get(rule.trait))
+        if have is None:
+            return Miss(f"no {rule.trait} for this person")
+        if have not in accepted(rule.equals):
+            return Miss(f"{rule.trait} is {have}, rule wants {_show(rule.equals)}")
+        return Pick((), f"segment: {rule.trait} = {have}")
+
+    def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        if rule.segment is not None:
+            reason = sql_str(f"segment: member of {rule.segment!r}")
+            return (
+                f"SELECT profile_id, []::VARCHAR[] AS items, {reason} AS reason, '' AS caption "
+                f"FROM _members WHERE segment_key = {sql_str(rule.segment)}"
+            )
+        assert rule.trait is not None
+        col = env.col(rule.trait)
+        return (
+            f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(f'segment: {rule.trait} = ')} || {col} "
+            f"AS reason, '' AS caption FROM _tw WHERE {col} IN {sql_in(accepted(rule.equals))}"
+        )
+
+
+def builtin_strategies() -> list[Strategy]:
+    """The strategies the built-in ``recommenders`` plugin registers."""
+    return [
+        CoOccurrence(),
+        BrowseAbandonment(),
+        CartAbandonment(),
+        PostPurchase(),
+        OrderCrossSell(),
+        BecauseYouViewed(),
+        Cell(),
+        SegmentChoice(),
+    ]
