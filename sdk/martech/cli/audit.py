@@ -1,0 +1,129 @@
+"""``martech audit``: probe a tool as a black box and label what it really does, with evidence."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..errors import ConfigError, MartechError
+from .app import console, err_console, interactive, print_json
+
+#: Exit code when the observed level is below the claim and --fail-on-overclaim is set.
+OVERCLAIM_EXIT = 3
+
+
+class OverclaimError(MartechError):
+    """The observed level is below what the vendor claims (``--fail-on-overclaim``)."""
+
+    exit_code = OVERCLAIM_EXIT
+
+
+LEVELS = "broadcast, random, token_only, segmentation, micro_segmentation, personalization"
+
+
+def audit(
+    target: str = typer.Argument(
+        None,
+        help="module:function, connector:NAME[:capability], or 'http' with --spec FILE.",
+        show_default=False,
+    ),
+    spec: Path | None = typer.Option(None, "--spec", help="HTTP probe spec (YAML) for 'http'."),
+    claim: str | None = typer.Option(
+        None, "--claim", help=f"The level the vendor claims: {LEVELS}."
+    ),
+    fail_on_overclaim: bool = typer.Option(
+        False, "--fail-on-overclaim", help=f"Exit {OVERCLAIM_EXIT} when observed < claimed."
+    ),
+    budget: int = typer.Option(2000, "--budget", help="Most calls the audit may make."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the probes: same seed, same result."),
+    population: str | None = typer.Option(
+        None,
+        "--population",
+        help="Profiles to build probes from: a JSONL/CSV/Parquet file or 'store' "
+        "(default: the synthetic shop population).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    html: Path | None = typer.Option(None, "--html", help="Also write a standalone HTML report."),
+    all_connectors: bool = typer.Option(
+        False, "--all-connectors", help="Audit every installed connector's capabilities."
+    ),
+    live: bool = typer.Option(
+        False, "--live", help="Call the vendor's real API with configured credentials."
+    ),
+    placement: str = typer.Option("home", "--placement", help="Placement for decide calls."),
+) -> None:
+    """Probe a capability and label it: broadcast, random, token_only, segmentation,
+    micro_segmentation or personalization, with confidence and evidence."""
+    from ..audit import audit_connectors, audit_target, render_table
+    from ..models import Level
+
+    claimed: Level | None = None
+    if claim is not None:
+        try:
+            claimed = Level(claim)
+        except ValueError:
+            raise ConfigError(f"--claim {claim!r}: expected one of {LEVELS}") from None
+
+    if all_connectors:
+        if target:
+            raise ConfigError("--all-connectors audits every connector; drop the TARGET argument")
+        with _status("auditing every installed connector"):
+            reports = audit_connectors(population=population, budget=budget, seed=seed)
+        if as_json:
+            print_json({"reports": [r.to_dict() for r in reports]})
+        else:
+            render_table(reports, console)
+        over = [r for r in reports if r.overclaim]
+        if fail_on_overclaim and over:
+            raise OverclaimError(
+                f"{len(over)} capability claim(s) not met: "
+                + "; ".join(f"{r.target}: {r.verdict}" for r in over)
+            )
+        return
+
+    if not target:
+        raise ConfigError("martech audit: give a TARGET (module:function, connector:NAME, http)")
+    resolved: Any = target
+    if target == "http":
+        if spec is None:
+            raise ConfigError("martech audit http: --spec FILE is required")
+        from ..audit import HttpTarget, load_http_spec
+
+        resolved = HttpTarget(load_http_spec(spec))
+    elif spec is not None:
+        raise ConfigError("--spec applies to 'martech audit http' only")
+
+    with _status(f"auditing {target} (up to {budget} calls)"):
+        report = audit_target(
+            resolved,
+            population=population,
+            budget=budget,
+            seed=seed,
+            claim=claimed,
+            live=live,
+            placement=placement,
+        )
+    if html is not None:
+        html.write_text(report.to_html(), encoding="utf-8")
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        report.render_terminal(console)
+        if html is not None:
+            console.print(f"HTML report: {html}")
+    if fail_on_overclaim and report.overclaim:
+        raise OverclaimError(
+            f"{report.target}: {report.verdict} (confidence {report.confidence:.3f})"
+        )
+
+
+def _status(message: str) -> AbstractContextManager[Any]:
+    """A spinner on a terminal, nothing when piped."""
+    return err_console.status(message) if interactive() else nullcontext()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)
