@@ -224,3 +224,30 @@ def test_cli_compute_then_list(shop, tmp_path, capsys, monkeypatch):
     assert "champions" in listed["rfm_segment"]["values"]
     assert main(["traits", "compute", "--set", "active_days"]) == 2
     assert "--set: expected key=value" in capsys.readouterr().err
+
+
+def test_a_segment_on_rfm_segment_champions_selects_the_champions(shop):
+    from martech.segments import members, parse_segments
+
+    compute_traits(shop, ["rfm_segment", "lifecycle_stage"], as_of=AS_OF)
+    (champions, active_champions) = parse_segments(
+        {
+            "segments": {
+                "champions": {"rule": {"trait": "rfm_segment", "op": "eq", "value": "champions"}},
+                "active_champions": {
+                    "rule": {
+                        "all": [
+                            {"segment": "champions"},
+                            {"trait": "lifecycle_stage", "op": "in", "value": ["active", "new"]},
+                        ]
+                    }
+                },
+            }
+        }
+    )
+    names = computed_names(shop)
+    assert members(shop, champions, as_of=AS_OF, computed=names) == {"loyal"}
+    both = members(shop, active_champions, segments=[champions], as_of=AS_OF, computed=names)
+    assert both == {"loyal"}
+    # without naming it as computed, rfm_segment is looked up in stored traits: nobody
+    assert members(shop, champions, as_of=AS_OF, computed=()) == set()
