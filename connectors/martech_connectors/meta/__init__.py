@@ -1,0 +1,15 @@
+"""Meta Marketing API custom audiences: push segments as hashed customer-file audiences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from martech import hookimpl
+
+
+@hookimpl
+def martech_register_connectors(register: Callable[[Any], None]) -> None:
+    from .connector import MetaConnector
+
+    register(MetaConnector)
