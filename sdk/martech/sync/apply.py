@@ -303,7 +303,7 @@ async def _execute(
     window = max(8, 2 * concurrency)
     queue: asyncio.Queue[ledger.BatchRecord | None] = asyncio.Queue(maxsize=4 * concurrency)
     writer = asyncio.create_task(_writer(run, queue, db))
-    tasks: set[asyncio.Task[None]] = set()
+    tasks: list[asyncio.Task[None]] = []
     try:
         if todo:
             run.audience_id = await _guard(run, connector.ensure_audience(run.audience))
@@ -323,17 +323,16 @@ async def _execute(
                     break
                 reconcile = present if batch.number in uncertain else None
                 task = asyncio.create_task(_one(run, batch, queue, reconcile))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                task.add_done_callback(lambda _t: slots.release())
-            if tasks:
-                await asyncio.gather(*tasks)
+                tasks.append(task)
+                task.add_done_callback(lambda t: _settled(run, t, slots))
+            await asyncio.gather(*tasks, return_exceptions=True)
     except BaseException as exc:
+        _stop(run, _Stop("interrupted", f"{type(exc).__name__}: {exc}", error=exc))
+    if run.stop is not None and run.stop.error is not None:
         for task in tasks:
             task.cancel()
+    try:
         await asyncio.gather(*tasks, return_exceptions=True)
-        if run.stop is None:
-            run.stop = _Stop("interrupted", f"{type(exc).__name__}: {exc}", error=exc)
     finally:
         await queue.put(None)
         await asyncio.gather(writer, return_exceptions=True)
@@ -341,6 +340,13 @@ async def _execute(
         http.deadline = saved_deadline
     run.requests = http.requests - requests_before
     return _finish(run, summary)
+
+
+def _settled(run: _Run, task: asyncio.Task[None], slots: asyncio.Semaphore) -> None:
+    """A batch task ended: free its slot; an unexpected error interrupts the whole run."""
+    slots.release()
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        _stop(run, _Stop("interrupted", f"{type(exc).__name__}: {exc}", error=exc))
 
 
 async def _guard(run: _Run, coro: Any) -> Any:
@@ -555,7 +561,8 @@ async def _split(
 
 
 def _stop(run: _Run, stop: _Stop) -> None:
-    if run.stop is None or (stop.status == "failed" and run.stop.status != "failed"):
+    """Record why the run stops; a failure or crash outranks a clean stop."""
+    if run.stop is None or (stop.error is not None and run.stop.error is None):
         run.stop = stop
 
 

@@ -49,6 +49,10 @@ def reference_key(email: str) -> str:
     return email.strip().lower()
 
 
+def _email(member: AudienceMember) -> str:
+    return reference_key(member.identities["email"])
+
+
 class ReferenceConfig(ConnectorConfig, frozen=True):
     api_key: SecretStr = Field(description="Bearer token.")
 
@@ -92,7 +96,7 @@ class ReferenceConnector(Connector):
 
     def vendor_key(self, member: AudienceMember) -> str:
         """What :meth:`read_members` yields for ``member``."""
-        return reference_key(member.identities["email"])
+        return _email(member)
 
     async def ensure_audience(self, audience: str) -> str:
         found = await self.http.get("/v1/audiences", params={"name": audience})
@@ -105,8 +109,8 @@ class ReferenceConnector(Connector):
     async def add_members(
         self, audience_id: str, members: Sequence[AudienceMember]
     ) -> BatchOutcome:
-        by_email = {self.vendor_key(m): m.key for m in members}
-        body = [{"email": self.vendor_key(m), "traits": m.traits} for m in members]
+        by_email = {_email(m): m.key for m in members}
+        body = [{"email": _email(m), "traits": m.traits} for m in members]
         r = await self.http.post(f"/v1/audiences/{audience_id}/add", json={"members": body})
         rejected = {by_email[e["email"]]: e["reason"] for e in r.data.get("errors", [])}
         accepted = [m.key for m in members if m.key not in rejected]
@@ -115,7 +119,7 @@ class ReferenceConnector(Connector):
     async def remove_members(
         self, audience_id: str, members: Sequence[AudienceMember]
     ) -> BatchOutcome:
-        emails = [self.vendor_key(m) for m in members]
+        emails = [_email(m) for m in members]
         await self.http.post(f"/v1/audiences/{audience_id}/remove", json={"emails": emails})
         return BatchOutcome(accepted=[m.key for m in members])
 
