@@ -34,7 +34,7 @@ from .targets import Target
 
 #: Default and smallest budgets (calls per audit).
 DEFAULT_BUDGET = 2000
-MIN_BUDGET = 150
+MIN_BUDGET = 200
 #: Stop when more than this share of calls failed (after at least MIN_CALLS_FOR_ERRORS calls).
 MAX_ERROR_SHARE = 0.2
 MIN_CALLS_FOR_ERRORS = 20

@@ -331,14 +331,28 @@ def mask(output: str, profile: Profile) -> str:
         text = str(value)
         if len(text) >= 2:
             replacements.append((text, name))
-    masked = output
+    # Find every occurrence in the original text first, then replace in one pass: a value can
+    # never match inside an earlier replacement (acquisition_channel "email" inside «email»).
+    spans: list[tuple[int, int, str]] = []
+    lowered = output.lower()
     for value, name in sorted(replacements, key=lambda r: -len(r[0])):
-        if value not in masked and (len(value) < 4 or value.lower() not in masked.lower()):
+        if value not in output and (len(value) < 4 or value.lower() not in lowered):
             continue
         flags = re.IGNORECASE if len(value) >= 4 else 0
         pattern = _NUMBER if value.replace(".", "", 1).isdigit() else _WORD
-        masked = re.sub(pattern.format(re.escape(value)), f"«{name}»", masked, flags=flags)
-    return masked
+        for m in re.finditer(pattern.format(re.escape(value)), output, flags=flags):
+            if not any(m.start() < end and start < m.end() for start, end, _ in spans):
+                spans.append((m.start(), m.end(), name))
+    if not spans:
+        return output
+    parts: list[str] = []
+    cursor = 0
+    for start, end, name in sorted(spans):
+        parts.append(output[cursor:start])
+        parts.append(f"«{name}»")
+        cursor = end
+    parts.append(output[cursor:])
+    return "".join(parts)
 
 
 def redact_output(output: str, profile: Profile, limit: int = 160) -> str:

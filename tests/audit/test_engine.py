@@ -1,0 +1,93 @@
+"""Audits are reproducible, bounded in calls, PII-free, and explain themselves."""
+
+from __future__ import annotations
+
+import pytest
+
+from martech import Decision, Level, Profile, StaticVariant, TemplateVariant
+from martech.audit import audit_target
+from martech.audit.engine import plan_budget
+from martech.audit.targets import normalize
+from martech.errors import ConfigError
+
+
+def by_interest(profile: Profile) -> str:
+    return f"hero-{profile.traits.get('interest')}-sale"
+
+
+def test_same_seed_gives_the_same_report(probe_population):
+    a = audit_target(by_interest, population=probe_population, seed=11).to_dict()
+    b = audit_target(by_interest, population=probe_population, seed=11).to_dict()
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+def test_a_smaller_budget_is_respected_and_still_finds_the_segment(probe_population):
+    report = audit_target(by_interest, population=probe_population, seed=1, budget=400)
+    assert report.calls <= 400
+    assert report.level == Level.segmentation
+    assert report.traits == ["interest"]
+
+
+def test_a_budget_too_small_for_an_audit_is_refused():
+    with pytest.raises(ConfigError, match="--budget"):
+        plan_budget(50, n_traits=14, population=1000)
+
+
+def test_plan_never_exceeds_the_budget():
+    for budget in (200, 300, 1000, 2000, 5000):
+        assert plan_budget(budget, 14, 1000).calls(14) <= budget
+
+
+def test_report_json_has_the_contract_keys_and_no_pii(probe_population):
+    def greet(profile: Profile) -> str:
+        return f"Hi {profile.traits['first_name']} ({profile.identities['email']})"
+
+    report = audit_target(greet, population=probe_population, seed=2)
+    data = report.to_dict()
+    assert {"target", "level", "confidence", "claimed", "calls", "evidence", "stats"} <= set(data)
+    assert isinstance(data["evidence"], list) and 2 <= len(data["evidence"]) <= 3
+    text = report.to_json() + report.to_html()
+    emails = {p.identities["email"] for p in probe_population.profiles}
+    names = {str(p.traits["first_name"]) for p in probe_population.profiles}
+    assert not any(e in text for e in emails)
+    assert not any(f"Hi {n}" in text for n in names)
+    assert report.level == Level.token_only
+
+
+def test_claim_above_observed_is_an_overclaim(probe_population):
+    report = audit_target(by_interest, population=probe_population, claim="personalization")
+    assert report.overclaim and "OVERCLAIM" in report.verdict
+    holds = audit_target(by_interest, population=probe_population, claim="segmentation")
+    assert not holds.overclaim
+
+
+def test_thresholds_are_in_the_report(probe_population):
+    report = audit_target(by_interest, population=probe_population, budget=300)
+    assert report.stats["thresholds"]["segment_max_attributes"] == 2
+    assert "Thresholds" in report.to_html()
+
+
+def test_async_callables_and_every_return_shape_are_accepted(probe_population):
+    async def decide(profile: Profile) -> Decision:
+        return Decision(
+            profile_id=profile.id, placement="home", variant_id="v1", content="same for all",
+            level="default", bucket=0,
+        )  # fmt: skip
+
+    assert audit_target(decide, population=probe_population, budget=300).level == Level.broadcast
+
+
+def test_normalize_renders_templates_with_the_persons_traits():
+    person = Profile(id="p1", traits={"first_name": "Ada"})
+    tpl = TemplateVariant(id="t", channel="email", placement="p", template="Hi {{ first_name }}")
+    static = StaticVariant(id="s", channel="web", placement="p", content="Sale")
+    assert normalize(tpl, person) == "Hi Ada"
+    assert normalize(static, person) == "Sale"
+    assert normalize(7, person) == "7"
+    assert normalize({"b": 1, "a": 2}, person) == '{"a":2,"b":1}'
+
+
+def test_an_empty_population_is_refused():
+    with pytest.raises(ConfigError, match="empty"):
+        audit_target(by_interest, population=[])
