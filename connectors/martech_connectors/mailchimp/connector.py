@@ -30,14 +30,17 @@ from martech.models import Capability
 
 from .config import MailchimpConfig
 from .mapping import (
+    base_url_for,
     decode_cursor,
     encode_cursor,
     incremental_since,
+    member_email,
     member_to_profile,
     parse_time,
     rejected_by_key,
     split_by_email,
     subscribe_body,
+    subscriber_hash,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +83,22 @@ class MailchimpConnector(Connector):
                 "by batch subscribe.",
             ),
         ]
+
+    @classmethod
+    def worked_examples(cls) -> list[tuple[str, Any, Any, Any]]:
+        """Mailchimp's documented subscriber hash (MD5 of the lowercased address)."""
+        return [
+            ("subscriber hash", subscriber_hash, "jane.doe@example.com",
+             "0cba00ca3da1b283a57287bcceb17e35"),
+            ("subscriber hash, trimmed and lowercased first", subscriber_hash,
+             "  Jane.Doe@Example.COM ", "0cba00ca3da1b283a57287bcceb17e35"),
+            ("datacenter from the key suffix", base_url_for,
+             "0123456789abcdef0123456789abcdef-us14", "https://us14.api.mailchimp.com/3.0"),
+        ]  # fmt: skip
+
+    def vendor_key(self, member: AudienceMember) -> str | None:
+        """What :meth:`read_members` yields for a member: its lowercased email."""
+        return member_email(member)
 
     # ------------------------------------------------------------------------------ plumbing
 

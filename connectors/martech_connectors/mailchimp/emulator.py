@@ -606,14 +606,14 @@ class MailchimpEmulator(Emulator):
         errors: list[dict[str, Any]] = []
         for email in to_add:
             email = str(email)
+            h = subscriber_hash(email)
+            m = lst.members.get(h)
+            if m is None:
+                continue  # "emails … not present on the list will be ignored" (the spec)
             if (why := self._item_problem(email)) is not None:
                 errors.append({"email_addresses": [email], "error": why})
                 continue
-            h = subscriber_hash(email)
             with self.lock:
-                m = lst.members.get(h)
-                if m is None:
-                    continue  # "emails … not present on the list will be ignored" (the spec)
                 if h in seg.members:
                     self.duplicate_adds += 1
                     continue

@@ -114,6 +114,24 @@ class MetaConnector(Connector):
 
     # ------------------------------------------------------------------------------ hashing
 
+    @classmethod
+    def worked_examples(cls) -> list[tuple[str, Any, Any, Any]]:
+        """Meta's multi-key example (``vendor-apis.md`` §3.1): raw inputs -> documented hashes."""
+
+        def cell(key: str) -> Any:
+            return lambda value: hash_value(key, value)
+
+        return [
+            ("EMAIL", cell("EMAIL"), " Jane.Doe@Example.com ",
+             "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d"),
+            ("PHONE, digits with country code and no +", cell("PHONE"), "+1 (650) 555-1212",
+             "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176"),
+            ("FN", cell("FN"), "Jane",
+             "81f8f6dde88365f3928796ec7aa53f72820b06db8664f5fe76a7eb13e24546a2"),
+            ("LN", cell("LN"), "Doe",
+             "799ef92a11af918e3fb741df42934f3b568ed2d93ac1df74f1b8d41a27932a6f"),
+        ]  # fmt: skip
+
     @staticmethod
     def hash_identity(kind: str, value: str, *, country: str | None = None) -> str:
         """The hash Meta matches on for one identity (``email``, ``phone``, or a schema key)."""
