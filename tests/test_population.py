@@ -77,7 +77,8 @@ def test_traits_follow_the_contract(pop):
         expected = set(TRAIT_NAMES) - (set() if fishing else {"water_type", "preferred_tackle"})
         assert set(traits) == expected
         assert traits["interest"] in interests
-        assert isinstance(traits["age"], int) and 18 <= traits["age"] <= 84
+        assert isinstance(traits["age"], int)
+        assert 18 <= traits["age"] <= 84
         assert isinstance(traits["loyalty_member"], bool)
         assert len(traits["country"]) == 2
         assert traits["skill_level"] in {"beginner", "intermediate", "expert"}
@@ -107,7 +108,8 @@ def test_events_are_known_types_in_the_past_about_ten_per_profile(pop):
     assert 8 < ev.num_rows / pop.profiles.num_rows < 12
     purchases = ev.filter(pc.equal(ev["type"], "purchase"))
     values = purchases["value"].to_numpy()
-    assert purchases.num_rows > 0 and (values > 0).all()
+    assert purchases.num_rows > 0
+    assert (values > 0).all()
     assert pc.all(pc.is_valid(purchases["item_id"])).as_py()
 
 
@@ -122,13 +124,15 @@ def test_first_time_repeat_and_lapsed_customers_exist(pop):
             "WHERE type = 'purchase' GROUP BY 1) GROUP BY 1"
         ).fetchall()
     )
-    assert buyers[False] > 50 and buyers[True] > 50
+    assert buyers[False] > 50
+    assert buyers[True] > 50
     recency = con.execute(
         "SELECT count(*) FILTER (WHERE last < TIMESTAMPTZ '2026-11-23' - INTERVAL 180 DAY), "
         "count(*) FILTER (WHERE last > TIMESTAMPTZ '2026-11-23' - INTERVAL 30 DAY) "
         "FROM (SELECT profile_id, max(ts) last FROM ev WHERE type = 'session_start' GROUP BY 1)"
     ).fetchall()[0]
-    assert recency[0] > 100 and recency[1] > 100
+    assert recency[0] > 100
+    assert recency[1] > 100
 
 
 def test_views_concentrate_in_the_persons_interest(pop):
@@ -222,7 +226,8 @@ def test_to_profiles_gives_valid_profiles_with_their_events(pop):
 
 def test_write_store_fills_profiles_identities_events_items_and_is_idempotent(pop, martech_store):
     first = write_store(martech_store, pop)
-    assert first["profiles_inserted"] == 3000 and first["events"] == pop.events.num_rows
+    assert first["profiles_inserted"] == 3000
+    assert first["events"] == pop.events.num_rows
     assert martech_store.summary() == {
         "profiles": 3000,
         "identities": pc.sum(pc.count_substring(pop.profiles["identities"], '"')).as_py() // 4,
@@ -249,7 +254,8 @@ def test_cli_generate_twice_gives_identical_stores(tmp_path, capsys):
     args = ["generate", "--profiles", "2000", "--seed", "7", "--as-of", "2026-11-23", "--json"]
     assert main(["--home", str(tmp_path / "a"), *args]) == 0
     out = orjson.loads(capsys.readouterr().out)
-    assert out["profiles"] == 2000 and out["store"]["profiles_inserted"] == 2000
+    assert out["profiles"] == 2000
+    assert out["store"]["profiles_inserted"] == 2000
     assert main(["--home", str(tmp_path / "b"), *args]) == 0
     capsys.readouterr()
     a, b = tmp_path / "a" / "martech.duckdb", tmp_path / "b" / "martech.duckdb"

@@ -24,12 +24,15 @@ def _phone_or_none(value: str | None) -> str | None:
 
 def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
     # Only phones not already in E.164 reach Python; generated and vendor data mostly skip it.
+    from duckdb.func import FunctionNullHandling
+
     try:
         con.create_function(
             "martech_normalize_phone",
             _phone_or_none,
             ["VARCHAR"],
             "VARCHAR",
+            null_handling=FunctionNullHandling.SPECIAL,  # NULL for numbers that are not phones
             side_effects=False,
         )
     except Exception as exc:  # already registered on this connection
@@ -37,23 +40,33 @@ def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
-def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCounts:
-    """Merge an Arrow table of profiles into the store; see Store.upsert_profiles."""
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+
+def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> UpsertCounts:
+    """Merge profiles into the store; see Store.upsert_profiles.
+
+    ``table`` is an Arrow table, or the name of a table or view on ``con`` with the same columns.
+    """
     _ensure_phone_udf(con)
-    has_ids = "identities" in table.column_names
-    ids = "identities::JSON" if has_ids else "NULL::JSON"
-    con.register("_martech_in", table)
+    relation = table if isinstance(table, str) else "_martech_in"
+    if not isinstance(table, str):
+        con.register("_martech_in", table)
     try:
+        has_ids = "identities" in _columns(con, relation)
+        ids = "identities::JSON" if has_ids else "NULL::JSON"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _in AS
                SELECT row_number() OVER () AS rn, id,
                       coalesce(traits, '{{}}')::JSON AS traits,
                       coalesce(consent, '{{}}')::JSON AS consent,
                       {ids} AS identities
-               FROM _martech_in WHERE id IS NOT NULL AND id <> ''"""
+               FROM {relation} WHERE id IS NOT NULL AND id <> ''"""
         )
     finally:
-        con.unregister("_martech_in")
+        if not isinstance(table, str):
+            con.unregister("_martech_in")
     # Normalized identities of the incoming rows: find the kinds once, then extract them all
     # with one json_extract_string per row (json_each is ~30x slower at a million rows).
     kinds = [
@@ -194,14 +207,18 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table) -> UpsertCo
     return UpsertCounts(inserted=inserted, updated=updated)
 
 
-def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
-    """Append an Arrow table of events, re-pointing aliases and skipping exact duplicates."""
-    con.register("_martech_ev", table)
+def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
+    """Append events, re-pointing aliases and skipping exact duplicates of stored events.
+
+    ``table`` is an Arrow table, or the name of a table or view on ``con`` with the same columns.
+    """
+    source = table if isinstance(table, str) else "_martech_ev"
+    if not isinstance(table, str):
+        con.register("_martech_ev", table)
     try:
         before = int(fetch_scalar(con, "SELECT count(*) FROM events"))
         has_existing = before > 0
         has_aliases = bool(fetch_scalar(con, "SELECT count(*) FROM profile_aliases"))
-        source = "_martech_ev"
         profile = "e.profile_id"
         join = ""
         if has_aliases:
@@ -221,7 +238,8 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
         con.execute(f"INSERT INTO events {select}").fetchall()
         after = int(fetch_scalar(con, "SELECT count(*) FROM events"))
     finally:
-        con.unregister("_martech_ev")
+        if not isinstance(table, str):
+            con.unregister("_martech_ev")
     return after - before
 
 

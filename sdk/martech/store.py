@@ -10,10 +10,10 @@ no writer holds it. A second writer gets :class:`StoreLockedError`, never a corr
 from __future__ import annotations
 
 import os
-from datetime import UTC
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -271,7 +271,8 @@ class Store:
             return
         if self.read_only:
             raise StoreError(
-                f"{self.path} needs a migration to schema {SCHEMA_VERSION}; open it once for writing"
+                f"{self.path} needs a migration to schema {SCHEMA_VERSION}; "
+                "open it once for writing"
             )
         with self.transaction():
             if current == 0:
@@ -328,6 +329,21 @@ class Store:
 
         with self.transaction():
             return append_events(self.con, table)
+
+    def upsert_profiles_from(self, relation: str) -> UpsertCounts:
+        """:meth:`upsert_profiles` from a table or view on :attr:`con` (same columns), so a file
+        read by DuckDB never round-trips through Python."""
+        from ._bulk import upsert_profiles
+
+        with self.transaction():
+            return upsert_profiles(self.con, relation)
+
+    def append_events_from(self, relation: str) -> int:
+        """:meth:`append_events` from a table or view on :attr:`con` (same columns)."""
+        from ._bulk import append_events
+
+        with self.transaction():
+            return append_events(self.con, relation)
 
     # ---------------------------------------------------------------------------------- reads
 
@@ -441,7 +457,7 @@ def events_to_arrow(events: Iterable[tuple[str, Event]]) -> pa.Table:
     return pa.table(cols, schema=EVENT_SCHEMA())
 
 
-def PROFILE_SCHEMA() -> pa.Schema:  # noqa: N802 - a constant, built lazily to keep import fast
+def PROFILE_SCHEMA() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema(
@@ -454,7 +470,7 @@ def PROFILE_SCHEMA() -> pa.Schema:  # noqa: N802 - a constant, built lazily to k
     )
 
 
-def EVENT_SCHEMA() -> pa.Schema:  # noqa: N802
+def EVENT_SCHEMA() -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema(

@@ -1,0 +1,112 @@
+"""``martech import profiles FILE`` and ``martech import events FILE``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from martech.cli.app import console, err_console, interactive, open_store, print_json
+
+import_app = typer.Typer(
+    help="Import profiles or events from CSV, JSONL or Parquet files.", no_args_is_help=True
+)
+
+_MAP_HELP = (
+    "target=column (repeatable). Targets: id, email, phone, identities.<kind>, traits.<name>, "
+    "consent.<channel> (profiles); profile_id, type, item_id, ts, value, properties.<name> "
+    "(events)."
+)
+_FMT_HELP = "csv, jsonl or parquet (default: from the suffix)."
+_REJ_HELP = "Reject file (default FILE.rejects.jsonl)."
+_DELIM_HELP = "CSV delimiter (default: detected)."
+
+
+def _run(
+    kind: str,
+    file: Path,
+    maps: list[str] | None,
+    mapping_file: Path | None,
+    fmt: str | None,
+    strict: bool,
+    rejects: Path | None,
+    ignore_extra: bool,
+    delimiter: str | None,
+    as_json: bool,
+) -> None:
+    from .importer import import_file, load_mapping
+
+    mapping, extra = load_mapping(mapping_file, maps)
+    if ignore_extra:
+        extra = "ignore"
+    from contextlib import nullcontext
+
+    busy = err_console.status(f"importing {kind} from {file.name}")
+    with open_store() as store, busy if interactive() and not as_json else nullcontext():
+        summary = import_file(
+            store,
+            kind,  # type: ignore[arg-type]
+            file,
+            mapping=mapping,
+            extra=extra,
+            fmt=fmt,
+            strict=strict,
+            rejects=rejects,
+            delimiter=delimiter,
+        )
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    if kind == "profiles":
+        what = f"{summary.inserted:,} new, {summary.updated:,} updated"
+    else:
+        what = f"{summary.inserted:,} added, {summary.duplicates:,} already in the store"
+    console.print(
+        f"imported {summary.imported:,} of {summary.rows:,} rows from {file.name} ({what}); "
+        f"{summary.rejected:,} rejected in {summary.seconds:.1f}s"
+    )
+    if summary.rejects_file:
+        console.print(f"  rejected rows (with reasons): {summary.rejects_file}")
+
+
+@import_app.command("profiles")
+def profiles(
+    file: Path = typer.Argument(..., help="CSV, JSONL or Parquet file."),
+    maps: list[str] | None = typer.Option(None, "--map", help=_MAP_HELP),
+    mapping_file: Path | None = typer.Option(None, "--mapping", help="YAML/JSON mapping file."),
+    fmt: str | None = typer.Option(None, "--format", help=_FMT_HELP),
+    rejects: Path | None = typer.Option(None, "--rejects", help=_REJ_HELP),
+    ignore_extra: bool = typer.Option(
+        False, "--ignore-extra", help="Drop unmapped columns (default: keep them as traits)."
+    ),
+    delimiter: str | None = typer.Option(None, "--delimiter", help=_DELIM_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import profiles: upsert by id; profiles sharing an email, phone or external id merge."""
+    _run(
+        "profiles", file, maps, mapping_file, fmt, False, rejects, ignore_extra, delimiter, as_json
+    )
+
+
+@import_app.command("events")
+def events(
+    file: Path = typer.Argument(..., help="CSV, JSONL or Parquet file."),
+    maps: list[str] | None = typer.Option(None, "--map", help=_MAP_HELP),
+    mapping_file: Path | None = typer.Option(None, "--mapping", help="YAML/JSON mapping file."),
+    fmt: str | None = typer.Option(None, "--format", help=_FMT_HELP),
+    strict: bool = typer.Option(
+        False, "--strict", help="Reject event types martech does not know."
+    ),
+    rejects: Path | None = typer.Option(None, "--rejects", help=_REJ_HELP),
+    ignore_extra: bool = typer.Option(
+        False, "--ignore-extra", help="Drop unmapped columns (default: keep as properties)."
+    ),
+    delimiter: str | None = typer.Option(None, "--delimiter", help=_DELIM_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import events; events already in the store (same profile, type, item, time) are skipped."""
+    _run("events", file, maps, mapping_file, fmt, strict, rejects, ignore_extra, delimiter, as_json)
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(import_app, name="import")

@@ -1,0 +1,540 @@
+"""Import profiles and events from CSV, JSONL or Parquet into the store, in bulk.
+
+The file is read by DuckDB (:mod:`.source`), mapped column by column, validated in one SQL pass
+(each row gets a ``reason`` or none), and the good rows go to the store through
+:meth:`Store.upsert_profiles_from` / :meth:`Store.append_events_from`. Bad rows never abort an
+import: they land in a reject file (JSONL: ``row``, ``reason``, ``record`` with emails and phones
+redacted). Problems with the file or the mapping as a whole (a mapped column that does not exist,
+a Parquet column of the wrong type, no id column at all) raise a :class:`MartechError` naming the
+column, before anything is written.
+
+Mapping targets: profiles ``id``, ``email``, ``phone``, ``identities.<kind>``, ``traits.<name>``,
+``consent.<channel>``; events ``profile_id``, ``type``, ``item_id``, ``ts``, ``value``,
+``properties.<name>``. Unmapped columns become traits (profiles) or properties (events) unless
+``extra="ignore"``. Well-known column names map themselves (``email``, ``customer_id``,
+``consent_email``, ``timestamp``, …).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from martech.errors import MappingError, ValidationError
+from martech.models import CHANNELS, EVENT_TYPES
+
+from . import source as src
+
+if TYPE_CHECKING:
+    from martech.store import Store
+
+Kind = Literal["profiles", "events"]
+_EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_E164_RE = r"\+[1-9][0-9]{7,14}"
+_TZ_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_TRUE = "('true', 't', '1', 'yes', 'y', 'on')"
+_FALSE = "('false', 'f', '0', 'no', 'n', 'off')"
+
+#: Column names that map themselves when no mapping names them (first match wins).
+AUTO: dict[Kind, dict[str, tuple[str, ...]]] = {
+    "profiles": {
+        "id": ("id", "profile_id", "customer_id", "user_id", "contact_id"),
+        "email": ("email", "email_address", "e_mail"),
+        "phone": ("phone", "phone_number", "mobile", "mobile_phone"),
+    },
+    "events": {
+        "profile_id": ("profile_id", "user_id", "customer_id", "contact_id", "id"),
+        "type": ("type", "event", "event_type", "event_name"),
+        "item_id": ("item_id", "sku", "product_id"),
+        "ts": ("ts", "timestamp", "time", "occurred_at", "event_time", "created_at"),
+        "value": ("value", "revenue", "amount", "order_value"),
+    },
+}
+_FIXED: dict[Kind, tuple[str, ...]] = {
+    "profiles": ("id", "email", "phone"),
+    "events": ("profile_id", "type", "item_id", "ts", "value"),
+}
+_PREFIXES: dict[Kind, tuple[str, ...]] = {
+    "profiles": ("identities.", "traits.", "consent."),
+    "events": ("properties.",),
+}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What one import did. ``inserted``/``updated`` are profiles; events count as ``inserted``,
+    with ``duplicates`` the events already in the store (re-imports add nothing)."""
+
+    kind: str
+    file: str
+    format: str
+    rows: int
+    imported: int
+    inserted: int
+    updated: int
+    duplicates: int
+    rejected: int
+    rejects_file: str | None
+    seconds: float
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_mapping(path: Path | None, flags: list[str] | None = None) -> tuple[dict[str, str], str]:
+    """A mapping file (YAML or JSON: ``{target: column}``, optionally under ``columns:`` with an
+    ``extra: traits|ignore`` key) plus ``target=column`` flags (flags win). Returns (map, extra)."""
+    mapping: dict[str, str] = {}
+    extra = "keep"
+    if path is not None:
+        if not path.is_file():
+            raise MappingError(f"mapping file not found: {path}")
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
+        except yaml.YAMLError as exc:
+            raise MappingError(f"mapping file {path.name} is not valid YAML/JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MappingError(f"mapping file {path.name}: expected a mapping of target: column")
+        if "columns" in data:
+            extra = str(data.get("extra", "keep"))
+            data = data["columns"]
+            if not isinstance(data, dict):
+                raise MappingError(f"mapping file {path.name}: 'columns' must be a mapping")
+        for target, column in data.items():
+            if not isinstance(column, str):
+                raise MappingError(
+                    f"mapping {target}: expected a column name (string), got {column!r}"
+                )
+            mapping[str(target)] = column
+    for flag in flags or []:
+        target, sep, column = flag.partition("=")
+        if not sep or not target.strip() or not column.strip():
+            raise MappingError(f"--map {flag!r}: expected target=column, e.g. id=customer_id")
+        mapping[target.strip()] = column.strip()
+    if extra in ("traits", "properties"):
+        extra = "keep"
+    if extra not in ("keep", "ignore"):
+        raise MappingError(f"mapping extra: expected traits, properties or ignore, got {extra!r}")
+    return mapping, extra
+
+
+def resolve_mapping(
+    kind: Kind, columns: list[str], mapping: dict[str, str], extra: str = "keep"
+) -> dict[str, str]:
+    """target -> source column: explicit mapping, then well-known names, then extras."""
+    for target, column in mapping.items():
+        if target not in _FIXED[kind] and not (
+            target.startswith(_PREFIXES[kind]) and len(target.split(".", 1)[1]) > 0
+        ):
+            allowed = (
+                ", ".join(_FIXED[kind]) + ", " + ", ".join(p + "<name>" for p in _PREFIXES[kind])
+            )
+            raise MappingError(f"mapping target {target!r} is not one of: {allowed}")
+        if target.startswith("consent.") and target[8:] not in CHANNELS:
+            raise MappingError(
+                f"mapping target {target!r}: unknown channel; expected one of {', '.join(CHANNELS)}"
+            )
+        if column not in columns:
+            raise MappingError(
+                f"mapping {target}={column}: column {column!r} is not in the file "
+                f"(columns: {', '.join(columns[:30])})"
+            )
+    resolved = dict(mapping)
+    used = set(mapping.values())
+    lower = {c.lower(): c for c in columns}
+    for target, candidates in AUTO[kind].items():
+        if target in resolved:
+            continue
+        for name in candidates:
+            if name in lower and lower[name] not in used:
+                resolved[target] = lower[name]
+                used.add(lower[name])
+                break
+    if kind == "profiles":
+        for c in columns:
+            low = c.lower()
+            if c in used or not low.startswith("consent_"):
+                continue
+            if low[8:] in CHANNELS or low[8:] == "ads":
+                resolved.setdefault("consent." + ("ad" if low[8:] == "ads" else low[8:]), c)
+                used.add(c)
+    # Whole-object columns in the store's own shape.
+    for special in ("traits", "consent", "identities", "properties"):
+        wanted = (kind == "profiles") == (special != "properties")
+        if wanted and special in columns and special not in used:
+            resolved["@" + special] = special
+            used.add(special)
+    if extra == "keep":
+        prefix = "traits." if kind == "profiles" else "properties."
+        for c in columns:
+            if c not in used:
+                resolved.setdefault(prefix + c, c)
+    required = "id" if kind == "profiles" else "profile_id"
+    if required not in resolved:
+        raise MappingError(
+            f"no {required} column: name one with --map {required}=COLUMN "
+            f"(columns: {', '.join(columns[:30])})"
+        )
+    if kind == "events":
+        for needed in ("type", "ts"):
+            if needed not in resolved:
+                raise MappingError(
+                    f"no {needed} column: name one with --map {needed}=COLUMN "
+                    f"(columns: {', '.join(columns[:30])})"
+                )
+    return resolved
+
+
+def import_file(
+    store: Store,
+    kind: Kind,
+    path: str | Path,
+    *,
+    mapping: dict[str, str] | None = None,
+    extra: str = "keep",
+    fmt: str | None = None,
+    strict: bool = False,
+    rejects: str | Path | None = None,
+    delimiter: str | None = None,
+) -> ImportSummary:
+    """Import ``kind`` records from ``path`` into ``store``; see the module docstring."""
+    start = time.perf_counter()
+    path = Path(path)
+    con = store.con
+    fmt_ = src.detect_format(path, fmt)
+    source = src.read(con, path, fmt_, delimiter=delimiter)
+    try:
+        cols = resolve_mapping(kind, list(source.columns), mapping or {}, extra)
+        _check_parquet_types(source, kind, cols)
+        if kind == "profiles":
+            _stage_profiles(con, source, cols)
+        else:
+            _stage_events(con, source, cols, strict=strict)
+        rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
+        rejected = _write_rejects(con, source, cols, rejects_path)
+        good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _mt_good AS {good}")
+        n_good = int(con.execute("SELECT count(*) FROM _mt_good").fetchall()[0][0])
+        inserted = updated = duplicates = 0
+        if kind == "profiles":
+            counts = store.upsert_profiles_from("_mt_good")
+            inserted, updated = counts.inserted, counts.updated
+            imported = n_good
+        else:
+            inserted = store.append_events_from("_mt_good")
+            duplicates = n_good - inserted
+            imported = inserted
+    finally:
+        con.execute("DROP VIEW IF EXISTS _mt_good")
+        con.execute("DROP TABLE IF EXISTS _mt_stage")
+        src.drop(con, source)
+    return ImportSummary(
+        kind=kind,
+        file=str(path),
+        format=fmt_,
+        rows=source.rows,
+        imported=imported,
+        inserted=inserted,
+        updated=updated,
+        duplicates=duplicates,
+        rejected=rejected,
+        rejects_file=str(rejects_path) if rejected else None,
+        seconds=round(time.perf_counter() - start, 3),
+        mapping={k: v for k, v in cols.items() if not k.startswith("@")},
+    )
+
+
+# ------------------------------------------------------------------------------------ checking
+
+_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")  # fmt: skip
+_INTEGER = _NUMERIC[:9]
+
+
+def _check_parquet_types(source: src.Source, kind: Kind, cols: dict[str, str]) -> None:
+    """Parquet is typed: a column of the wrong type is a file problem, reported before writing."""
+    if source.format != "parquet":
+        return
+
+    def expect(target: str, ok: tuple[str, ...], what: str) -> None:
+        column = cols.get(target)
+        if column is None:
+            return
+        actual = source.columns[column]
+        if not actual.startswith(ok):
+            raise ValidationError(
+                f"{source.path.name}: column {column!r} (mapped to {target}) has Parquet type "
+                f"{actual}; expected {what}"
+            )
+
+    text = ("VARCHAR",)
+    if kind == "profiles":
+        expect("id", text + _INTEGER, "text or an integer")
+        expect("email", text, "text")
+        expect("phone", text + _INTEGER, "text")
+        for target in cols:
+            if target.startswith("consent."):
+                expect(target, ("BOOLEAN", *text), "a boolean")
+        return
+    expect("profile_id", text + _INTEGER, "text or an integer")
+    expect("type", text, "text")
+    expect("item_id", text + _INTEGER, "text or an integer")
+    expect("value", _NUMERIC, "a number")
+    column = cols["ts"]
+    actual = source.columns[column]
+    if actual == "TIMESTAMP" or actual.startswith("TIMESTAMP_"):
+        raise ValidationError(
+            f"{source.path.name}: column {column!r} (mapped to ts) holds timestamps without a time "
+            "zone (naive); write them as UTC-adjusted timestamps (TIMESTAMP WITH TIME ZONE)"
+        )
+    if actual != "TIMESTAMP WITH TIME ZONE" and actual != "VARCHAR":
+        raise ValidationError(
+            f"{source.path.name}: column {column!r} (mapped to ts) has Parquet type {actual}; "
+            "expected a timestamp with time zone or ISO 8601 text with an offset"
+        )
+
+
+def _q(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _reason(cases: list[tuple[str, str]]) -> str:
+    """A CASE giving the first failing check's message, or NULL."""
+    if not cases:
+        return "NULL::VARCHAR"
+    return "CASE " + " ".join(f"WHEN {cond} THEN {msg}" for cond, msg in cases) + " END"
+
+
+def _infer_csv_types(con: Any, source: src.Source, columns: list[str]) -> dict[str, str]:
+    """For CSV traits/properties: a column whose values all look like ints/numbers/booleans is
+    stored typed; anything else stays text (leading zeros stay text)."""
+    if source.format != "csv" or not columns:
+        return {}
+    int_re, num_re = r"-?(0|[1-9][0-9]{0,17})", r"-?(0|[1-9][0-9]*)\.[0-9]+"
+    parts = []
+    for c in columns:
+        t = source.text(c)
+        parts += [
+            f"bool_and({t} IS NULL OR regexp_full_match({t}, '{int_re}'))",
+            f"bool_and({t} IS NULL OR regexp_full_match({t}, '{int_re}|{num_re}'))",
+            f"bool_and({t} IS NULL OR lower({t}) IN ('true', 'false'))",
+            f"count({t})",
+        ]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM _mt_src").fetchall()[0]
+    types = {}
+    for i, c in enumerate(columns):
+        is_int, is_num, is_bool, n = row[4 * i : 4 * i + 4]
+        if not n:
+            continue
+        types[c] = "BIGINT" if is_int else "DOUBLE" if is_num else "BOOLEAN" if is_bool else ""
+    return {c: t for c, t in types.items() if t}
+
+
+def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
+    """A JSON object from (key, SQL value) pairs, null values dropped (json_merge_patch does it)."""
+    obj = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")" if pairs else "'{}'"
+    start = f"coalesce(({base})::JSON, '{{}}')" if base else "'{}'"
+    return f"json_merge_patch({start}, {obj})"
+
+
+def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
+    from martech._bulk import _ensure_phone_udf
+
+    _ensure_phone_udf(con)
+    t = source.text
+    checks: list[tuple[str, str]] = []
+    id_col = cols["id"]
+    checks.append((f"{t(id_col)} IS NULL", _q(f"missing id (column {id_col!r})")))
+    identities: list[tuple[str, str]] = []
+    if "email" in cols:
+        e = f"lower({t(cols['email'])})"
+        identities.append(("email", e))
+        checks.append(
+            (
+                f"{e} IS NOT NULL AND NOT regexp_full_match({e}, '{_EMAIL_RE}')",
+                _q(f"invalid email (column {cols['email']!r})"),
+            )
+        )
+    if "phone" in cols:
+        raw = f"regexp_replace({t(cols['phone'])}, '[\\s().-]', '', 'g')"
+        p = (
+            f"CASE WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
+            f"ELSE martech_normalize_phone({t(cols['phone'])}) END"
+        )
+        identities.append(("phone", "_phone"))
+        checks.append(
+            (
+                f"{t(cols['phone'])} IS NOT NULL AND _phone IS NULL",
+                _q(f"invalid phone number (column {cols['phone']!r}); expected E.164 (+1415…)"),
+            )
+        )
+    else:
+        p = "NULL::VARCHAR"
+    for target, column in cols.items():
+        if target.startswith("identities."):
+            identities.append((target[11:], t(column)))
+    consent: list[tuple[str, str]] = []
+    for target, column in cols.items():
+        if not target.startswith("consent."):
+            continue
+        v = f"lower({t(column)})"
+        expr = f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
+        consent.append((target[8:], expr))
+        checks.append(
+            (
+                f"{v} IS NOT NULL AND {v} NOT IN {_TRUE} AND {v} NOT IN {_FALSE}",
+                _q(f"consent {target[8:]} (column {column!r}): expected true/false, yes/no or 1/0"),
+            )
+        )
+    trait_cols = [(k[7:], c) for k, c in cols.items() if k.startswith("traits.")]
+    types = _infer_csv_types(con, source, [c for _, c in trait_cols])
+    traits = [
+        (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
+        for name, c in trait_cols
+    ]
+    base_traits = source.object(cols["@traits"]) if "@traits" in cols else None
+    base_consent = source.object(cols["@consent"]) if "@consent" in cols else None
+    base_ids = source.object(cols["@identities"]) if "@identities" in cols else None
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mt_stage AS
+            SELECT _rn, {_reason(checks)} AS _reason, _mt_id AS id, _mt_traits AS traits,
+                   _mt_consent AS consent, _mt_identities AS identities FROM (
+              SELECT *, {_object(identities, base_ids)}::VARCHAR AS _mt_identities FROM (
+                SELECT {t(id_col)} AS _mt_id, {p} AS _phone,
+                       {_object(traits, base_traits)}::VARCHAR AS _mt_traits,
+                       {_object(consent, base_consent)}::VARCHAR AS _mt_consent, *
+                FROM _mt_src))"""
+    )
+
+
+def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict: bool) -> None:
+    t = source.text
+    checks: list[tuple[str, str]] = []
+    pid, typ, ts_col = cols["profile_id"], cols["type"], cols["ts"]
+    checks.append((f"{t(pid)} IS NULL", _q(f"missing profile id (column {pid!r})")))
+    checks.append((f"{t(typ)} IS NULL", _q(f"missing event type (column {typ!r})")))
+    if strict:
+        known = ", ".join(_q(x) for x in sorted(EVENT_TYPES))
+        checks.append(
+            (
+                f"{t(typ)} NOT IN ({known})",
+                f"'unknown event type ''' || {t(typ)} || ''' (column {_q(typ)[1:-1]}, strict "
+                f"mode; known types: {', '.join(sorted(EVENT_TYPES))})'",
+            )
+        )
+    checks.append((f"{t(ts_col)} IS NULL", _q(f"missing timestamp (column {ts_col!r})")))
+    if source.format == "parquet" and source.columns[ts_col] == "TIMESTAMP WITH TIME ZONE":
+        ts = source.raw(ts_col)
+    else:
+        tv = t(ts_col)
+        ts = f"CASE WHEN regexp_matches({tv}, '{_TZ_RE}') THEN TRY_CAST({tv} AS TIMESTAMPTZ) END"
+        checks.append(
+            (
+                f"NOT regexp_matches({tv}, '{_TZ_RE}') AND TRY_CAST({tv} AS TIMESTAMP) IS NOT NULL",
+                f"'naive timestamp ''' || {tv} || ''' (column {_q(ts_col)[1:-1]}): "
+                "add Z or an offset such as +00:00'",
+            )
+        )
+        checks.append(
+            (
+                f"TRY_CAST({tv} AS TIMESTAMPTZ) IS NULL",
+                f"'timestamp ''' || {tv} || ''' (column {_q(ts_col)[1:-1]}) is not ISO 8601'",
+            )
+        )
+    value = "NULL::DOUBLE"
+    if "value" in cols:
+        vc = cols["value"]
+        if source.format == "parquet":
+            value = f"{source.raw(vc)}::DOUBLE"
+        else:
+            value = f"TRY_CAST({t(vc)} AS DOUBLE)"
+            checks.append(
+                (
+                    f"{t(vc)} IS NOT NULL AND {value} IS NULL",
+                    f"'value ''' || {t(vc)} || ''' (column {_q(vc)[1:-1]}) is not a number'",
+                )
+            )
+    item = t(cols["item_id"]) if "item_id" in cols else "NULL::VARCHAR"
+    prop_cols = [(k[11:], c) for k, c in cols.items() if k.startswith("properties.")]
+    types = _infer_csv_types(con, source, [c for _, c in prop_cols])
+    props = [
+        (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
+        for name, c in prop_cols
+    ]
+    base = source.object(cols["@properties"]) if "@properties" in cols else None
+    properties = _object(props, base) if props or base else "NULL"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mt_stage AS
+            SELECT _rn, {_reason(checks)} AS _reason, {t(pid)} AS profile_id, {t(typ)} AS type,
+                   {item} AS item_id, {ts} AS ts, {value} AS value,
+                   nullif({properties}::VARCHAR, '{{}}') AS properties
+            FROM _mt_src"""
+    )
+
+
+# ------------------------------------------------------------------------------------- rejects
+
+_REDACT_EMAIL = r"[^@\s\"',;<>]+@[^@\s\"',;<>]+\.[A-Za-z]{2,}"
+_REDACT_PHONE = r"\+[0-9][0-9 ().-]{6,}[0-9]|\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}"
+
+
+def redact_sql(expr: str) -> str:
+    """SQL that masks anything shaped like an email or a phone number in a text value."""
+    return (
+        f"regexp_replace(regexp_replace({expr}, {_q(_REDACT_EMAIL)}, '[email]', 'g'), "
+        f"{_q(_REDACT_PHONE)}, '[phone]', 'g')"
+    )
+
+
+def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Path) -> int:
+    """Write rejected rows (validation and parse failures) to ``path``; returns how many."""
+    import pyarrow as pa
+
+    pii = {cols.get("email"), cols.get("phone")} - {None}
+    pairs = []
+    for c in source.columns:
+        value = source.text(c)
+        pairs.append((c, "'[redacted]'" if c in pii else redact_sql(value)))
+    record = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")"
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _mt_rejects AS
+           SELECT _rn AS row, _reason AS reason, NULL::VARCHAR AS record
+           FROM _mt_stage WHERE _reason IS NOT NULL"""
+    )
+    if int(con.execute("SELECT count(*) FROM _mt_rejects").fetchall()[0][0]):
+        con.execute(
+            f"""UPDATE _mt_rejects SET record = r.record FROM (
+                  SELECT _rn, {record}::VARCHAR AS record FROM _mt_src
+                  WHERE _rn IN (SELECT row FROM _mt_rejects)) r
+                WHERE _mt_rejects.row = r._rn"""
+        )
+    if source.parse_rejects:
+        con.register(
+            "_mt_parse",
+            pa.table(
+                {
+                    "row": [r[0] for r in source.parse_rejects],
+                    "reason": [r[1] for r in source.parse_rejects],
+                    "line": [r[2] for r in source.parse_rejects],
+                }
+            ),
+        )
+        con.execute(
+            f"""INSERT INTO _mt_rejects SELECT row, reason,
+                   json_object('line', {redact_sql("line")})::VARCHAR FROM _mt_parse"""
+        )
+        con.unregister("_mt_parse")
+    n = int(con.execute("SELECT count(*) FROM _mt_rejects").fetchall()[0][0])
+    if n:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT row, reason, record::JSON AS record FROM _mt_rejects ORDER BY row) "
+            f"TO {_q(str(path))} (FORMAT json)"
+        )
+    con.execute("DROP TABLE IF EXISTS _mt_rejects")
+    return n

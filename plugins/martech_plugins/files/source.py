@@ -1,0 +1,253 @@
+"""Reading CSV, JSONL and Parquet files into DuckDB, row numbers kept, parse errors collected.
+
+Each reader leaves a temp table ``_mt_src`` on the connection with ``_rn`` (the row number shown
+in reject files: the file's line for CSV and JSONL, the 1-based row for Parquet) and the file's
+columns, plus the rows the parser itself could not read. Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from martech.errors import ValidationError
+
+if TYPE_CHECKING:
+    import duckdb
+
+Format = Literal["csv", "jsonl", "parquet"]
+SUFFIXES: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+@dataclass
+class Source:
+    """A file read into ``_mt_src`` on a DuckDB connection."""
+
+    path: Path
+    format: Format
+    columns: dict[str, str]  # name -> DuckDB type
+    rows: int = 0
+    #: (row number, reason, raw line) for rows the parser refused
+    parse_rejects: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def text(self, column: str) -> str:
+        """SQL for the column's value as VARCHAR (NULL when absent or empty)."""
+        if self.format == "jsonl":
+            return f"nullif(_j->>{_sql_str(_json_path(column))}, '')"
+        if self.format == "csv":
+            return f"nullif(trim({_ident(column)}), '')"
+        return f"nullif(trim({_ident(column)}::VARCHAR), '')"
+
+    def json(self, column: str) -> str:
+        """SQL for the column's value keeping its type (JSON, or a typed SQL value)."""
+        if self.format == "jsonl":
+            return f"_j->{_sql_str(_json_path(column))}"
+        if self.format == "parquet":
+            return f"to_json({_ident(column)})"
+        return self.text(column)
+
+    def object(self, column: str) -> str:
+        """SQL for a column holding a whole JSON object (as JSON text, a struct or a map)."""
+        if self.format == "jsonl":
+            v = self.json(column)
+            text = f"TRY_CAST({v}->>'$' AS JSON)"
+            return f"CASE WHEN json_type({v}) = 'VARCHAR' THEN {text} ELSE {v} END"
+        if self.format == "parquet" and not self.columns[column].startswith(("VARCHAR", "JSON")):
+            return f"to_json({_ident(column)})"
+        return f"TRY_CAST({self.text(column)} AS JSON)"
+
+    def raw(self, column: str) -> str:
+        """SQL for the column as-is (typed for Parquet)."""
+        if self.format == "parquet":
+            return _ident(column)
+        return self.text(column)
+
+
+def detect_format(path: Path, given: str | None) -> Format:
+    if given:
+        if given not in ("csv", "jsonl", "parquet"):
+            raise ValidationError(f"--format: expected csv, jsonl or parquet, got {given!r}")
+        return given  # type: ignore[return-value]
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ValidationError(
+            f"cannot tell the format of {path.name} from its suffix; "
+            "pass --format csv, jsonl or parquet"
+        )
+    return fmt
+
+
+def read(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fmt: Format,
+    *,
+    delimiter: str | None = None,
+) -> Source:
+    """Read ``path`` into the temp table ``_mt_src``."""
+    import duckdb
+
+    if not path.is_file():
+        raise ValidationError(f"no such file: {path}")
+    try:
+        if fmt == "csv":
+            return _read_csv(con, path, delimiter)
+        if fmt == "jsonl":
+            return _read_jsonl(con, path)
+        return _read_parquet(con, path)
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise ValidationError(f"cannot read {path.name} as {fmt}: {message}") from None
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None) -> Source:
+    delim = f", delim={_sql_str(delimiter)}" if delimiter else ""
+    if path.suffix.lower() == ".tsv" and not delimiter:
+        delim = ", delim='\\t'"
+    for t in ("_mt_rej_err", "_mt_rej_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mt_src AS
+            SELECT row_number() OVER () AS _rn, *
+            FROM read_csv({_sql_str(str(path))}, header=true, all_varchar=true, quote='"',
+                          escape='"', store_rejects=true, rejects_table='_mt_rej_err',
+                          rejects_scan='_mt_rej_scan'{delim})"""
+    )
+    columns = _describe(con)
+    rejects = con.execute(
+        "SELECT DISTINCT line, error_type, coalesce(column_name, ''), csv_line FROM _mt_rej_err "
+        "ORDER BY line"
+    ).fetchall()
+    for t in ("_mt_rej_err", "_mt_rej_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    bad_lines = sorted({int(r[0]) for r in rejects})
+    parse_rejects = []
+    for line, error, column, raw in rejects:
+        reason = _CSV_REASONS.get(str(error), str(error).lower())
+        expected = len(columns)
+        if error == "MISSING COLUMNS":
+            got = len(str(raw).split(delimiter or ","))
+            reason = f"{reason}: expected {expected} columns, found {got}"
+            if line == max(bad_lines):
+                reason += " (the file may be truncated)"
+        elif column:
+            reason = f"{reason} (column {column!r})"
+        parse_rejects.append((int(line), reason, str(raw)))
+    # Data rows are numbered by file line: header is line 1, and lines the parser refused are
+    # skipped. (A quoted field spanning lines shifts the numbering of the rows after it.)
+    if bad_lines:
+        import numpy as np
+
+        rn = np.array(
+            [r[0] for r in con.execute("SELECT _rn FROM _mt_src ORDER BY _rn").fetchall()]
+        )
+        lines = rn + 1
+        for bad in bad_lines:
+            lines = np.where(lines >= bad, lines + 1, lines)
+        import pyarrow as pa
+
+        con.register("_mt_lines", pa.table({"_rn": rn, "_line": lines}))
+        con.execute("UPDATE _mt_src SET _rn = l._line FROM _mt_lines l WHERE _mt_src._rn = l._rn")
+        con.unregister("_mt_lines")
+    else:
+        con.execute("UPDATE _mt_src SET _rn = _rn + 1")
+    rows = _count(con) + len(bad_lines)
+    return Source(path, "csv", columns, rows, parse_rejects)
+
+
+_CSV_REASONS = {
+    "MISSING COLUMNS": "row has too few columns",
+    "TOO MANY COLUMNS": "row has too many columns",
+    "UNQUOTED VALUE": "badly quoted value",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+    "INVALID ENCODING": "invalid UTF-8",
+    "CAST": "value could not be read",
+}
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mt_lines AS
+            SELECT row_number() OVER () AS _rn, line
+            FROM read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
+                          delim=chr(1), quote='', escape='', auto_detect=false,
+                          strict_mode=false, null_padding=true)"""
+    )
+    bad = con.execute(
+        "SELECT _rn, CASE WHEN NOT json_valid(line) THEN 'invalid JSON' "
+        "ELSE 'not a JSON object' END, line FROM _mt_lines "
+        "WHERE line IS NOT NULL AND trim(line) <> '' "
+        "AND (NOT json_valid(line) OR json_type(line::JSON) <> 'OBJECT') ORDER BY _rn"
+    ).fetchall()
+    last = con.execute("SELECT max(_rn) FROM _mt_lines").fetchall()[0][0] or 0
+    parse_rejects = []
+    for rn, reason, line in bad:
+        if rn == last and reason == "invalid JSON":
+            reason += " (the file may be truncated)"
+        parse_rejects.append((int(rn), reason, str(line)))
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _mt_src AS
+           SELECT _rn, line::JSON AS _j FROM _mt_lines
+           WHERE line IS NOT NULL AND trim(line) <> '' AND json_valid(line)
+             AND json_type(line::JSON) = 'OBJECT'"""
+    )
+    keys = con.execute(
+        """SELECT k FROM (SELECT _rn, unnest(json_keys(_j)) AS k,
+                                 unnest(range(len(json_keys(_j)))) AS i FROM _mt_src)
+           GROUP BY k ORDER BY min(_rn), min(i)"""
+    ).fetchall()
+    rows = _count(con) + len(bad)
+    con.execute("DROP TABLE IF EXISTS _mt_lines")
+    return Source(path, "jsonl", {str(k[0]): "JSON" for k in keys}, rows, parse_rejects)
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW _mt_src AS
+            SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _rn
+            FROM read_parquet({_sql_str(str(path))}, file_row_number=true)"""
+    )
+    columns = _describe(con)
+    rows = int(
+        con.execute(
+            f"SELECT sum(num_rows) FROM parquet_file_metadata({_sql_str(str(path))})"
+        ).fetchall()[0][0]
+        or 0
+    )
+    return Source(path, "parquet", columns, rows)
+
+
+def drop(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    kind = "VIEW" if source.format == "parquet" else "TABLE"
+    con.execute(f"DROP {kind} IF EXISTS _mt_src")
+
+
+def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute("DESCRIBE SELECT * FROM _mt_src").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows if r[0] != "_rn"}
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT count(*) FROM _mt_src").fetchall()[0][0])
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', '\\"') + '"'
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

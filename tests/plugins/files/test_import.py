@@ -1,0 +1,267 @@
+"""File import: mapping, every bad-input case, reject file contents and counts, idempotence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from martech.cli import main
+from martech.errors import MappingError, ValidationError
+from martech.population import generate, write_files, write_store
+from martech.store import Store
+from martech_plugins.files.importer import import_file, load_mapping
+
+AS_OF = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def rejects(summary) -> list[dict]:
+    assert summary.rejects_file is not None
+    return [orjson.loads(x) for x in Path(summary.rejects_file).read_text().splitlines()]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+CSV = """customer_id,Email,Mobile,FirstName,age,zip,opt_in
+c1,Ann@Example.com,(415) 555-0123,Ann,34,02134,yes
+c2,bob@example.com,,Bob,51,10001,no
+,nobody@example.com,+14155550199,Nemo,40,94105,yes
+c4,not-an-email,,Dee,28,60601,1
+c5,eve@example.com,12,Eve,33,73301,0
+c6,fay@example.com,,Fay,45,30301,maybe
+"""
+
+
+def test_csv_profiles_with_flag_mapping_typed_traits_and_rejects(martech_store, tmp_path):
+    f = write(tmp_path / "crm.csv", CSV)
+    mapping, extra = load_mapping(
+        None,
+        ["id=customer_id", "email=Email", "phone=Mobile", "traits.first_name=FirstName",
+         "consent.email=opt_in"],
+    )  # fmt: skip
+    s = import_file(martech_store, "profiles", f, mapping=mapping, extra=extra)
+    assert (s.rows, s.imported, s.inserted, s.updated, s.rejected) == (6, 2, 2, 0, 4)
+    ann = martech_store.get_profile("c1")
+    assert ann.identities == {"email": "ann@example.com", "phone": "+14155550123"}
+    assert ann.traits == {"first_name": "Ann", "age": 34, "zip": "02134"}  # leading zero kept
+    assert ann.consent == {"email": True}
+    assert martech_store.get_profile("c2").consent == {"email": False}
+    bad = {r["row"]: r for r in rejects(s)}
+    assert sorted(bad) == [4, 5, 6, 7]  # file lines (header is line 1)
+    assert bad[4]["reason"] == "missing id (column 'customer_id')"
+    assert bad[5]["reason"] == "invalid email (column 'Email')"
+    assert "invalid phone number (column 'Mobile')" in bad[6]["reason"]
+    assert "consent email (column 'opt_in')" in bad[7]["reason"]
+    # The rejected row is kept, with emails and phones redacted.
+    assert bad[4]["record"]["FirstName"] == "Nemo"
+    assert bad[4]["record"]["Email"] == "[redacted]"
+    assert bad[4]["record"]["Mobile"] == "[redacted]"
+    text = Path(s.rejects_file).read_text()
+    assert "nobody@example.com" not in text
+    assert "4155550199" not in text
+
+
+def test_reimporting_profiles_updates_instead_of_duplicating(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", "id,email,plan\na,a@x.io,free\nb,b@x.io,pro\n")
+    first = import_file(martech_store, "profiles", f)
+    again = import_file(martech_store, "profiles", f)
+    assert (first.inserted, first.updated) == (2, 0)
+    assert (again.inserted, again.updated, again.rejected) == (0, 2, 0)
+    assert martech_store.count("profiles") == 2
+
+
+def test_profiles_sharing_an_email_merge_into_one(martech_store, tmp_path):
+    f = write(tmp_path / "p.jsonl", '{"id": "x1", "email": "Sam@x.io", "city": "Oslo"}\n')
+    g = write(tmp_path / "q.jsonl", '{"id": "x2", "email": "sam@x.io", "age": 40}\n')
+    import_file(martech_store, "profiles", f)
+    import_file(martech_store, "profiles", g)
+    assert martech_store.count("profiles") == 1
+    assert martech_store.resolve("email", "SAM@x.io") == "x1"
+    assert martech_store.get_profile("x1").traits == {"city": "Oslo", "age": 40}
+
+
+EVENTS = """user,event,sku,when,amount,channel
+u1,view,SKU-1,2026-01-05T10:00:00Z,,web
+u1,purchase,SKU-1,2026-01-05T12:30:00+02:00,59.90,web
+u2,view,SKU-2,2026-01-06T08:00:00,,app
+u2,teleport,,2026-01-06T09:00:00Z,,app
+,view,SKU-3,2026-01-06T09:00:00Z,,web
+u3,purchase,SKU-4,2026-01-07T09:00:00Z,lots,web
+u3,view,SKU-4,yesterday,,web
+"""
+
+
+def test_csv_events_naive_timestamp_bad_value_missing_profile_rejected(martech_store, tmp_path):
+    f = write(tmp_path / "ev.csv", EVENTS)
+    maps = ["profile_id=user", "type=event", "item_id=sku", "ts=when", "value=amount"]
+    s = import_file(martech_store, "events", f, mapping=load_mapping(None, maps)[0])
+    assert (s.rows, s.imported, s.rejected) == (7, 3, 4)  # 'teleport' allowed: not strict
+    bad = {r["row"]: r["reason"] for r in rejects(s)}
+    assert "naive timestamp '2026-01-06T08:00:00' (column when)" in bad[4]
+    assert bad[6] == "missing profile id (column 'user')"
+    assert "'lots' (column amount) is not a number" in bad[7]
+    assert "(column when) is not ISO 8601" in bad[8]
+    assert martech_store.get_profile("u1") is None  # events may arrive before their profile
+    rows = martech_store.con.execute(
+        "SELECT timezone('UTC', ts), value, properties FROM events WHERE type = 'purchase'"
+    ).fetchall()
+    assert rows[0][0] == datetime(2026, 1, 5, 10, 30)  # +02:00 converted to UTC
+    assert rows[0][1] == pytest.approx(59.9)
+    assert orjson.loads(rows[0][2]) == {"channel": "web"}
+
+
+def test_strict_mode_rejects_unknown_event_types(martech_store, tmp_path):
+    f = write(tmp_path / "ev.csv", EVENTS)
+    maps = ["profile_id=user", "type=event", "item_id=sku", "ts=when", "value=amount"]
+    s = import_file(martech_store, "events", f, mapping=load_mapping(None, maps)[0], strict=True)
+    bad = {r["row"]: r["reason"] for r in rejects(s)}
+    assert bad[5].startswith("unknown event type 'teleport' (column event, strict mode")
+    assert s.imported == 2
+
+
+def test_reimporting_events_adds_nothing(martech_store, tmp_path):
+    f = write(
+        tmp_path / "ev.jsonl", '{"profile_id":"a","type":"view","ts":"2026-01-01T00:00:00Z"}\n'
+    )
+    assert import_file(martech_store, "events", f).inserted == 1
+    again = import_file(martech_store, "events", f)
+    assert (again.inserted, again.duplicates) == (0, 1)
+    assert martech_store.count("events") == 1
+
+
+def test_mapping_naming_a_missing_column_is_an_error_naming_it(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", "id,email\na,a@x.io\n")
+    with pytest.raises(MappingError, match="column 'Mail' is not in the file"):
+        import_file(martech_store, "profiles", f, mapping={"email": "Mail"})
+    with pytest.raises(MappingError, match="'colour' is not one of"):
+        import_file(martech_store, "profiles", f, mapping={"colour": "email"})
+    assert martech_store.count("profiles") == 0
+
+
+def test_file_without_an_id_column_is_an_error(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", "name,email\nA,a@x.io\n")
+    with pytest.raises(MappingError, match="no id column: name one with --map id=COLUMN"):
+        import_file(martech_store, "profiles", f)
+
+
+def test_truncated_csv_keeps_good_rows_and_rejects_the_cut_row(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", "id,email,city\na,a@x.io,Oslo\nb,b@x.io,Rome\nc,c@x.")
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.rejected) == (2, 1)
+    (bad,) = rejects(s)
+    assert bad["row"] == 4
+    assert (
+        "too few columns: expected 3 columns, found 2 (the file may be truncated)" in bad["reason"]
+    )
+    assert bad["record"] == {"line": "c,c@x."}  # the cut line is kept as it was
+
+
+def test_jsonl_invalid_and_truncated_lines_are_rejected(martech_store, tmp_path):
+    f = write(
+        tmp_path / "p.jsonl",
+        '{"id": "a", "email": "a@x.io"}\n[1, 2]\n'
+        '{"id": "b", "phone": "+14155550123"}\n{"id": "c", "em',
+    )
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.rejected) == (2, 2)
+    bad = {r["row"]: r["reason"] for r in rejects(s)}
+    assert bad == {2: "not a JSON object", 4: "invalid JSON (the file may be truncated)"}
+    assert martech_store.resolve("phone", "+1 415 555 0123") == "b"
+
+
+def test_parquet_with_a_wrong_column_type_is_an_error_naming_it(martech_store, tmp_path):
+    f = tmp_path / "ev.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "profile_id": ["a"],
+                "type": ["purchase"],
+                "ts": pa.array([AS_OF], pa.timestamp("us", tz="UTC")),
+                "value": ["12.5"],
+            }
+        ),
+        f,
+    )
+    with pytest.raises(
+        ValidationError, match=r"column 'value' .*Parquet type VARCHAR; expected a number"
+    ):
+        import_file(martech_store, "events", f)
+    assert martech_store.count("events") == 0
+
+
+def test_parquet_naive_timestamps_are_an_error(martech_store, tmp_path):
+    f = tmp_path / "ev.parquet"
+    naive = pa.array([datetime(2026, 1, 1)], pa.timestamp("us"))
+    pq.write_table(pa.table({"profile_id": ["a"], "type": ["view"], "ts": naive}), f)
+    with pytest.raises(ValidationError, match=r"column 'ts' .*without a time zone"):
+        import_file(martech_store, "events", f)
+
+
+def test_parquet_round_trip_equals_writing_the_population_directly(tmp_path):
+    pop = generate(800, 3, as_of=AS_OF)
+    paths = write_files(pop, tmp_path / "files", "parquet")
+    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+        write_store(a, pop)
+        ps = import_file(b, "profiles", paths["profiles"])
+        es = import_file(b, "events", paths["events"])
+        assert (ps.inserted, ps.rejected, es.inserted, es.rejected) == (
+            800, 0, pop.events.num_rows, 0,
+        )  # fmt: skip
+        for q in (
+            "SELECT id, traits::VARCHAR, consent::VARCHAR FROM profiles ORDER BY id",
+            "SELECT * FROM identities ORDER BY ALL",
+            "SELECT profile_id, type, item_id, ts, value, properties::VARCHAR FROM events "
+            "ORDER BY ALL",
+        ):
+            left = [(r[0], *map(_canon, r[1:])) for r in a.con.execute(q).fetchall()]
+            right = [(r[0], *map(_canon, r[1:])) for r in b.con.execute(q).fetchall()]
+            assert left == right
+
+
+def _canon(value):
+    """JSON text compared as data (key order may differ)."""
+    if isinstance(value, str) and value.startswith("{"):
+        return orjson.loads(value)
+    return value
+
+
+def test_mapping_file_yaml_and_ignore_extra(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", "cid,mail,nick,secret\nq1,q@x.io,Q,s3\n")
+    m = write(
+        tmp_path / "map.yaml",
+        "columns:\n  id: cid\n  email: mail\n  traits.nickname: nick\nextra: ignore\n",
+    )
+    mapping, extra = load_mapping(m)
+    import_file(martech_store, "profiles", f, mapping=mapping, extra=extra)
+    assert martech_store.get_profile("q1").traits == {"nickname": "Q"}
+
+
+def test_cli_import_summary_json_and_errors(tmp_path, capsys):
+    f = write(tmp_path / "p.csv", "id,email\na,a@x.io\n,b@x.io\n")
+    home = str(tmp_path / "home")
+    code = main(["--home", home, "import", "profiles", str(f), "--json",
+                 "--rejects", str(tmp_path / "r.jsonl")])  # fmt: skip
+    assert code == 0
+    out = orjson.loads(capsys.readouterr().out)
+    assert (out["imported"], out["inserted"], out["rejected"]) == (1, 1, 1)
+    assert out["rejects_file"] == str(tmp_path / "r.jsonl")
+    code = main(["--home", home, "import", "profiles", str(f), "--map", "email=nope"])
+    assert code == 2
+    assert "column 'nope' is not in the file" in capsys.readouterr().err
+    code = main(["--home", home, "import", "events", str(tmp_path / "missing.csv")])
+    assert code != 0
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_plugins_json_lists_the_file_source(capsys):
+    assert main(["plugins", "--json"]) == 0
+    plugins = {p["name"]: p for p in orjson.loads(capsys.readouterr().out)["plugins"]}
+    assert plugins["files"]["error"] is None
+    assert "martech_register_commands" in plugins["files"]["hooks"]
