@@ -1,0 +1,318 @@
+"""``martech sync``: plan, apply and inspect audience syncs.
+
+``martech sync plan SEGMENT --to CONNECTOR[:AUDIENCE]`` shows what would change (adds, removes,
+updates, invalid members, requests, estimated time); ``martech sync apply`` does it (first
+finishing an interrupted run for the same audience); ``martech sync status`` lists the latest runs.
+The connector's settings come from ``[connectors.NAME]`` in martech.toml and
+``MARTECH_<NAME>_<FIELD>`` environment variables; the audience defaults to the segment key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import ConfigError
+from .app import console, open_store, print_json
+from .segments import AS_OF_OPTION, EXAMPLES_OPTION, FILE_OPTION, parse_as_of, read_definitions
+
+if TYPE_CHECKING:
+    from ..connector import Connector
+    from ..models import SyncPlan, SyncResult
+    from ..store import Store
+    from ..sync import PreparedSync, SyncSpec
+
+sync_app = typer.Typer(
+    help="Push segments to destinations: plan, apply, status.", no_args_is_help=True
+)
+
+TO_OPTION = typer.Option(
+    ..., "--to", help="CONNECTOR or CONNECTOR:AUDIENCE (default: segment key)."
+)
+MODE_OPTION = typer.Option("mirror", "--mode", help="mirror | add_only | upsert.")
+TRAITS_OPTION = typer.Option(
+    None, "--trait", help="Trait sent with each member (repeatable); upsert re-sends on change."
+)
+SUPPRESS_OPTION = typer.Option(
+    None, "--suppress", help="File of profile ids, emails or phones never to send (one a line)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
+
+
+def parse_target(target: str, default_audience: str) -> tuple[str, str]:
+    """``CONNECTOR[:AUDIENCE]`` -> (connector, audience)."""
+    name, _, audience = target.partition(":")
+    if not name:
+        raise ConfigError(f"--to: expected CONNECTOR or CONNECTOR:AUDIENCE, got {target!r}")
+    return name, audience or default_audience
+
+
+def parse_deadline(value: str | None) -> datetime | None:
+    """``--deadline``: seconds from now (``90``, ``15m``, ``2h``) or an ISO 8601 moment."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = value.strip()
+    try:
+        if text[-1:] in units:
+            return datetime.now(UTC) + timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        if text.replace(".", "", 1).isdigit():
+            return datetime.now(UTC) + timedelta(seconds=float(text))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--deadline: cannot read {value!r}; expected seconds (90), 15m, 2h or ISO 8601"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def build_connector(name: str) -> Connector:
+    """The installed connector ``name`` configured from martech.toml and the environment."""
+    from ..config import load_settings
+    from ..plugins import get_connector
+
+    cls = get_connector(name)
+    values = load_settings().connectors.get(name, {})
+    return cls(config=cls.Config.load(name, values))  # type: ignore[no-any-return]
+
+
+def read_suppressions(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    if not path.exists():
+        raise ConfigError(f"--suppress: no such file {path}")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def build_spec(
+    store: Store,
+    segment_key: str,
+    audience: str,
+    *,
+    mode: str,
+    file: Path | None,
+    examples: bool,
+    as_of: str | None,
+    traits: list[str] | None,
+    suppress: Path | None,
+) -> SyncSpec:
+    """Evaluate the segment and describe the sync."""
+    from ..segments import members
+    from ..sync import SyncSpec
+    from .segments import _pick
+
+    definitions = read_definitions(file, examples)
+    segment = _pick(definitions, segment_key)
+    who = members(store, segment, segments=definitions, as_of=parse_as_of(as_of))
+    return SyncSpec(
+        audience=audience,
+        members=who,
+        mode=mode,  # type: ignore[arg-type]
+        segment_key=segment_key,
+        suppressions=read_suppressions(suppress),
+        traits=tuple(traits or ()),
+    )
+
+
+def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
+    p: SyncPlan = prepared.plan
+    return {
+        "destination": p.destination,
+        "audience": p.audience,
+        "mode": p.mode,
+        "adds": len(p.adds),
+        "removes": len(p.removes),
+        "updates": len(p.updates),
+        "invalid": len(prepared.invalid),
+        "invalid_reasons": prepared.summary()["invalid_reasons"],
+        "requests": p.requests,
+        "estimated_seconds": p.estimated_seconds,
+    }
+
+
+def result_dict(result: SyncResult) -> dict[str, Any]:
+    return {
+        "destination": result.destination,
+        "audience": result.audience,
+        "complete": result.complete,
+        "sent": result.sent,
+        "invalid": len(result.invalid),
+        "rejected": len(result.rejected),
+        "rejected_reasons": sorted(set(result.rejected.values()))[:10],
+        "dead_lettered": result.dead_lettered,
+        "requests": result.requests,
+        "checkpoint": result.checkpoint,
+        "resume_after": result.resume_after.isoformat() if result.resume_after else None,
+    }
+
+
+def show_plan(data: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{data['destination']}:{data['audience']}[/] ({data['mode']}): "
+        f"+{data['adds']} add, -{data['removes']} remove, ~{data['updates']} update; "
+        f"{data['invalid']} not sendable; {data['requests']} requests, "
+        f"~{data['estimated_seconds']:.1f}s"
+    )
+    for reason, n in sorted(data["invalid_reasons"].items()):
+        console.print(f"  not sent: {n} {reason}")
+
+
+def show_result(data: dict[str, Any]) -> None:
+    state = "complete" if data["complete"] else f"stopped; resume after {data['resume_after']}"
+    console.print(
+        f"[bold]{data['destination']}:{data['audience']}[/]: {state}; sent {data['sent']}, "
+        f"rejected {data['rejected']}, invalid {data['invalid']}, "
+        f"dead-lettered {data['dead_lettered']}, {data['requests']} requests"
+    )
+    for reason in data["rejected_reasons"]:
+        console.print(f"  rejected: {reason}")
+
+
+@sync_app.command("plan")
+def plan_command(
+    segment: str = typer.Argument(..., help="Segment key."),
+    to: str = TO_OPTION,
+    mode: str = MODE_OPTION,
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+    as_of: str | None = AS_OF_OPTION,
+    trait: list[str] | None = TRAITS_OPTION,
+    suppress: Path | None = SUPPRESS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show what a sync would send: adds, removes, updates, invalid, requests, time."""
+    from ..sync import prepare
+
+    name, audience = parse_target(to, segment)
+    connector = build_connector(name)
+    with open_store() as store:
+        spec = build_spec(
+            store,
+            segment,
+            audience,
+            mode=mode,
+            file=file,
+            examples=examples,
+            as_of=as_of,
+            traits=trait,
+            suppress=suppress,
+        )
+        data = plan_dict(prepare(store, connector, spec))
+    print_json(data) if as_json else show_plan(data)
+
+
+@sync_app.command("apply")
+def apply_command(
+    segment: str = typer.Argument(..., help="Segment key."),
+    to: str = TO_OPTION,
+    mode: str = MODE_OPTION,
+    file: Path | None = FILE_OPTION,
+    examples: bool = EXAMPLES_OPTION,
+    as_of: str | None = AS_OF_OPTION,
+    trait: list[str] | None = TRAITS_OPTION,
+    suppress: Path | None = SUPPRESS_OPTION,
+    deadline: str | None = typer.Option(
+        None, "--deadline", help="Stop cleanly if a wait would pass it: 90, 15m, 2h or ISO 8601."
+    ),
+    dead_letter: Path | None = typer.Option(
+        None, "--dead-letter", help="Append refused and invalid members here (JSONL, redacted)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Send the sync (resuming an interrupted one first); exit 3 if it stopped early."""
+    from ..sync import apply
+
+    name, audience = parse_target(to, segment)
+    connector = build_connector(name)
+    until = parse_deadline(deadline)
+    with open_store() as store:
+        spec = build_spec(
+            store,
+            segment,
+            audience,
+            mode=mode,
+            file=file,
+            examples=examples,
+            as_of=as_of,
+            traits=trait,
+            suppress=suppress,
+        )
+        result = apply(store, connector, spec, deadline=until, dead_letter=dead_letter)
+    data = result_dict(result)
+    print_json(data) if as_json else show_result(data)
+    if not result.complete:
+        raise typer.Exit(3)
+
+
+@sync_app.command("status")
+def status_command(
+    limit: int = typer.Option(10, "--limit", "-n", help="How many runs."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The latest sync runs, newest first."""
+    from ..sync import status
+
+    with open_store(read_only=True) as store:
+        runs = status(store, limit=limit)
+    rows = [
+        {
+            "run_id": r.run_id,
+            "destination": r.destination,
+            "audience": r.audience,
+            "segment": r.segment_key,
+            "mode": r.mode,
+            "status": r.status,
+            "started_at": r.started_at.isoformat(timespec="seconds"),
+            "finished_at": r.finished_at.isoformat(timespec="seconds") if r.finished_at else None,
+            "sent": r.summary.get("sent", 0),
+            "rejected": r.summary.get("rejected", 0),
+            "invalid": r.summary.get("invalid", 0),
+            "requests": r.summary.get("requests", 0),
+            "resume_after": r.resume_after.isoformat() if r.resume_after else None,
+        }
+        for r in runs
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no sync runs yet")
+        return
+    from rich.table import Table
+
+    table = Table(
+        "run",
+        "destination",
+        "segment",
+        "mode",
+        "status",
+        "sent",
+        "rejected",
+        "invalid",
+        "requests",
+        "finished",
+    )
+    for row in rows:
+        status_text = row["status"]
+        if row["resume_after"]:
+            status_text += f" (resume after {row['resume_after']})"
+        table.add_row(
+            row["run_id"],
+            f"{row['destination']}:{row['audience']}",
+            row["segment"] or "",
+            row["mode"],
+            status_text,
+            str(row["sent"]),
+            str(row["rejected"]),
+            str(row["invalid"]),
+            str(row["requests"]),
+            row["finished_at"] or "",
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sync_app, name="sync")

@@ -1,0 +1,96 @@
+"""``martech sync plan/apply/status`` against the reference vendor served on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from martech.cli import main
+from martech.models import Profile
+from martech.plugins import registry
+from martech.store import Store
+from martech.testing.reference import ReferenceConnector, ReferenceEmulator
+
+SEGMENTS = """
+segments:
+  gold:
+    name: Gold tier
+    rule: {trait: tier, eq: gold}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceEmulator]:
+    home = tmp_path / "home"
+    with Store(home / "martech.duckdb") as store:
+        store.upsert_profiles(
+            Profile(
+                id=f"p{i}",
+                identities={"email": f"p{i}@example.com"},
+                traits={"tier": "gold" if i % 2 else "silver"},
+                consent={"email": i != 1},
+            )
+            for i in range(20)
+        )
+    (tmp_path / "segments.yml").write_text(SEGMENTS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MARTECH_HOME", str(home))
+    monkeypatch.setenv("MARTECH_REFERENCE_API_KEY", "sk_cli_secret")
+    monkeypatch.setitem(registry().connectors, "reference", ReferenceConnector)
+    emulator = ReferenceEmulator()
+    with emulator.serve() as url:
+        monkeypatch.setenv("MARTECH_REFERENCE_BASE_URL", url)
+        yield emulator
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:
+    code = main(list(args))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_plan_apply_status_round_trip(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plan = run_json(capsys, "sync", "plan", "gold", "--to", "reference:vip", "--json")
+    assert plan["adds"] == 9  # 10 gold, one without email consent
+    assert plan["invalid_reasons"] == {"no_consent:email": 1}
+    assert plan["requests"] == 1
+    assert workdir.total_requests == 0  # planning sends nothing
+    letters = tmp_path / "dead.jsonl"
+    result = run_json(
+        capsys,
+        "sync",
+        "apply",
+        "gold",
+        "--to",
+        "reference:vip",
+        "--dead-letter",
+        str(letters),
+        "--json",
+    )
+    assert result["complete"] is True
+    assert result["sent"] == 9
+    assert len(workdir.members("vip")) == 9
+    assert json.loads(letters.read_text().splitlines()[0])["key"] == "p1"
+    again = run_json(capsys, "sync", "apply", "gold", "--to", "reference:vip", "--json")
+    assert again["sent"] == 0
+    assert again["requests"] == 0
+    runs = run_json(capsys, "sync", "status", "--json")
+    assert [r["status"] for r in runs] == ["complete", "complete"]
+    assert runs[1]["sent"] == 9
+
+
+def test_a_bad_target_or_deadline_is_a_one_line_error(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "plan", "gold", "--to", ":vip"]) == 2
+    assert "--to" in capsys.readouterr().err
+    assert main(["sync", "apply", "gold", "--to", "reference", "--deadline", "soon"]) == 2
+    assert "--deadline" in capsys.readouterr().err
+    assert main(["sync", "plan", "gold", "--to", "nowhere"]) == 2
+    assert "unknown connector 'nowhere'" in capsys.readouterr().err
