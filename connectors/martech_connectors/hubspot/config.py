@@ -30,6 +30,11 @@ class HubSpotConfig(ConnectorConfig, frozen=True):
     search_per_second: int = Field(
         default=5, ge=1, description="Search endpoint limit per second (its own, per token)."
     )
+    search_cap: int = Field(
+        default=10_000,
+        ge=1,
+        description="Results the search API pages through at most [C3]; re-anchor before it.",
+    )
     create_missing: bool = Field(
         default=False,
         description="When adding list members with no HubSpot contact, create the contact by "

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 CONTACTS = "/crm/v3/objects/contacts"
 LISTS = "/crm/v3/lists"
 CONTACT_OBJECT = "0-1"
-SEARCH_CAP = 10_000  # search cannot page past this many results [C3]
 SEARCH_OVERLAP_MS = 10_000  # search lags writes by a few seconds [C3]: re-read the last 10 s
 MEMBERSHIP_PAGE = 250
 
@@ -226,11 +225,12 @@ class HubSpotConnector(Connector):
                 yield PullPage(profiles=profiles, cursor=encode_cursor({"m": "done", "hw": hw}))
                 return
             after = int(nxt_token)
-            if after + size > SEARCH_CAP:
+            if after + size > self.config.search_cap:
                 if last_ms <= anchor:
                     raise FatalVendorError(
-                        f"hubspot: more than {SEARCH_CAP} contacts share lastmodifieddate "
-                        f"{anchor}; the search API cannot page past them — run a full pull",
+                        f"hubspot: more than {self.config.search_cap} contacts share "
+                        f"lastmodifieddate {anchor}; the search API cannot page past them — "
+                        "run a full pull",
                         vendor="hubspot",
                     )
                 anchor, after = last_ms, 0  # re-anchor before the 10,000-result cap

@@ -77,8 +77,10 @@ class HubSpotEmulator(Emulator):
         burst_limit: int | None = 100,
         search_per_second: int | None = 5,
         token: str | None = None,
+        search_cap: int = SEARCH_CAP,
     ) -> None:
         self.burst_limit = burst_limit
+        self.search_cap = search_cap
         self.window = RollingWindow(burst_limit, 10.0) if burst_limit else None
         self.search_window = RollingWindow(search_per_second, 1.0) if search_per_second else None
         self.token = token
@@ -381,11 +383,9 @@ class HubSpotEmulator(Emulator):
         if not 1 <= limit <= MAX_SEARCH_PAGE:
             return self.error(400, f"limit must be between 1 and {MAX_SEARCH_PAGE}")
         after = int(body.get("after") or 0)
-        if after + limit > SEARCH_CAP:
+        if after + limit > self.search_cap:
             # [C3] past 10,000 results the search API answers 400; wording [U]
-            return self.error(
-                400, f"The search API can return at most {SEARCH_CAP} results; page past it."
-            )
+            return self.error(400, f"The search API can return at most {self.search_cap} results")
         groups = body.get("filterGroups") or []
         with self.lock:
             ids = [

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -118,6 +118,7 @@ class HttpClient:
     :param budget_key: Budget identity; default: host plus a hash of the Authorization header.
     :param retry: Attempts, total time and per-wait caps.
     :param deadline: If a wait would pass it, raise ``DeadlineExceededError`` instead.
+    :param sleep: The coroutine used to wait between attempts (tests record instead of sleeping).
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class HttpClient:
         budget_key: str | None = None,
         retry: RetryPolicy | None = None,
         deadline: datetime | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -141,6 +143,8 @@ class HttpClient:
         self.deadline = deadline
         self.headers = dict(headers or {})
         self.requests = 0  # attempts sent, retries included
+        self.waits: list[float] = []  # every retry wait, in order (for reports and tests)
+        self._sleep = sleep or asyncio.sleep
         self._transport = transport
         self._secrets: set[str] = set()
         self._learn_secrets(self.headers)
@@ -243,6 +247,7 @@ class HttpClient:
         if headers:
             self._learn_secrets(headers)
         started = time.monotonic()
+        first_wait = len(self.waits)
         attempts = 0
 
         def wait(state: tenacity.RetryCallState) -> float:
@@ -260,7 +265,9 @@ class HttpClient:
                     vendor=self.vendor,
                     status=exc.status if isinstance(exc, VendorError) else None,
                 ) from exc
-            if time.monotonic() - started + pause > policy.max_elapsed:
+            # Waited time counts even when ``sleep`` is injected and returns at once.
+            elapsed = max(time.monotonic() - started, sum(self.waits[first_wait:]))
+            if elapsed + pause > policy.max_elapsed:
                 assert exc is not None
                 raise exc
             if logger.isEnabledFor(logging.INFO):
@@ -268,6 +275,7 @@ class HttpClient:
                     self.redact(f"{self.vendor}: {method} {self._show(path)}: {exc}; ")
                     + f"retry {state.attempt_number} in {pause:.2f}s"
                 )
+            self.waits.append(pause)
             return pause
 
         retrying = tenacity.AsyncRetrying(
@@ -275,6 +283,7 @@ class HttpClient:
             retry=tenacity.retry_if_exception_type(RetriableVendorError),
             wait=wait,
             reraise=True,
+            sleep=self._sleep,
         )
         result: Response | None = None
         try:

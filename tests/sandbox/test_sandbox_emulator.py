@@ -1,0 +1,130 @@
+"""The Emulator base: faults from a seed, limits, concurrency refusal, transport and serve."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from contextlib import redirect_stdout
+
+import httpx
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from martech.sandbox import (
+    Burst,
+    Emulator,
+    Faults,
+    FixedWindow,
+    RollingWindow,
+    available,
+    emulator_class,
+    json_response,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+class Echo(Emulator):
+    name = "echo"
+
+    def routes(self) -> list[BaseRoute]:
+        async def ok(request: Request) -> Response:
+            await asyncio.sleep(float(request.query_params.get("hold", "0")))
+            return json_response({"ok": True})
+
+        return [Route("/ok", ok), Route("/other", ok)]
+
+
+async def statuses(emulator: Emulator, n: int, path: str = "/ok") -> list[int]:
+    async with httpx.AsyncClient(transport=emulator.transport(), base_url="http://e") as c:
+        return [(await c.get(path)).status_code for _ in range(n)]
+
+
+async def test_every_nth_429_burst_with_retry_after() -> None:
+    emu = Echo(faults=Faults(too_many_requests=Burst(every=3, length=2), retry_after="4"))
+    got = await statuses(emu, 9)
+    assert got == [200, 200, 429, 429, 200, 429, 429, 200, 429]
+    assert emu.injected["429"] == 5
+    assert emu.total_requests == 9
+
+
+async def test_first_n_5xx_then_healthy() -> None:
+    emu = Echo(faults=Faults(server_errors=Burst(first=2), server_error_status=502))
+    assert await statuses(emu, 4) == [502, 502, 200, 200]
+
+
+async def test_rate_faults_are_reproducible_from_the_seed() -> None:
+    faults = Faults(seed=7, too_many_requests=Burst(rate=0.3))
+    first = await statuses(Echo(faults=faults), 40)
+    second = await statuses(Echo(faults=faults), 40)
+    assert first == second
+    assert 429 in first
+    assert 200 in first
+    other = await statuses(Echo(faults=Faults(seed=8, too_many_requests=Burst(rate=0.3))), 40)
+    assert other != first
+
+
+async def test_faults_can_target_paths() -> None:
+    emu = Echo(faults=Faults(paths=("/other",), server_errors=Burst(first=5)))
+    assert await statuses(emu, 2, "/ok") == [200, 200]
+    assert await statuses(emu, 2, "/other") == [503, 503]
+
+
+async def test_requests_beyond_the_concurrency_limit_are_refused() -> None:
+    emu = Echo(concurrency_limit=2)
+    async with httpx.AsyncClient(transport=emu.transport(), base_url="http://e") as c:
+        got = await asyncio.gather(*(c.get("/ok", params={"hold": "0.2"}) for _ in range(4)))
+    codes = sorted(r.status_code for r in got)
+    assert codes == [200, 200, 429, 429]
+    assert emu.refused_concurrency == 2
+
+
+def test_fixed_window_counts_and_resets() -> None:
+    now = [0.0]
+    window = FixedWindow(2, 10.0, clock=lambda: now[0])
+    assert [window.hit()[0] for _ in range(3)] == [True, True, False]
+    now[0] = 10.5
+    allowed, remaining, reset = window.hit()
+    assert allowed
+    assert remaining == 1
+    assert reset == pytest.approx(9.5)
+
+
+def test_rolling_window_frees_slots_as_they_age() -> None:
+    now = [0.0]
+    window = RollingWindow(2, 10.0, clock=lambda: now[0])
+    window.hit()
+    now[0] = 5.0
+    window.hit()
+    assert window.hit()[0] is False
+    now[0] = 10.0  # the first hit aged out, the second has not
+    assert window.hit()[:2] == (True, 0)
+    assert window.hit()[0] is False
+
+
+def test_serve_runs_on_loopback_and_stops() -> None:
+    emu = Echo()
+    with emu.serve() as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{url}/ok").json() == {"ok": True}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/ok", timeout=1)
+
+
+def test_registry_finds_emulators_by_connector_name() -> None:
+    assert "hubspot" in available()
+    assert emulator_class("hubspot").name == "hubspot"
+
+
+def test_cli_serve_prints_the_url_and_stops_after_for() -> None:
+    from martech.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(
+            ["sandbox", "serve", "hubspot", "--port", "0", "--records", "5", "--for", "0.2"]
+        )
+    assert code == 0
+    assert out.getvalue().strip().startswith("http://127.0.0.1:")
