@@ -251,3 +251,22 @@ def test_a_segment_on_rfm_segment_champions_selects_the_champions(shop):
     assert both == {"loyal"}
     # without naming it as computed, rfm_segment is looked up in stored traits: nobody
     assert members(shop, champions, as_of=AS_OF, computed=()) == set()
+
+
+def test_recomputing_drops_profiles_the_trait_no_longer_applies_to(shop):
+    def only(*ids: str) -> SqlTrait:
+        listed = ", ".join(f"('{i}')" for i in ids)
+        sql = f"SELECT profile_id, 1 AS value FROM (VALUES {listed}) AS v(profile_id)"
+        return SqlTrait(name="flag", description="", kind="integer", build=lambda a, p: sql)
+
+    compute_traits(shop, traits={"flag": only("loyal", "newbie", "slow")})
+    compute_traits(shop, traits={"flag": only("newbie", "browser")})
+    assert trait_values(shop, "flag") == {"newbie": 1, "browser": 1}
+
+
+def test_a_trait_yielding_two_rows_for_one_profile_is_refused(shop):
+    dup = "SELECT 'loyal' AS profile_id, 1 AS value UNION ALL SELECT 'loyal', 2"
+    trait = SqlTrait(name="dup", description="", kind="integer", build=lambda a, p: dup)
+    with pytest.raises(StoreError, match=r"trait 'dup': .* at most one row per profile"):
+        compute_traits(shop, traits={"dup": trait})
+    assert trait_values(shop, "dup") == {}
