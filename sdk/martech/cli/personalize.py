@@ -1,4 +1,4 @@
-"""``martech decide``, ``martech lift`` and ``martech personalize …``: decisions, lift, content push."""
+"""``martech decide``, ``martech lift``, ``martech personalize …``: decisions, lift, push."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from .app import console, err_console, interactive, open_store, print_json
 
 if TYPE_CHECKING:
     from ..personalize.decide import DecideContext
+    from ..personalize.lift import LiftRow
     from ..personalize.placements import Placement
     from ..store import Store
 
@@ -22,7 +23,9 @@ personalize_app = typer.Typer(
 PLACEMENTS_OPT = typer.Option(
     None, "--placements", help="Placements YAML (default: the packaged examples)."
 )
-AS_OF_OPT = typer.Option(None, "--as-of", help="Decide as if now were this ISO datetime/date (UTC).")
+AS_OF_OPT = typer.Option(
+    None, "--as-of", help="Decide as if now were this ISO datetime/date (UTC)."
+)
 
 
 def _placements(path: Path | None) -> dict[str, Placement]:
@@ -31,7 +34,9 @@ def _placements(path: Path | None) -> dict[str, Placement]:
     return load_placements(path) if path is not None else example_placements()
 
 
-def _context(store: Store, path: Path | None, as_of: str | None, segments: Path | None) -> DecideContext:
+def _context(
+    store: Store, path: Path | None, as_of: str | None, segments: Path | None
+) -> DecideContext:
     from ..personalize.decide import DecideContext
     from .generate import _parse_as_of
 
@@ -40,7 +45,9 @@ def _context(store: Store, path: Path | None, as_of: str | None, segments: Path 
         from ..segments import load_segments
 
         defs = load_segments(segments)
-    return DecideContext.from_store(store, _placements(path), segments=defs, now=_parse_as_of(as_of))
+    return DecideContext.from_store(
+        store, _placements(path), segments=defs, now=_parse_as_of(as_of)
+    )
 
 
 def decide_cmd(
@@ -69,8 +76,12 @@ def decide_cmd(
 
 
 def _decide_one(
-    profile_id: str, placement: str, placements: Path | None, segments: Path | None,
-    as_of: str | None, as_json: bool,
+    profile_id: str,
+    placement: str,
+    placements: Path | None,
+    segments: Path | None,
+    as_of: str | None,
+    as_json: bool,
 ) -> None:
     from ..errors import StoreError
     from ..personalize.decide import decide_outcome, suppressed
@@ -109,8 +120,12 @@ def _decide_one(
 
 
 def _decide_batch(
-    segment: str | None, placement: str, placements: Path | None, segments: Path | None,
-    as_of: str | None, as_json: bool,
+    segment: str | None,
+    placement: str,
+    placements: Path | None,
+    segments: Path | None,
+    as_of: str | None,
+    as_json: bool,
 ) -> None:
     from ..personalize.batch import decide_batch
     from ..personalize.neighbours import refresh_neighbours
@@ -141,7 +156,9 @@ def _decide_batch(
         return
     from rich.table import Table
 
-    table = Table(title=f"{summary.placement}: {summary.decided} decisions in {summary.seconds:.2f} s")
+    table = Table(
+        title=f"{summary.placement}: {summary.decided} decisions in {summary.seconds:.2f} s"
+    )
     table.add_column("level")
     table.add_column("people", justify="right")
     table.add_column("share", justify="right")
@@ -150,7 +167,8 @@ def _decide_batch(
         table.add_row(level, str(n), f"{n / summary.decided:.1%}" if summary.decided else "-")
     console.print(table)
     console.print(
-        f"holdout {summary.holdout} (got the default) · suppressed {summary.suppressed} (no consent) · "
+        f"holdout {summary.holdout} (got the default) · "
+        f"suppressed {summary.suppressed} (no consent) · "
         "treated by tactic: " + ", ".join(f"{k} {v}" for k, v in summary.by_tactic.items()),
         markup=False,
     )
@@ -159,23 +177,38 @@ def _decide_batch(
 def lift_cmd(
     tactic: str | None = typer.Option(None, "--tactic", "-t", help="Only this tactic."),
     placement: str | None = typer.Option(None, "--placement", "-p", help="Only this placement."),
-    window_days: float = typer.Option(7.0, "--window-days", help="Outcome window after a decision."),
+    window_days: float = typer.Option(
+        7.0, "--window-days", help="Outcome window after a decision."
+    ),
     min_per_arm: int = typer.Option(100, "--min-per-arm", help="Below this, do not conclude."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
-    """Treated vs holdout per tactic: conversion, revenue per recipient, unsubscribes, complaints."""
+    """Treated vs holdout per tactic: conversion, revenue/recipient, unsubscribes, complaints."""
     from ..personalize.lift import lift
 
     with open_store(read_only=True) as store:
-        rows = lift(store, tactic=tactic, placement=placement, window_days=window_days,
-                    min_per_arm=min_per_arm)
+        rows = lift(
+            store,
+            tactic=tactic,
+            placement=placement,
+            window_days=window_days,
+            min_per_arm=min_per_arm,
+        )
     if as_json:
-        print_json([
-            {"placement": r.placement, "tactic": r.tactic, "n_treated": r.n_treated,
-             "n_holdout": r.n_holdout, "conclusive": r.conclusive, "verdict": r.verdict,
-             "metrics": {k: m.__dict__ for k, m in r.metrics.items()}}
-            for r in rows
-        ])
+        print_json(
+            [
+                {
+                    "placement": r.placement,
+                    "tactic": r.tactic,
+                    "n_treated": r.n_treated,
+                    "n_holdout": r.n_holdout,
+                    "conclusive": r.conclusive,
+                    "verdict": r.verdict,
+                    "metrics": {k: m.__dict__ for k, m in r.metrics.items()},
+                }
+                for r in rows
+            ]
+        )
         return
     if not rows:
         console.print("no decisions stored yet: run `martech decide --segment S --placement P`")
@@ -183,21 +216,41 @@ def lift_cmd(
     from rich.table import Table
 
     table = Table(title=f"lift over {window_days:g} days after each decision (treated vs holdout)")
-    for col in ("placement", "tactic", "n treated/holdout", "conversion", "revenue/recipient",
-                "unsubscribe", "verdict"):
+    for col in (
+        "placement",
+        "tactic",
+        "n treated/holdout",
+        "conversion",
+        "revenue/recipient",
+        "unsubscribe",
+        "verdict",
+    ):
         table.add_column(col)
     for r in rows:
-        def cell(name: str, pct: bool = True) -> str:
-            m = r.metrics.get(name)
-            if m is None:
-                return "-"
-            f = (lambda v: f"{v * 100:.2f}%") if pct else (lambda v: f"{v:.2f}")
-            g = (lambda v: f"{v * 100:+.2f}") if pct else (lambda v: f"{v:+.2f}")
-            return f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
-
-        table.add_row(r.placement, r.tactic, f"{r.n_treated}/{r.n_holdout}", cell("conversion"),
-                      cell("revenue_per_recipient", pct=False), cell("unsubscribe_rate"), r.verdict)
+        table.add_row(
+            r.placement,
+            r.tactic,
+            f"{r.n_treated}/{r.n_holdout}",
+            _cell(r, "conversion"),
+            _cell(r, "revenue_per_recipient", pct=False),
+            _cell(r, "unsubscribe_rate"),
+            r.verdict,
+        )
     console.print(table)
+
+
+def _cell(row: LiftRow, name: str, pct: bool = True) -> str:
+    m = row.metrics.get(name)
+    if m is None:
+        return "-"
+
+    def f(v: float) -> str:
+        return f"{v * 100:.2f}%" if pct else f"{v:.2f}"
+
+    def g(v: float) -> str:
+        return f"{v * 100:+.2f}" if pct else f"{v:+.2f}"
+
+    return f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
 
 
 @personalize_app.command("placements")
@@ -211,10 +264,19 @@ def placements_cmd(
         print_json({k: p.model_dump(mode="json") for k, p in pls.items()})
         return
     for p in pls.values():
-        console.print(f"[bold]{p.key}[/] ({p.channel}, holdout {p.holdout:.0%}, default {p.default})")
+        console.print(
+            f"[bold]{p.key}[/] ({p.channel}, holdout {p.holdout:.0%}, default {p.default})"
+        )
         for r in p.rules:
-            kind = ("cell " + str(r.cell)) if r.cell else (f"segment {r.segment}" if r.segment else
-                    (f"{r.trait} = {r.equals}" if r.trait else "recommendation"))
+            kind = (
+                ("cell " + str(r.cell))
+                if r.cell
+                else (
+                    f"segment {r.segment}"
+                    if r.segment
+                    else (f"{r.trait} = {r.equals}" if r.trait else "recommendation")
+                )
+            )
             console.print(f"  {r.variant}: {kind}", markup=False)
 
 

@@ -38,7 +38,27 @@ _EXPORTS = {
     "Strategy": "strategies",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BatchSummary",
+    "DecideContext",
+    "LiftRow",
+    "Miss",
+    "Pick",
+    "Placement",
+    "Rule",
+    "Strategy",
+    "bucket",
+    "decide",
+    "decide_batch",
+    "decide_outcome",
+    "example_placements",
+    "lift",
+    "load_placements",
+    "parse_placements",
+    "plant_lift",
+    "refresh_neighbours",
+    "suppressed",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,6 +14,7 @@ from the store rather than the context, and its reasons omit the per-level "skip
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..models import RecommendationVariant, Segment, StaticVariant, TemplateVariant
+from ..models import RecommendationVariant, RuleSegment, Segment, StaticVariant, TemplateVariant
 from .bucketing import bucket_sql, holdout_threshold
 from .decide import DecideContext, referenced_traits
 from .placements import compile_template
@@ -94,7 +95,7 @@ def decide_batch(
             "_scope_in", pa.table({"profile_id": pa.array(sorted(set(profile_ids)), pa.string())})
         )
         scope_sql = "SELECT profile_id FROM _scope_in"
-    elif isinstance(segment, Segment):
+    elif isinstance(segment, RuleSegment):
         from ..segments import compile_sql
 
         scope_sql = compile_sql(segment, as_of=context.now)
@@ -122,10 +123,12 @@ def decide_batch(
         WHERE e.type IN ('view', 'add_to_cart', 'purchase') AND e.ts <= {now}"""
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _nbeh AS SELECT profile_id, count(*) AS n FROM _beh GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE _nbeh AS "
+        "SELECT profile_id, count(*) AS n FROM _beh GROUP BY ALL"
     )
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW _nb AS SELECT item_id, neighbour_id, score, rank FROM item_neighbours"
+        "CREATE OR REPLACE TEMP VIEW _nb AS "
+        "SELECT item_id, neighbour_id, score, rank FROM item_neighbours"
     )
     con.execute(
         "CREATE OR REPLACE TEMP VIEW _cat AS SELECT item_id, name, category, price FROM items"
@@ -134,7 +137,8 @@ def decide_batch(
     joins = []
     for i, name in enumerate(traits):
         joins.append(
-            f"LEFT JOIN (SELECT profile_id, json_extract_string(value, '$') AS v FROM computed_traits "
+            f"LEFT JOIN (SELECT profile_id, json_extract_string(value, '$') AS v "
+            "FROM computed_traits "
             f"WHERE name = {sql_str(name)}) c{i} ON c{i}.profile_id = s.profile_id"
         )
         cols.append(f"coalesce(c{i}.v, json_extract_string(p.traits, {_json_path(name)})) AS t{i}")
@@ -143,7 +147,8 @@ def decide_batch(
         FROM _scope s JOIN profiles p ON p.id = s.profile_id {" ".join(joins)}"""
     )
     seg_keys = sorted({r.segment for r in pl.rules if r.segment})
-    keys, ids = [], []
+    keys: list[str] = []
+    ids: list[str] = []
     for key in seg_keys:
         members = context.memberships.get(key, frozenset())
         keys.extend([key] * len(members))
@@ -155,7 +160,8 @@ def decide_batch(
         ),
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _members AS SELECT m.* FROM _members_in m JOIN _scope USING (profile_id)"
+        "CREATE OR REPLACE TEMP TABLE _members AS "
+        "SELECT m.* FROM _members_in m JOIN _scope USING (profile_id)"
     )
     _drop_registered(con)
 
@@ -168,7 +174,8 @@ def decide_batch(
         tick(f"{step.level.value}: {step.strategy.name}", 2 + rk, total)
         sql = step.strategy.sql(step.rule, step.params, env)
         if isinstance(step.variant, RecommendationVariant):
-            sql = f"""SELECT profile_id, list(item_id ORDER BY ord)[1:{step.variant.slots}] AS items,
+            sql = f"""SELECT profile_id,
+                    list(item_id ORDER BY ord)[1:{step.variant.slots}] AS items,
                     any_value(reason) AS reason, any_value(caption) AS caption
                 FROM (SELECT profile_id, reason, caption, unnest(items) AS item_id,
                              generate_subscripts(items, 1) AS ord FROM ({sql}) q) u
@@ -212,40 +219,54 @@ def decide_batch(
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _dec AS
-        WITH best AS (SELECT * FROM _cand QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY rk) = 1),
+        WITH best AS (SELECT *
+            FROM _cand QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY rk) = 1),
         base AS (
             SELECT s.profile_id, {bucket_sql("s.profile_id", pl.seed)} AS bucket, b.items, b.reason,
                    b.caption, st.variant_id AS rvar, st.level AS rlevel, st.tactic AS rtactic,
-                   CASE WHEN st.trait IS NOT NULL THEN st.trait || '=' || {trait_col} END AS trait_key
+                   CASE WHEN st.trait IS NOT NULL THEN st.trait || '='
+                       || {trait_col} END AS trait_key
             FROM _scope s JOIN profiles p ON p.id = s.profile_id
             LEFT JOIN best b ON b.profile_id = s.profile_id
             LEFT JOIN _steps st ON st.rk = b.rk
             LEFT JOIN _tw w ON w.profile_id = s.profile_id
             WHERE {consent_sql}),
-        segs AS (SELECT profile_id, list(segment_key ORDER BY segment_key) AS keys FROM _members GROUP BY ALL)
+        segs AS (SELECT profile_id, list(segment_key ORDER BY segment_key) AS keys
+            FROM _members GROUP BY ALL)
         SELECT base.profile_id, base.bucket, base.bucket < {threshold} AS holdout,
-               CASE WHEN base.bucket < {threshold} OR rvar IS NULL THEN {sql_str(default.id)} ELSE rvar END AS variant_id,
-               CASE WHEN base.bucket < {threshold} OR rvar IS NULL THEN 'default' ELSE rlevel END AS level,
+               CASE WHEN base.bucket < {threshold} OR rvar IS NULL
+                   THEN {sql_str(default.id)} ELSE rvar END AS variant_id,
+               CASE WHEN base.bucket < {threshold} OR rvar IS NULL
+                   THEN 'default' ELSE rlevel END AS level,
                coalesce(rtactic, 'default') AS tactic,
-               CASE WHEN base.bucket < {threshold} THEN []::VARCHAR[] ELSE coalesce(items, []::VARCHAR[]) END AS items,
+               CASE WHEN base.bucket < {threshold} THEN []::VARCHAR[] ELSE coalesce(items,
+                   []::VARCHAR[]) END AS items,
                caption,
                list_concat(coalesce(segs.keys, []::VARCHAR[]),
-                           CASE WHEN trait_key IS NULL THEN []::VARCHAR[] ELSE [trait_key] END) AS segment_keys,
+                           CASE WHEN trait_key IS NULL
+                               THEN []::VARCHAR[] ELSE [trait_key] END) AS segment_keys,
                CASE WHEN base.bucket < {threshold}
-                    THEN ['holdout: bucket ' || base.bucket || {seed_note} || ' < {threshold} ({pl.holdout:.0%} holdout) gets the default; would have shown '
+                    THEN ['holdout: bucket ' || base.bucket || {seed_note}
+                        || ' < {threshold} ({pl.holdout:.0%} holdout) gets the default; '
+                          || 'would have shown '
                           || coalesce(rvar || ' (' || rtactic || ')', 'the default too')]
-                    WHEN rvar IS NULL THEN ['default: no rule matched', 'bucket ' || base.bucket || {seed_note}]
-                    ELSE [rlevel || ': ' || reason, 'bucket ' || base.bucket || {seed_note}] END AS reasons
+                    WHEN rvar IS NULL THEN ['default: no rule matched', 'bucket '
+                        || base.bucket || {seed_note}]
+                    ELSE [rlevel || ': ' || reason, 'bucket ' || base.bucket
+                        || {seed_note}] END AS reasons
         FROM base LEFT JOIN segs USING (profile_id)"""
     )
     content = " ".join(f"WHEN {sql_str(v.id)} THEN {_content_sql(v, env)}" for v in pl.variants)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _final AS
         WITH names AS (
-            SELECT profile_id, string_agg(coalesce(nullif(k.name, ''), u.item_id), ', ' ORDER BY ord) AS names
-            FROM (SELECT profile_id, unnest(items) AS item_id, generate_subscripts(items, 1) AS ord FROM _dec) u
+            SELECT profile_id, string_agg(coalesce(nullif(k.name, ''), u.item_id),
+                ', ' ORDER BY ord) AS names
+            FROM (SELECT profile_id, unnest(items) AS item_id, generate_subscripts(items,
+                1) AS ord FROM _dec) u
             LEFT JOIN _cat k USING (item_id) GROUP BY ALL)
-        SELECT d.profile_id, {sql_str(pl.key)} AS placement, d.variant_id, d.level, d.bucket, d.holdout,
+        SELECT d.profile_id, {sql_str(pl.key)} AS placement, d.variant_id, d.level, d.bucket,
+            d.holdout,
                d.segment_keys, d.reasons, CASE d.variant_id {content} END AS content,
                {now} AS decided_at, d.tactic, {sql_str(pl.seed)} AS experiment, d.items
         FROM _dec d LEFT JOIN names n USING (profile_id) LEFT JOIN _tw w USING (profile_id)"""
@@ -255,7 +276,8 @@ def decide_batch(
         tick("store", 3 + len(steps), total)
         with store.transaction():
             con.execute(
-                "DELETE FROM decisions WHERE placement = ? AND profile_id IN (SELECT profile_id FROM _scope)",
+                "DELETE FROM decisions WHERE placement = ? "
+                "AND profile_id IN (SELECT profile_id FROM _scope)",
                 [pl.key],
             )
             con.execute(
@@ -290,7 +312,8 @@ def batch_frame(store: Store) -> list[tuple[object, ...]]:
     """The rows of the last batch (profile_id, variant_id, level, bucket, holdout, content, items,
     tactic), for tests and ``--json``."""
     return store.con.execute(
-        "SELECT profile_id, variant_id, level, bucket, holdout, content, items, tactic FROM _final ORDER BY profile_id"
+        "SELECT profile_id, variant_id, level, bucket, holdout, content, items, tactic "
+        "FROM _final ORDER BY profile_id"
     ).fetchall()
 
 
@@ -305,7 +328,8 @@ def _content_sql(variant: AnyVariant, env: _Sql) -> str:
             continue
         if isinstance(variant, TemplateVariant):
             parts.append(
-                f"coalesce(nullif(w.{env.col(token)}, ''), {sql_str(variant.defaults.get(token, ''))})"
+                f"coalesce(nullif(w.{env.col(token)}, ''), "
+                f"{sql_str(variant.defaults.get(token, ''))})"
             )
         elif token == "items":
             parts.append("coalesce(n.names, '')")
@@ -321,7 +345,5 @@ def _drop_registered(con: object) -> None:
 
     assert isinstance(con, duckdb.DuckDBPyConnection)
     for name in ("_scope_in", "_members_in", "_steps_in"):
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.unregister(name)
-        except duckdb.Error:
-            pass

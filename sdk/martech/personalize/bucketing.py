@@ -27,7 +27,8 @@ def bucket(unit_id: str, seed: str) -> int:
 def bucket_sql(unit_column: str, seed: str) -> str:
     """A DuckDB expression computing :func:`bucket` for ``unit_column`` (a trusted identifier)."""
     literal = seed.replace("'", "''")
-    return f"CAST(('0x' || substr(md5('{literal}:' || {unit_column}), 1, 8))::UBIGINT % {BUCKETS} AS INTEGER)"
+    digest = f"md5('{literal}:' || {unit_column})"
+    return f"CAST(('0x' || substr({digest}, 1, 8))::UBIGINT % {BUCKETS} AS INTEGER)"
 
 
 def holdout_threshold(share: float) -> int:

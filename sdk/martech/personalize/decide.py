@@ -1,18 +1,18 @@
 """``decide(profile, placement, context=…)``: one person, one placement, one honest decision.
 
 The chain runs personalization -> micro-segment -> segment -> default. Each rule of the placement
-asks its strategy; a strategy without enough data about the person answers "miss, because …" and the
-next rule is tried. The :class:`~martech.Decision` names the level actually used, the reasons
-(including why more specific levels were skipped), the segment keys, the bucket and the holdout flag.
+asks its strategy; a strategy without enough data about the person answers "miss, because …" and
+the next rule is tried. The :class:`~martech.Decision` names the level actually used, the reasons
+(including why more specific levels were skipped), the segment keys, the bucket and the holdout.
 
 Determinism: the bucket is a stable hash of profile id + experiment key (:mod:`.bucketing`); the
-holdout (buckets below ``holdout * 10000``) gets the default variant, and the decision records which
-tactic it *would* have received, so lift compares like with like. Consent: a placement on a channel
-the person has not consented to gets no content at all (:func:`suppressed` is true, with the reason).
+holdout (buckets below ``holdout * 10000``) gets the default variant, and the decision records
+which tactic it *would* have received, so lift compares like with like. Consent: a placement on a
+channel the person has not consented to shows nothing (:func:`suppressed` is true, with the reason).
 
-Everything that does not depend on the person (the ordered chain, parsed params, compiled templates,
-the catalogue and neighbours) is prepared once in a :class:`DecideContext`, which keeps a decision to
-tens of microseconds.
+Everything that does not depend on the person (the ordered chain, parsed params, compiled
+templates, the catalogue and neighbours) is prepared once in a :class:`DecideContext`, which keeps
+a decision to tens of microseconds.
 """
 
 from __future__ import annotations
@@ -23,7 +23,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, StoreError
-from ..models import Decision, DecisionLevel, Profile, RecommendationVariant, TemplateVariant
+from ..models import (
+    Decision,
+    DecisionLevel,
+    Profile,
+    RecommendationVariant,
+    RuleSegment,
+    TemplateVariant,
+)
 from .bucketing import bucket, holdout_threshold
 from .placements import Placement, Rule, render
 from .strategies import Miss, PersonView, Strategy, _text
@@ -113,13 +120,14 @@ class DecideContext:
         }
         keys = {r.segment for p in placements.values() for r in p.rules if r.segment}
         memberships = load_memberships(store, keys, segments)
-        computed = None
+        computed: dict[str, dict[str, Any]] | None = None
         if preload_computed:
             names = referenced_traits(placements)
             computed = {}
             if names:
                 rows = store.con.execute(
-                    "SELECT profile_id, name, value FROM computed_traits WHERE list_contains(?, name)",
+                    "SELECT profile_id, name, value FROM computed_traits "
+                    "WHERE list_contains(?, name)",
                     [sorted(names)],
                 ).fetchall()
                 import orjson
@@ -161,7 +169,8 @@ class DecideContext:
             if strategy is None:
                 installed = ", ".join(sorted(self.strategies)) or "none installed"
                 raise ConfigError(
-                    f"placement {key!r} rules[{i}]: unknown strategy {name!r}; installed: {installed}"
+                    f"placement {key!r} rules[{i}]: unknown strategy {name!r}; "
+                    f"installed: {installed}"
                 )
             steps.append(Step(i, rule, strategy, strategy.params(rule), variant))
         ordered = tuple(sorted(steps, key=lambda s: (LEVEL_ORDER.index(s.level), s.index)))
@@ -205,14 +214,14 @@ def referenced_traits(placements: Mapping[str, Placement]) -> set[str]:
 def load_memberships(
     store: Store, keys: Iterable[str], segments: Iterable[Segment] = ()
 ) -> dict[str, frozenset[str]]:
-    """Members of each segment key: evaluated from ``segments`` if given, else the latest snapshot."""
+    """Members of each segment key: evaluated from ``segments`` if given, else latest snapshot."""
     keys = set(keys)
     defined = {s.key: s for s in segments}
     out: dict[str, frozenset[str]] = {}
     if keys & set(defined):
         from ..segments import evaluate
 
-        evaluated = evaluate(store, list(defined.values()))
+        evaluated = evaluate(store, [s for s in defined.values() if isinstance(s, RuleSegment)])
         out.update({k: frozenset(evaluated[k]) for k in keys & set(defined)})
     for key in sorted(keys - set(out)):
         snapshot = store.con.execute(
@@ -222,8 +231,8 @@ def load_memberships(
         ).fetchall()
         if not snapshot:
             raise ConfigError(
-                f"a placement rule names segment {key!r}, which is neither defined (pass segments=) "
-                "nor snapshotted in the store (run `martech segments snapshot`)"
+                f"segment {key!r} is neither defined (pass segments=) nor snapshotted in the "
+                "store (run `martech segments snapshot`)"
             )
         rows = store.con.execute(
             "SELECT profile_id FROM segment_members WHERE snapshot_id = ?", [snapshot[0][0]]

@@ -96,7 +96,8 @@ def lift(
         where.append("d.placement = ?")
         params.append(placement)
     sql = f"""
-    WITH d AS (SELECT profile_id, placement, coalesce(tactic, 'default') AS tactic, holdout, decided_at
+    WITH d AS (SELECT profile_id, placement, coalesce(tactic, 'default') AS tactic, holdout,
+        decided_at
                FROM decisions d {"WHERE " + " AND ".join(where) if where else ""}),
     o AS (
         SELECT d.placement, d.tactic, d.holdout, d.profile_id,
@@ -108,7 +109,8 @@ def lift(
              AND e.ts <= d.decided_at + to_microseconds(CAST(? * 86400e6 AS BIGINT))
              AND e.type IN ('purchase', 'email_unsubscribe', 'email_complaint')
         GROUP BY ALL)
-    SELECT placement, tactic, holdout, count(*), sum(conv::INT), sum(revenue), sum(revenue * revenue),
+    SELECT placement, tactic, holdout, count(*), sum(conv::INT), sum(revenue),
+        sum(revenue * revenue),
            sum(unsub::INT), sum(complaint::INT)
     FROM o GROUP BY ALL ORDER BY placement, tactic, holdout"""
     rows = store.con.execute(sql, [*params, window_days]).fetchall()
@@ -184,9 +186,11 @@ def plant_lift(
 
         raise ConfigError("plant_lift: base_rate and base_rate + uplift must be within [0, 1]")
     where = "WHERE placement = ?" if placement else ""
-    tbl = store.con.execute(
-        f"SELECT profile_id, holdout, epoch_us(decided_at) AS t, coalesce(tactic, 'default') AS tactic FROM decisions {where} ORDER BY profile_id, placement",
-        [placement] if placement else [],
+    tbl = store.con.sql(
+        "SELECT profile_id, holdout, epoch_us(decided_at) AS t, "
+        f"coalesce(tactic, 'default') AS tactic FROM decisions {where} "
+        "ORDER BY profile_id, placement",
+        params=[placement] if placement else [],
     ).to_arrow_table()
     n = tbl.num_rows
     if n == 0:

@@ -99,7 +99,8 @@ def refresh_neighbours(store: Store, *, top_n: int = 20, full: bool = False) -> 
         )
         if latest is not None:
             con.execute(
-                "INSERT OR REPLACE INTO checkpoints (source, cursor, updated_at) VALUES (?, ?, now())",
+                "INSERT OR REPLACE INTO checkpoints (source, cursor, updated_at) "
+                "VALUES (?, ?, now())",
                 [_CHECKPOINT, latest],
             )
     return RefreshResult(

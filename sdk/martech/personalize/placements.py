@@ -163,7 +163,8 @@ class Placement(_Definition, frozen=True):
                 )
             if rule.strategy_name is not None and is_rec:
                 raise ValueError(
-                    f"rules[{i}]: recommendation variant {rule.variant!r} is chosen by its strategy; "
+                    f"rules[{i}]: recommendation variant {rule.variant!r} is chosen by its "
+                    "strategy; "
                     "drop cell/segment/trait from this rule"
                 )
         return self

@@ -21,6 +21,7 @@ catalogue (with a reason) and keeps as many as the variant has slots.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -195,7 +196,8 @@ class Strategy:
         for key, value in rule.params.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ConfigError(
-                    f"strategy {self.name!r}: parameter {key!r} must be a number >= 0, got {value!r}"
+                    f"strategy {self.name!r}: parameter {key!r} must be a number >= 0, "
+                    f"got {value!r}"
                 )
             out[key] = float(value)
         return out
@@ -265,7 +267,8 @@ class CoOccurrence(Individual):
         ranked = sorted(sorted(scores), key=scores.__getitem__, reverse=True)
         return Pick(
             tuple(ranked),
-            f"co-occurrence: ranked from the {len(seeds)} item(s) you viewed or bought most recently",
+            f"co-occurrence: ranked from the {len(seeds)} item(s) you viewed or bought "
+            "most recently",
             "Picked for you",
         )
 
@@ -276,10 +279,12 @@ class CoOccurrence(Individual):
             WHERE type IN ('view', 'purchase') AND item_id IS NOT NULL GROUP BY ALL),
         seeds AS (
             SELECT profile_id, item_id FROM (
-                SELECT *, row_number() OVER (PARTITION BY profile_id ORDER BY ts DESC, item_id) AS rn
+                SELECT *, row_number() OVER (PARTITION BY profile_id ORDER BY ts DESC,
+                    item_id) AS rn
                 FROM seen) WHERE rn <= {int(params["seeds"])}),
         nseeds AS (SELECT profile_id, count(*) AS k FROM seeds GROUP BY ALL),
-        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase'
+            AND item_id IS NOT NULL),
         scored AS (
             SELECT s.profile_id, n.neighbour_id AS item_id, sum(n.score) AS score
             FROM seeds s JOIN _nb n ON n.item_id = s.item_id
@@ -341,7 +346,7 @@ class BrowseAbandonment(Individual):
 
 
 class CartAbandonment(Individual):
-    """Items added to the cart within the window (and at least min_age_hours ago), not bought since."""
+    """Items added to the cart in the window (at least min_age_hours ago), not bought since."""
 
     name = "cart_abandonment"
     requires = "an add_to_cart within window_days, older than min_age_hours, not bought since"
@@ -391,7 +396,8 @@ class CartAbandonment(Individual):
               ON b.profile_id = a.profile_id AND b.item_id = a.item_id
               WHERE a.ts BETWEEN {lo} AND {hi} AND (b.ts IS NULL OR b.ts < a.ts))
         SELECT profile_id, list(item_id ORDER BY ts DESC, item_id) AS items,
-               'cart abandonment: ' || count(*) || ' item(s) left in the cart, nothing bought since' AS reason,
+               'cart abandonment: ' || count(*)
+                   || ' item(s) left in the cart, nothing bought since' AS reason,
                'You left these in your cart' AS caption
         FROM c {self.having(params)} GROUP BY profile_id"""
 
@@ -430,7 +436,8 @@ class PostPurchase(Individual):
             return Miss(f"no related items for {_name(env, last)}")
         ts = person.buys[last]
         due = ts + timedelta(days=params["review_after_days"])
-        when = "due now" if due <= env.now else f"due in {(due - env.now).days + 1} day(s)"
+        days = math.ceil((due - env.now).total_seconds() / 86400)
+        when = "due now" if due <= env.now else f"due in {days} day(s)"
         category = (env.catalogue.get(last) or ("", None, None))[1] or "this item"
         return Pick(
             tuple(items),
@@ -443,13 +450,15 @@ class PostPurchase(Individual):
         since = env.ts(env.now - timedelta(days=params["window_days"]))
         return f"""
         WITH last AS ({_last_sql("purchase")}),
-        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase'
+            AND item_id IS NOT NULL),
         c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
               FROM last l JOIN _nb n ON n.item_id = l.item_id
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
               WHERE l.ts >= {since})
         SELECT profile_id, list(c.item_id ORDER BY c.rank) AS items,
-               'post-purchase: related to ' || coalesce(any_value(k.name), any_value(c.seed)) AS reason,
+               'post-purchase: related to ' || coalesce(any_value(k.name),
+                   any_value(c.seed)) AS reason,
                'Goes well with your ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
         FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
 
@@ -506,7 +515,8 @@ class OrderCrossSell(Individual):
         return f"""
         WITH bought AS (SELECT profile_id, item_id, max(ts) AS ts FROM _beh
                         WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
-        last AS (SELECT profile_id, max(ts) AS ts FROM bought GROUP BY ALL HAVING max(ts) >= {since}),
+        last AS (SELECT profile_id, max(ts) AS ts
+            FROM bought GROUP BY ALL HAVING max(ts) >= {since}),
         ord AS (SELECT b.profile_id, b.item_id FROM bought b JOIN last l USING (profile_id)
                 WHERE b.ts >= l.ts - to_microseconds(CAST({minutes} * 60000000 AS BIGINT))),
         cats AS (SELECT o.profile_id, k.category, max(coalesce(k.price, 0)) AS price
@@ -556,7 +566,8 @@ class BecauseYouViewed(Individual):
         since = env.ts(env.now - timedelta(days=params["window_days"]))
         return f"""
         WITH last AS ({_last_sql("view")}),
-        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase' AND item_id IS NOT NULL),
+        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase'
+            AND item_id IS NOT NULL),
         c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
               FROM last l JOIN _nb n ON n.item_id = l.item_id
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
@@ -595,7 +606,10 @@ class Cell(Strategy):
         assert rule.cell is not None
         where = " AND ".join(f"{env.col(t)} IN {sql_in(accepted(v))}" for t, v in rule.cell.items())
         reason = "micro-segment cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
-        return f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(reason)} AS reason, '' AS caption FROM _tw WHERE {where}"
+        return (
+            f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(reason)} AS reason, "
+            f"'' AS caption FROM _tw WHERE {where}"
+        )
 
 
 def _show(value: Any) -> str:
@@ -634,7 +648,8 @@ class SegmentChoice(Strategy):
         assert rule.trait is not None
         col = env.col(rule.trait)
         return (
-            f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(f'segment: {rule.trait} = ')} || {col} "
+            "SELECT profile_id, []::VARCHAR[] AS items, "
+            f"{sql_str(f'segment: {rule.trait} = ')} || {col} "
             f"AS reason, '' AS caption FROM _tw WHERE {col} IN {sql_in(accepted(rule.equals))}"
         )
 

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from martech.errors import ValidationError
+from martech.personalize.placements import (
+    example_placements,
+    load_placements,
+    parse_placements,
+    render,
+)
+
+
+def _placement(**over: object) -> dict:
+    base: dict = {
+        "key": "hero",
+        "channel": "web",
+        "default": "plain",
+        "variants": [{"id": "plain", "kind": "static", "content": "Hello"}],
+    }
+    base.update(over)
+    return base
+
+
+def test_a_placement_without_a_default_is_refused_naming_the_variants() -> None:
+    body = _placement()
+    del body["default"]
+    with pytest.raises(ValidationError, match=r"has no default variant.*plain"):
+        parse_placements([body])
+
+
+def test_a_default_that_is_not_a_variant_is_refused() -> None:
+    with pytest.raises(ValidationError, match="default 'nope' is not a variant"):
+        parse_placements([_placement(default="nope")])
+
+
+def test_a_template_token_without_a_default_is_refused_at_load_time() -> None:
+    variants = [
+        {"id": "plain", "kind": "static", "content": "Hello"},
+        {
+            "id": "t",
+            "kind": "template",
+            "template": "Hi {{first_name}} in {{city}}",
+            "defaults": {"first_name": "there"},
+        },
+    ]
+    with pytest.raises(
+        ValidationError, match=r"placements\[0\].*token \{\{city\}\} without a default"
+    ):
+        parse_placements([_placement(variants=variants)])
+
+
+def test_static_content_with_a_token_is_refused() -> None:
+    variants = [{"id": "plain", "kind": "static", "content": "Hello {{first_name}}"}]
+    with pytest.raises(ValidationError, match="use kind: template"):
+        parse_placements([_placement(variants=variants)])
+
+
+def test_malformed_braces_are_refused() -> None:
+    variants = [
+        {"id": "plain", "kind": "static", "content": "Hello"},
+        {"id": "t", "kind": "template", "template": "Hi {{first name}}", "defaults": {}},
+    ]
+    with pytest.raises(ValidationError, match="malformed merge token"):
+        parse_placements([_placement(variants=variants)])
+
+
+def test_a_recommendation_default_is_refused() -> None:
+    variants = [{"id": "r", "kind": "recommendation", "strategy": "co_occurrence"}]
+    with pytest.raises(ValidationError, match="must need no data"):
+        parse_placements([_placement(variants=variants, default="r")])
+
+
+def test_a_rule_pointing_at_an_unknown_variant_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"rules\[0\].variant 'ghost'"):
+        parse_placements([_placement(rules=[{"variant": "ghost", "trait": "x", "equals": 1}])])
+
+
+def test_a_rule_with_two_kinds_is_refused() -> None:
+    rule = {"variant": "plain", "segment": "a", "trait": "b", "equals": 1}
+    with pytest.raises(ValidationError, match="one of cell, segment, trait"):
+        parse_placements([_placement(rules=[rule])])
+
+
+def test_render_uses_the_default_for_missing_or_empty_values_and_never_reexpands() -> None:
+    defaults = {"first_name": "friend", "city": "your town"}
+    assert render("Hi {{first_name}} of {{ city }}", {}, defaults) == "Hi friend of your town"
+    assert render("Hi {{first_name}}", {"first_name": ""}, defaults) == "Hi friend"
+    assert render("Hi {{first_name}}", {"first_name": "{{city}}"}, defaults) == "Hi {{city}}"
+
+
+def test_variants_inherit_channel_and_placement_and_yaml_loads(tmp_path: Path) -> None:
+    path = tmp_path / "p.yml"
+    path.write_text(
+        "placements:\n  - key: hero\n    channel: email\n    default: a\n"
+        "    variants:\n      - {id: a, kind: static, content: Hi}\n"
+    )
+    (p,) = load_placements(path).values()
+    assert p.variants[0].channel == "email"
+    assert p.variants[0].placement == "hero"
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("placements: [\n")
+    with pytest.raises(ValidationError, match=r"bad\.yml: not valid YAML"):
+        load_placements(path)
+
+
+def test_packaged_examples_load() -> None:
+    pls = example_placements()
+    assert {
+        "email_hero",
+        "cart_recovery",
+        "post_purchase",
+        "order_confirmation",
+        "home_hero",
+    } <= set(pls)
