@@ -217,7 +217,17 @@ class UpsertCounts:
 class Store:
     """A martech store in one DuckDB file. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, read_only: bool = False, wait: float = 0.0
+    ) -> None:
+        """Open (creating and migrating if needed) the store at ``path``.
+
+        DuckDB locks the file per process: one writer, or any number of ``read_only`` readers.
+        If another process holds it, retry for up to ``wait`` seconds, then raise
+        :class:`StoreLockedError`.
+        """
+        import time
+
         import duckdb
 
         self.path = Path(path) if path is not None else default_path()
@@ -226,20 +236,30 @@ class Store:
             raise StoreError(f"no store at {self.path}; run `martech generate` or `martech import`")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + max(0.0, wait)
+        for attempt in range(10_000):  # bounded; the deadline ends it much sooner
+            try:
+                self.con: duckdb.DuckDBPyConnection = duckdb.connect(
+                    str(self.path), read_only=read_only
+                )
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open {self.path}: {exc}") from None
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"{self.path} is locked by another process "
+                        f"({'a writer' if read_only else 'a writer or readers'}); "
+                        "try again when it finishes"
+                    ) from None
+                time.sleep(min(0.05 * (attempt + 1), 0.5))
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
         try:
-            self.con: duckdb.DuckDBPyConnection = duckdb.connect(
-                str(self.path), read_only=read_only
-            )
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLockedError(
-                    f"{self.path} is open for writing by another process; "
-                    "wait for it to finish (readers may use read_only=True)"
-                ) from None
-            raise StoreError(f"cannot open {self.path}: {exc}") from None
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
-        self._migrate()
+            self._migrate()
+        except BaseException:
+            self.con.close()  # release the file: a refused store must not stay locked
+            raise
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -274,12 +294,23 @@ class Store:
                 f"{self.path} needs a migration to schema {SCHEMA_VERSION}; "
                 "open it once for writing"
             )
+        self._apply_migrations(current)  # all or nothing: a failure leaves the old version
+
+    def _apply_migrations(self, current: int) -> None:
+        import duckdb
+
         with self.transaction():
             if current == 0:
                 self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version]:
-                    self.con.execute(statement)
+                    try:
+                        self.con.execute(statement)
+                    except duckdb.Error as exc:
+                        raise StoreError(
+                            f"{self.path}: migration to schema {version} failed, nothing was "
+                            f"changed: {str(exc).splitlines()[0]}"
+                        ) from None
             self.con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )

@@ -1,0 +1,247 @@
+"""The embedded store: bulk upserts, identity merge, aliases, idempotence, locking, migrations."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import martech.store as store_module
+from martech.errors import SchemaVersionError, StoreError, StoreLockedError
+from martech.models import Event, Profile
+from martech.store import Store
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def profiles(*rows: tuple[str, dict, dict]) -> pa.Table:
+    """(id, identities, traits) rows in the store's Arrow shape."""
+    import orjson
+
+    return pa.table(
+        {
+            "id": [r[0] for r in rows],
+            "traits": [orjson.dumps(r[2]).decode() for r in rows],
+            "consent": ["{}" for _ in rows],
+            "identities": [orjson.dumps(r[1]).decode() for r in rows],
+        }
+    )
+
+
+def test_bulk_upsert_counts_inserted_then_updated_and_merges_traits(martech_store):
+    first = martech_store.upsert_profiles(
+        profiles(("a", {"email": "a@x.io"}, {"plan": "free", "city": "Oslo"}), ("b", {}, {}))
+    )
+    assert (first.inserted, first.updated) == (2, 0)
+    again = martech_store.upsert_profiles(profiles(("a", {}, {"plan": "pro"}), ("c", {}, {"x": 1})))
+    assert (again.inserted, again.updated) == (1, 1)
+    assert martech_store.get_profile("a").traits == {"plan": "pro", "city": "Oslo"}
+    assert martech_store.count("profiles") == 3
+
+
+def test_upsert_accepts_profile_objects_and_normalizes_identities(martech_store):
+    martech_store.upsert_profiles(
+        [Profile(id="p1", identities={"email": " Ann@X.io ", "phone": "(415) 555-0123"})]
+    )
+    assert martech_store.resolve("email", "ann@x.io") == "p1"
+    assert martech_store.resolve("phone", "+1 415-555-0123") == "p1"
+    assert martech_store.resolve("email", "nobody@x.io") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "first", "second"),
+    [
+        ("email", "Sam@x.io", "sam@x.io"),
+        ("phone", "+14155550123", "(415) 555-0123"),
+        ("hubspot", "901", "901"),
+    ],
+)
+def test_profiles_sharing_an_identity_merge_across_batches(martech_store, kind, first, second):
+    martech_store.upsert_profiles(profiles(("s1", {kind: first}, {"city": "Oslo"})))
+    counts = martech_store.upsert_profiles(profiles(("s2", {kind: second}, {"age": 40})))
+    assert counts.updated == 1
+    assert martech_store.count("profiles") == 1
+    assert martech_store.get_profile("s1").traits == {"city": "Oslo", "age": 40}
+    assert martech_store.get_profile("s2") is None
+    assert martech_store.resolve(kind, second) == "s1"
+
+
+def test_duplicates_inside_one_batch_merge_into_the_smallest_id(martech_store):
+    counts = martech_store.upsert_profiles(
+        profiles(
+            ("z9", {"email": "dup@x.io"}, {"a": 1}),
+            ("m5", {"email": "DUP@x.io", "phone": "+14155550123"}, {"b": 2}),
+            ("q1", {"email": "other@x.io"}, {}),
+        )
+    )
+    assert counts.inserted == 2
+    assert martech_store.get_profile("m5").traits == {"a": 1, "b": 2}
+    assert martech_store.resolve("phone", "+14155550123") == "m5"
+    assert martech_store.count("profiles") == 2
+
+
+def test_events_follow_a_merged_alias(martech_store):
+    martech_store.upsert_profiles(profiles(("keep", {"email": "k@x.io"}, {})))
+    martech_store.upsert_profiles(profiles(("gone", {}, {})))
+    martech_store.append_events([("gone", Event(type="view", item_id="i1", ts=T0))])
+    # "gone" turns out to be the same person: its stored events move to "keep" ...
+    martech_store.upsert_profiles(profiles(("gone", {"email": "K@x.io"}, {})))
+    # ... and events arriving later under the old id land there too.
+    martech_store.append_events([("gone", Event(type="purchase", ts=T0 + timedelta(hours=1)))])
+    keep = martech_store.get_profile("keep")
+    assert [e.type for e in keep.events] == ["view", "purchase"]
+    assert martech_store.get_profile("gone") is None
+    owners = martech_store.con.execute("SELECT DISTINCT profile_id FROM events").fetchall()
+    assert owners == [("keep",)]
+
+
+def test_reappending_the_same_events_adds_nothing(martech_store):
+    events = [
+        ("a", Event(type="view", item_id="i1", ts=T0)),
+        ("a", Event(type="purchase", item_id="i1", ts=T0, value=20.0)),
+        ("b", Event(type="email_open", ts=T0)),
+    ]
+    assert martech_store.append_events(events) == 3
+    assert martech_store.append_events(events) == 0
+    assert martech_store.append_events([*events, ("b", Event(type="view", ts=T0))]) == 1
+    assert martech_store.count("events") == 4
+
+
+def test_get_profile_returns_aware_utc_events_in_time_order(martech_store):
+    martech_store.upsert_profiles([Profile(id="a")])
+    later, earlier = T0 + timedelta(days=1), T0
+    martech_store.append_events(
+        [
+            ("a", Event(type="view", ts=later, properties={"page": "/x"})),
+            ("a", Event(type="view", ts=earlier)),
+        ]
+    )
+    events = martech_store.get_profile("a").events
+    assert [e.ts for e in events] == [earlier, later]
+    assert events[1].properties == {"page": "/x"}
+
+
+def test_a_failed_transaction_leaves_the_store_unchanged(martech_store):
+    martech_store.upsert_profiles([Profile(id="a")])
+
+    def fail() -> None:
+        with martech_store.transaction() as con:
+            con.execute("DELETE FROM profiles")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert martech_store.count("profiles") == 1
+
+
+def test_count_refuses_unknown_tables(martech_store):
+    with pytest.raises(StoreError, match="unknown table 'nope'"):
+        martech_store.count("nope")
+
+
+def test_read_only_on_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="no store at"):
+        Store(tmp_path / "missing.duckdb", read_only=True)
+
+
+@contextmanager
+def holder(path: Path, *, read_only: bool) -> Iterator[None]:
+    """Another process holding the store open until the block ends."""
+    code = (
+        "import sys; from martech.store import Store; "
+        f"s = Store({str(path)!r}, read_only={read_only}); print('ready', flush=True); "
+        "sys.stdin.read()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def test_a_second_writer_gets_store_locked_error(tmp_path):
+    path = tmp_path / "m.duckdb"
+    with Store(path) as s:
+        s.upsert_profiles([Profile(id="a")])
+    with holder(path, read_only=False):
+        with pytest.raises(StoreLockedError, match="locked by another process"):
+            Store(path)
+        with pytest.raises(StoreLockedError):
+            Store(path, read_only=True)
+    with Store(path) as s:  # the lock is gone with the other process; nothing was corrupted
+        assert s.count("profiles") == 1
+
+
+def test_concurrent_readers_share_the_store_and_block_a_writer(tmp_path):
+    path = tmp_path / "m.duckdb"
+    with Store(path) as s:
+        s.upsert_profiles([Profile(id="a"), Profile(id="b")])
+    with holder(path, read_only=True):
+        with Store(path, read_only=True) as reader:
+            assert reader.count("profiles") == 2
+        with pytest.raises(StoreLockedError):
+            Store(path)
+
+
+def test_a_store_from_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "m.duckdb"
+    with Store(path) as s:
+        s.con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaVersionError, match="schema version 99"):
+        Store(path)
+    with pytest.raises(SchemaVersionError):
+        Store(path, read_only=True)
+
+
+def test_migrations_are_contiguous_and_reach_the_current_version():
+    assert sorted(store_module.MIGRATIONS) == list(range(1, store_module.SCHEMA_VERSION + 1))
+
+
+def test_an_older_store_is_migrated_in_place_keeping_its_data(tmp_path, monkeypatch):
+    path = tmp_path / "m.duckdb"
+    with Store(path) as s:
+        s.upsert_profiles([Profile(id="a", traits={"x": 1})])
+        old = s.schema_version
+    new = old + 1
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", new)
+    monkeypatch.setitem(
+        store_module.MIGRATIONS,
+        new,
+        ["CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (7)"],
+    )
+    with pytest.raises(StoreError, match="needs a migration"):
+        Store(path, read_only=True)
+    with Store(path) as s:
+        assert s.schema_version == new
+        assert s.con.execute("SELECT x FROM extra").fetchall() == [(7,)]
+        assert s.get_profile("a").traits == {"x": 1}
+    with Store(path) as s:  # migrating twice is a no-op
+        assert s.con.execute("SELECT count(*) FROM extra").fetchall() == [(1,)]
+
+
+def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
+    path = tmp_path / "m.duckdb"
+    Store(path).close()
+    old = store_module.SCHEMA_VERSION
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", old + 1)
+    monkeypatch.setitem(store_module.MIGRATIONS, old + 1, ["CREATE TABLE t (x INT)", "NOT SQL"])
+    with pytest.raises(StoreError, match=r"migration to schema .* failed, nothing was changed"):
+        Store(path)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", old)
+    with Store(path) as s:
+        assert s.schema_version == old
+        assert not s.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
+        ).fetchall()[0][0]
