@@ -122,10 +122,18 @@ def governance_report(
     flags = compile_many(list(segments), segments=pool, as_of=moment, computed=names)
     combo = ", ".join(f"CASE WHEN s{i} THEN {i} END" for i in range(n)) or "NULL::INTEGER"
     try:
+        # Group by the flags themselves (cheap booleans), then turn each of the few distinct
+        # combinations into the list of its segment indexes.
+        columns = ", ".join(f"s{i}" for i in range(n))
+        grouped = (
+            f"SELECT {columns}, count(*) AS n FROM ({flags}) AS f GROUP BY ALL"
+            if n
+            else f"SELECT count(*) AS n FROM ({flags}) AS f"
+        )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _gov_combos AS SELECT combo, count(*) AS n FROM ("
-            f"SELECT list_filter(list_value({combo}), lambda x: x IS NOT NULL) AS combo "
-            f"FROM ({flags}) AS f) GROUP BY combo"
+            "CREATE OR REPLACE TEMP TABLE _gov_combos AS SELECT "
+            f"list_filter(list_value({combo}), lambda x: x IS NOT NULL) AS combo, n "
+            f"FROM ({grouped}) AS g"
         )
         population = int(
             con.execute("SELECT coalesce(sum(n), 0) FROM _gov_combos").fetchall()[0][0]
