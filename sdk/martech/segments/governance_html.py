@@ -104,7 +104,7 @@ def _heatmap(report: GovernanceReport) -> str:
     if n < 2:
         return "<p class='muted'>Overlaps need at least two segments.</p>"
     order = seriate(report)
-    cell = max(10, min(40, 680 // n))
+    cell = max(10, min(40, 760 // n))
     label_w = 200
     longest = max(len(_short(k, 26)) for k in report.keys)
     top_h = round(16 + longest * 6.4 * 0.82)  # rotated labels: height of the longest one
