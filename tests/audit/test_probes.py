@@ -46,7 +46,8 @@ def test_trait_pair_changes_one_trait_to_an_observed_value(vocab, shopper):
         changed = {k for k in shopper.traits if shopper.traits[k] != probe.profile.traits[k]}
         assert changed == {trait}
         assert probe.profile.traits[trait] in vocab.traits[trait]
-        assert probe.profile.events == shopper.events and probe.profile.id == shopper.id
+        assert probe.profile.events == shopper.events
+        assert probe.profile.id == shopper.id
 
 
 def test_trait_pair_of_a_personal_trait_does_not_name_the_values(vocab, shopper):
@@ -58,7 +59,8 @@ def test_trait_pair_of_a_personal_trait_does_not_name_the_values(vocab, shopper)
 
 def test_id_only_keeps_traits_and_events_and_replaces_every_identity(shopper):
     probe = id_only(shopper, seed=3, base=0)
-    assert probe.profile.traits == shopper.traits and probe.profile.events == shopper.events
+    assert probe.profile.traits == shopper.traits
+    assert probe.profile.events == shopper.events
     assert probe.profile.id != shopper.id
     assert set(probe.profile.identities) == set(shopper.identities)
     assert not set(probe.profile.identities.values()) & set(shopper.identities.values())
@@ -78,7 +80,8 @@ def test_one_event_pair_differs_only_in_an_item_of_the_same_category(vocab, shop
     x, y = behaviour_probes("one_event", shopper, vocab, random.Random(5), base=0)
     ex, ey = x.profile.events[-1], y.profile.events[-1]
     assert x.profile.events[:-1] == y.profile.events[:-1] == shopper.events
-    assert (ex.type, ex.ts) == (ey.type, ey.ts) and ex.item_id != ey.item_id
+    assert (ex.type, ex.ts) == (ey.type, ey.ts)
+    assert ex.item_id != ey.item_id
     assert vocab.items[ex.item_id or ""] == vocab.items[ey.item_id or ""]
 
 
@@ -124,4 +127,5 @@ def test_two_people_with_a_merge_token_look_identical_after_masking():
 
 def test_redacted_output_is_short_and_pii_free():
     text = redact_output("Dear Anna " + "x" * 400, _person())
-    assert "Anna" not in text and len(text) <= 160
+    assert "Anna" not in text
+    assert len(text) <= 160

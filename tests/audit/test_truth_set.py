@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from truth_set import build
 
 from martech import Level
 from martech.audit import audit_target
 from martech.audit.engine import DEFAULT_BUDGET
-
-from truth_set import build
 
 
 def _references(pop):  # built per test: rotation and exploration carry state

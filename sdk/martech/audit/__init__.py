@@ -110,12 +110,9 @@ def audit_target(
 
 
 def _structural(name: str, capability: str, claim: Level | str | None) -> AuditReport:
-    from .targets import _placeholder_config, connector_class
+    from .targets import capabilities_of, connector_class
 
-    cls = connector_class(name)
-    caps = {
-        c.name: c for c in cls(config=_placeholder_config(cls, "http://x.invalid")).capabilities()
-    }
+    caps = {c.name: c for c in capabilities_of(connector_class(name))}
     claimed = (
         Level(claim) if claim else (caps[capability].claimed_level if capability in caps else None)
     )
@@ -127,13 +124,12 @@ def audit_connectors(
 ) -> list[AuditReport]:
     """Every installed connector's auditable capabilities, probed against their emulators."""
     from ..plugins import registry
-    from .targets import _placeholder_config
+    from .targets import capabilities_of
 
     pop = None
     reports: list[AuditReport] = []
     for name, cls in sorted(registry().connectors.items()):
-        caps = cls(config=_placeholder_config(cls, "http://x.invalid")).capabilities()
-        for cap in caps:
+        for cap in capabilities_of(cls):
             if cap.name in STRUCTURAL_CAPABILITIES:
                 reports.append(
                     structural_report(f"connector:{name}:{cap.name}", cap.name, cap.claimed_level)

@@ -356,23 +356,35 @@ def render_table(reports: list[AuditReport], console: Console) -> None:
     from rich.table import Table
 
     table = Table(
-        "target",
-        "claimed",
-        "observed",
-        "confidence",
-        "calls",
-        "verdict",
+        "connector", "capability", "claimed", "observed", "conf.", "calls", "verdict",
         title="martech audit --all-connectors",
-    )
+    )  # fmt: skip
     for r in reports:
-        style = "red" if r.overclaim else "green"
-        how = "structural" if r.structural else f"{r.calls}"
+        name, _, capability = r.target.removeprefix("connector:").partition(":")
+        if r.claimed is None:
+            verdict = "[dim]no claim[/]"
+        elif r.overclaim:
+            verdict = "[bold red]OVERCLAIM[/]"
+        else:
+            verdict = "[green]holds[/]"
         table.add_row(
-            escape(r.target),
+            escape(name),
+            escape(capability),
             r.claimed.value if r.claimed else "-",
             r.level.value,
             f"{r.confidence:.3f}",
-            how,
-            f"[{style}]{escape(r.verdict)}[/]",
+            "by design" if r.structural else str(r.calls),
+            verdict,
         )
-    console.print(table)
+    # On a terminal rich fits the table to it; piped, a wider table beats truncated names.
+    width = console.width
+    if not console.is_terminal:
+        console.width = max(width, 120)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+    console.print(
+        "[dim]by design: the capability takes no per-person input; its label is the most it can "
+        "carry (an audience push is at most segmentation, a pushed variant at most merge tokens)[/]"
+    )
