@@ -105,23 +105,28 @@ def normalize_email(value: str) -> str | None:
 def normalize_phone(value: str, country: str | None = None) -> str | None:
     """Digits with the country code, no ``+``, no leading zeros; None if not a phone number.
 
-    ``+44 7700 900123`` and ``0044 7700 900123`` -> ``447700900123``; a national number
+    ``+44 7700 900123`` and ``0044 7700 900123`` -> ``447700900123``, ``+33 (0)6 12 34 56 78``
+    -> ``33612345678``; a national number
     (``(650) 555-1212``) is parsed in ``country`` (default region otherwise) first.
     """
+    from martech.identity import normalize_phone as to_e164
+
     raw = value.strip()
     if not raw:
         return None
     if raw.startswith(("+", "00")):
-        digits = re.sub(r"\D", "", raw).lstrip("0")
+        international = "+" + re.sub(r"\D", "", raw).lstrip("0")
+        # phonenumbers drops a national trunk prefix written after the country code
+        # ("+33 06 12…" -> 336 12…); numbers it does not know keep their digits.
+        e164 = to_e164(raw if raw.startswith("+") else international)
+        digits = (e164 or international).lstrip("+")
     else:
-        from martech.identity import normalize_phone as to_e164
-
         region = country.upper() if country and len(country) == 2 else None
         e164 = to_e164(raw, region)
         if e164 is None:
             return None
         digits = e164.lstrip("+")
-    return digits if 7 <= len(digits) <= 15 else None
+    return digits if 7 <= len(digits) <= 15 and digits.isdigit() else None
 
 
 def normalize_name(value: str) -> str | None:
