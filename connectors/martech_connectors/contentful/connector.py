@@ -1,0 +1,196 @@
+"""The Contentful connector: variants as entries through the CMA, the catalogue from the CDA.
+
+Writes follow Contentful's optimistic locking (``shared/research/vendor-apis.md`` §4.1): read the
+entry, ``PUT`` the *whole* entry with ``X-Contentful-Version: <sys.version>``, then publish with
+the new version. A ``409 VersionMismatch`` (someone edited in between) is handled by re-reading the
+entry and retrying once; a second conflict is an error naming the entry. 429s wait for
+``X-Contentful-RateLimit-Reset`` (the HTTP layer's Contentful hook). ``validate_content`` checks
+every variant before :func:`martech.personalize.push.push_variants` writes the first one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from martech.connector import Connector, ConnectorKind, Limits
+from martech.errors import FatalVendorError, ValidationError
+from martech.models import AnyVariant, Capability, ContentVariant, Level
+
+from .config import ContentfulConfig
+from .mapping import entry_id, entry_to_variant, localize, variant_fields
+
+if TYPE_CHECKING:
+    from martech.http import HttpClient, Response
+
+CMA_TYPE = "application/vnd.contentful.management.v1+json"
+#: Loop guard for CDA paging: at most this many pages per read.
+MAX_PAGES = 1000
+
+
+class ContentfulConnector(Connector):
+    """Contentful CMA (write) + CDA (read) for one space and environment."""
+
+    name: ClassVar[str] = "contentful"
+    kind: ClassVar[ConnectorKind] = "cms"
+    Config: ClassVar[type[ContentfulConfig]] = ContentfulConfig
+    # CMA: 7 requests/s per space on the free tier (10 on paid).
+    limits: ClassVar[Limits] = Limits(requests_per_interval=7, interval_seconds=1.0, concurrency=4)
+    emulator: ClassVar[str | None] = "martech_connectors.contentful.emulator:ContentfulEmulator"
+
+    config: ContentfulConfig
+
+    def __init__(
+        self,
+        *,
+        config: ContentfulConfig,
+        http: HttpClient | None = None,
+        delivery: HttpClient | None = None,
+    ) -> None:
+        super().__init__(config=config, http=http)
+        self._delivery = delivery
+        #: Conflicts met and resolved by re-reading (for reports and tests).
+        self.conflicts = 0
+
+    def capabilities(self) -> list[Capability]:
+        return [
+            Capability(
+                name="push_content",
+                claimed_level=Level.broadcast,
+                inputs=[],
+                description="Placement variants as entries of one content type, published.",
+            )
+        ]
+
+    # ------------------------------------------------------------------------------ plumbing
+
+    @property
+    def http(self) -> HttpClient:
+        if self._http is None:
+            from martech.http import HttpClient
+
+            self._http = HttpClient(
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                limits=self.limits,
+                vendor="contentful",
+            )
+        return self._http
+
+    @property
+    def delivery(self) -> HttpClient:
+        if self._delivery is None:
+            from martech.http import HttpClient
+
+            self._delivery = HttpClient(
+                base_url=self.config.delivery_url, timeout=self.config.timeout, vendor="contentful"
+            )
+        return self._delivery
+
+    @property
+    def _entries(self) -> str:
+        return f"/spaces/{self.config.space_id}/environments/{self.config.environment}/entries"
+
+    async def _cma(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Response:
+        token = self.config.management_token.get_secret_value()
+        send = {"Authorization": f"Bearer {token}", "Content-Type": CMA_TYPE, **(headers or {})}
+        return await self.http.request(method, path, json=json, headers=send)
+
+    # ----------------------------------------------------------------------------- writing
+
+    def validate_content(self, variants: Sequence[ContentVariant]) -> None:
+        """Refuse the whole set if any variant cannot become an entry (nothing is written)."""
+        seen: dict[str, str] = {}
+        for v in variants:
+            variant: AnyVariant = v  # type: ignore[assignment]
+            eid = entry_id(variant)
+            variant_fields(variant)
+            if eid in seen:
+                raise ValidationError(f"variants {seen[eid]!r} and {v.id!r} map to entry {eid!r}")
+            seen[eid] = v.id
+
+    async def push_content(self, variant: ContentVariant) -> str:
+        """Create or update the variant's entry, then publish it; returns the entry id."""
+        v: AnyVariant = variant  # type: ignore[assignment]
+        eid = entry_id(v)
+        body = {"fields": localize(variant_fields(v), self.config.locale)}
+        path = f"{self._entries}/{eid}"
+        for attempt in (1, 2):
+            version = await self._current_version(path)
+            headers = (
+                {"X-Contentful-Content-Type": self.config.content_type}
+                if version is None
+                else {"X-Contentful-Version": str(version)}
+            )
+            try:
+                saved = await self._cma("PUT", path, json=body, headers=headers)
+            except FatalVendorError as exc:
+                if exc.status == 409 and attempt == 1:
+                    self.conflicts += 1  # edited in between: re-read the version, retry once
+                    continue
+                if exc.status == 409:
+                    raise FatalVendorError(
+                        f"contentful: entry {eid!r} changed again while being updated "
+                        "(409 VersionMismatch twice); re-run the push",
+                        vendor="contentful",
+                        status=409,
+                    ) from None
+                raise
+            new_version = int(saved.data["sys"]["version"])
+            await self._cma(
+                "PUT", f"{path}/published", headers={"X-Contentful-Version": str(new_version)}
+            )
+            return eid
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _current_version(self, path: str) -> int | None:
+        try:
+            r = await self._cma("GET", path)
+        except FatalVendorError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return int(r.data["sys"]["version"])
+
+    # ----------------------------------------------------------------------------- reading
+
+    async def read_variants(self, placement: str | None = None) -> list[AnyVariant]:
+        """Published variants from the Delivery API (the catalogue), paged by skip/limit."""
+        token = self.config.delivery_token.get_secret_value()
+        params: dict[str, Any] = {
+            "content_type": self.config.content_type,
+            "locale": self.config.locale,
+            "limit": self.config.page_size,
+            "order": "sys.id",
+        }
+        if placement is not None:
+            params["fields.placement"] = placement
+        out: list[AnyVariant] = []
+        skip = 0
+        for _ in range(MAX_PAGES):
+            r = await self.delivery.request(
+                "GET",
+                self._entries,
+                params={**params, "skip": skip},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            items = r.data.get("items") or []
+            out.extend(entry_to_variant(e) for e in items)
+            total = int(r.data.get("total", 0))
+            skip += len(items)
+            if not items or skip >= total:
+                return out
+        raise FatalVendorError(
+            f"contentful: more than {MAX_PAGES} pages of variants; stopped (loop guard)",
+            vendor="contentful",
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._delivery is not None:
+            await self._delivery.aclose()
+
+
+__all__ = ["ContentfulConnector"]
