@@ -93,3 +93,52 @@ def test_normalize_renders_templates_with_the_persons_traits():
 def test_an_empty_population_is_refused():
     with pytest.raises(ConfigError, match="empty"):
         audit_target(by_interest, population=[])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_population_from_a_flat_export(tmp_path, fmt):
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from martech.audit.sources import from_file
+    from martech.population import generate
+
+    flat = generate(300, seed=5).flat
+    path = tmp_path / f"people.{fmt}"
+    (pacsv.write_csv if fmt == "csv" else pq.write_table)(flat, path)
+    pop = from_file(path)
+    assert len(pop.profiles) == 300
+    first = pop.profiles[0]
+    assert first.identities["email"] == flat["email"][0].as_py()
+    assert "consent_email" not in first.traits
+    assert set(first.consent) <= {"email", "sms", "push", "ad"}
+    phones = [p.identities.get("phone") for p in pop.profiles if p.identities.get("phone")]
+    assert phones
+    assert all(ph.startswith("+") for ph in phones)
+    report = audit_target(by_interest, population=pop, budget=400)
+    assert report.level == Level.segmentation
+
+
+def test_population_from_the_store(tmp_path, capsys):
+    import json
+
+    from martech.cli import main
+    from martech.population import generate, write_store
+    from martech.store import Store
+
+    with Store(tmp_path / "martech.duckdb") as store:
+        write_store(store, generate(300, seed=6))
+    module = tmp_path / "store_probe_tool.py"
+    module.write_text("def decide(p):\n    return 'x-' + str(p.traits.get('country'))\n")
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        code = main(["--home", str(tmp_path), "audit", "store_probe_tool:decide",
+                     "--population", "store", "--json", "--budget", "400"])  # fmt: skip
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["population"].startswith("store (300 of 300 profiles)")
+    assert data["depends_on"]["traits"] == ["country"]

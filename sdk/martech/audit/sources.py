@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, ValidationError
-from ..models import Profile
+from ..models import CHANNELS, Profile
 
 #: Profiles drawn from any source (the audit samples its probes from these).
 DEFAULT_PROFILES = 1000
@@ -81,9 +81,13 @@ def from_file(path: str | Path, limit: int = DEFAULT_PROFILES) -> ProbePopulatio
     if suffix in (".jsonl", ".ndjson", ".json"):
         profiles = _jsonl(p, limit)
     elif suffix == ".csv":
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
-        profiles = _rows(pacsv.read_csv(p).slice(0, limit).to_pylist(), p)
+        # Ids and phone numbers are text, even when they look like numbers ("+4915…").
+        text = {c: pa.string() for c in ("id", *IDENTITY_COLUMNS)}
+        table = pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(column_types=text))
+        profiles = _rows(table.slice(0, limit).to_pylist(), p)
     elif suffix in (".parquet", ".pq"):
         import pyarrow.parquet as pq
 
@@ -136,12 +140,19 @@ def _rows(rows: Sequence[dict[str, Any]], p: Path) -> list[Profile]:
             )
             continue
         identities = {k: str(row[k]) for k in IDENTITY_COLUMNS if row.get(k)}
+        consent = {
+            k.removeprefix("consent_"): bool(v)
+            for k, v in row.items()
+            if k.startswith("consent_") and k.removeprefix("consent_") in CHANNELS and v is not None
+        }
         traits = {
             k: (v.isoformat() if hasattr(v, "isoformat") else v)
             for k, v in row.items()
             if k not in ("id", *IDENTITY_COLUMNS) and not k.startswith("consent") and v is not None
         }
-        out.append(Profile(id=str(row["id"]), identities=identities, traits=traits))
+        out.append(
+            Profile(id=str(row["id"]), identities=identities, traits=traits, consent=consent)
+        )
     return out
 
 
