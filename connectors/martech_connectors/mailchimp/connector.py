@@ -4,10 +4,12 @@ Limits: 10 simultaneous connections per user and 500 members per batch call
 (``shared/research/vendor-apis.md`` §2.1 and §5); the HTTP budget turns the first into a
 semaphore shared by every client using the same key.
 
-Pushing one batch (``add_members``) costs one request when the people are already on the list:
-``members_to_add`` on the static segment. Mailchimp silently ignores addresses that are not on
-the list, so the ones neither added nor refused are subscribed with ``update_existing: false``
-(existing members are left exactly as they are, new ones get ``status_if_new``) and added again.
+Pushing one batch (``add_members``) costs one request when the people are already on the list
+and carry no merge-field traits: ``members_to_add`` on the static segment. Mailchimp silently
+ignores addresses that are not on the list, so the ones neither added nor refused are subscribed
+with ``update_existing: false`` (existing members are left exactly as they are, new ones get
+``status_if_new``) and added again. Members with traits that have a merge tag are upserted by
+batch subscribe (``update_existing: true``) first, then added: two requests per batch.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .mapping import (
     incremental_since,
     member_email,
     member_to_profile,
+    merge_fields_for,
     parse_time,
     rejected_by_key,
     split_by_email,
@@ -239,18 +242,31 @@ class MailchimpConnector(Connector):
     async def add_members(
         self, audience_id: str, members: Sequence[AudienceMember]
     ) -> BatchOutcome:
-        """Add one batch (≤ 500) to the static segment, subscribing people not yet on the list."""
+        """Add one batch (≤ 500) to the static segment, subscribing people not yet on the list.
+
+        Members that carry traits with a merge tag (a sync with ``traits``, or an update in
+        upsert mode) are upserted by batch subscribe first, so their merge fields are current.
+        """
         self._check_batch(members)
         by_email, rejected = split_by_email(members)
         if not by_email:
             return BatchOutcome(accepted=[], rejected=rejected, requests=0)
+        requests = 0
+        upserted = any(merge_fields_for(m.traits) for m in members if m.key not in rejected)
+        if upserted:
+            up = await self.upsert_members([m for m in members if m.key not in rejected])
+            requests += up.requests
+            rejected.update(up.rejected)
+            by_email = {e: k for e, k in by_email.items() if k not in rejected}
+            if not by_email:
+                return BatchOutcome(accepted=[], rejected=rejected, requests=requests)
         path = f"{self._list_path}/segments/{audience_id}"
         r = await self._call("POST", path, json={"members_to_add": list(by_email)})
-        requests = 1
+        requests += 1
         rejected.update(self._reasons(r.data, by_email))
         added = self._emails(r.data, "members_added")
         unresolved = [e for e in by_email if e not in added and by_email[e] not in rejected]
-        if unresolved:
+        if unresolved and not upserted:
             # Either already in the segment or not on the list (Mailchimp ignores those).
             keyed = {e: by_email[e] for e in unresolved}
             lookup = {m.key: m for m in members}

@@ -190,9 +190,22 @@ def test_members_already_on_the_list_cost_one_request_per_batch(
     for m in people(5):
         emulator.add_member(m.identities["email"], status="subscribed")
     seg = run_sync(connector.ensure_audience("vip"))
-    outcome = run_sync(connector.add_members(seg, people(5)))
+    bare = [AudienceMember(key=m.key, identities=m.identities) for m in people(5)]
+    outcome = run_sync(connector.add_members(seg, bare))
     assert outcome.requests == 1
     assert len(outcome.accepted) == 5
+
+
+def test_members_with_merge_traits_are_upserted_then_added(
+    emulator: MailchimpEmulator, connector: MailchimpConnector
+) -> None:
+    emulator.add_member("person0@example.org", merge_fields={"FNAME": "Old"})
+    seg = run_sync(connector.ensure_audience("vip"))
+    outcome = run_sync(connector.add_members(seg, people(2)))
+    assert outcome.requests == 2
+    assert emulator.segment_emails(seg) == {"person0@example.org", "person1@example.org"}
+    stored = emulator.lists[DEFAULT_LIST_ID].members
+    assert {m["merge_fields"]["FNAME"] for m in stored.values()} == {"F0", "F1"}
 
 
 def test_removing_members_and_non_members_is_a_noop_the_second_time(
