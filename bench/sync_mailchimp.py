@@ -24,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +149,6 @@ def start_emulator(
 
 def stats(base_url: str) -> dict[str, Any]:
     """The emulator's counters; retried while it refuses us for its 10-connection cap."""
-    import urllib.error
 
     url = base_url.rsplit("/3.0", 1)[0] + "/__bench/stats"
     for _ in range(200):
