@@ -64,19 +64,15 @@ def test_push_publishes_every_variant_and_the_cda_reads_them_back(
 def test_updating_sends_the_current_version_and_republishes(emulator: ContentfulEmulator) -> None:
     c = connect(emulator)
     run_sync(push_variants(c, HERO))
-    changed = parse_placements(
-        [
-            {
-                **HERO.model_dump(mode="json"),
-                "variants": [
-                    {**v.model_dump(mode="json"), "content": "Gear up, weekend!"}
-                    if v.id == "weekend_gear"
-                    else v.model_dump(mode="json")
-                    for v in HERO.variants
-                ],
-            }
-        ]  # fmt: skip
-    )["email_hero"]
+    variants = [
+        {**v.model_dump(mode="json"), "content": "Gear up, weekend!"}
+        if v.id == "weekend_gear"
+        else v.model_dump(mode="json")
+        for v in HERO.variants
+    ]
+    changed = parse_placements([{**HERO.model_dump(mode="json"), "variants": variants}])[
+        "email_hero"
+    ]
     run_sync(push_variants(c, changed))
     entry = emulator.entries["email_hero--weekend_gear"]
     assert entry["sys"]["version"] == 4  # create 1, publish 2, update 3, publish 4
@@ -137,7 +133,7 @@ def test_rate_limit_headers_are_sent_and_a_429_waits_for_the_reset() -> None:
         waits.append(seconds)
         now[0] += seconds
 
-    c.http._sleep = record  # noqa: SLF001 - the HttpClient's documented injection point
+    c.http._sleep = record
     run_sync(push_variants(c, HERO))  # 12 CMA calls at 3/s
     assert waits
     assert all(w >= 1 for w in waits)  # X-Contentful-RateLimit-Reset, not a short backoff

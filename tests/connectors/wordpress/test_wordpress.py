@@ -1,0 +1,86 @@
+"""WordPress connector against its emulator: publish by slug, X-WP-Total paging, 401."""
+
+from __future__ import annotations
+
+import pytest
+
+from martech.errors import AuthError, FatalVendorError, ValidationError
+from martech.http import HttpClient, run_sync
+from martech.http.budget import forget_budgets
+from martech.personalize.placements import example_placements
+from martech.personalize.push import push_variants
+from martech_connectors.wordpress.config import WordPressConfig
+from martech_connectors.wordpress.connector import WordPressConnector
+from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
+from martech_connectors.wordpress.mapping import post_text
+
+BASE = "http://wordpress.test/wp-json"
+HOME = example_placements()["home_hero"]
+
+
+@pytest.fixture
+def emulator() -> WordPressEmulator:
+    forget_budgets()
+    return WordPressEmulator()
+
+
+def connect(
+    emulator: WordPressEmulator, *, password: str = APP_PASSWORD, post_type: str = "posts"
+) -> WordPressConnector:
+    config = WordPressConfig(
+        base_url=BASE, username=USERNAME, app_password=password, post_type=post_type, per_page=4
+    )  # type: ignore[arg-type]
+    http = HttpClient(base_url=BASE, transport=emulator.transport(), vendor="wordpress")
+    return WordPressConnector(config=config, http=http)
+
+
+def test_publish_renders_templates_with_defaults_and_reads_back_over_pages(
+    emulator: WordPressEmulator,
+) -> None:
+    c = connect(emulator)
+    ids = run_sync(push_variants(c, HOME))
+    assert len(set(ids.values())) == 6
+    posts = run_sync(c.read_posts())  # 6 posts, 4 per page: two pages, X-WP-TotalPages = 2
+    assert len(posts) == 6
+    assert emulator.requests["GET /wp-json/wp/v2/posts"] == 6 + 2  # slug lookups + two pages
+    texts = {p["slug"]: post_text(p) for p in posts}
+    assert texts["martech-home-hero-hero-welcome"] == "Welcome, explorer: start your kit here"
+    assert not any("{{" in t for t in texts.values())
+
+
+def test_publishing_again_updates_by_slug_instead_of_duplicating(
+    emulator: WordPressEmulator,
+) -> None:
+    c = connect(emulator)
+    first = run_sync(push_variants(c, HOME))
+    again = run_sync(push_variants(c, HOME))
+    assert first == again
+    assert len(emulator.items["posts"]) == 6
+
+
+def test_variants_can_be_published_as_reusable_blocks(emulator: WordPressEmulator) -> None:
+    run_sync(push_variants(connect(emulator, post_type="blocks"), HOME))
+    assert len(emulator.items["blocks"]) == 6
+    assert {p["type"] for p in emulator.items["blocks"].values()} == {"wp_block"}
+
+
+def test_a_wrong_application_password_is_an_auth_error(emulator: WordPressEmulator) -> None:
+    with pytest.raises(AuthError, match=r"wordpress.*401"):
+        run_sync(push_variants(connect(emulator, password="nope"), HOME))
+    assert emulator.writes == 0
+
+
+def test_a_recommendation_variant_is_refused_before_anything_is_written(
+    emulator: WordPressEmulator,
+) -> None:
+    recs = example_placements()["recs_email"]
+    with pytest.raises(ValidationError, match="'picked' is a recommendation filled per person"):
+        run_sync(push_variants(connect(emulator), recs))
+    assert emulator.total_requests == 0
+
+
+def test_a_page_past_the_end_is_the_vendor_400(emulator: WordPressEmulator) -> None:
+    c = connect(emulator)
+    run_sync(push_variants(c, HOME))
+    with pytest.raises(FatalVendorError, match="400 The page number requested is larger"):
+        run_sync(c.http.request("GET", "/wp/v2/posts", params={"page": 9, "per_page": 4}))
