@@ -77,18 +77,23 @@ async def pull(
     pending: asyncio.Task[None] | None = None
     records = pages = 0
     last: str | None = cursor
-    async for page in connector.pull_profiles(since=since, cursor=cursor):
-        buffer.extend(page.profiles)
-        records += len(page.profiles)
-        pages += 1
-        last = page.cursor
-        if len(buffer) >= flush_rows:
-            if pending is not None:
-                await pending
-            pending = asyncio.create_task(asyncio.to_thread(_write, store, buffer, source, last))
-            buffer = []
-    if pending is not None:
-        await pending
+    stream = connector.pull_profiles(since=since, cursor=cursor)
+    try:
+        async for page in stream:
+            buffer.extend(page.profiles)
+            records += len(page.profiles)
+            pages += 1
+            last = page.cursor
+            if len(buffer) >= flush_rows:
+                if pending is not None:
+                    await pending
+                write = asyncio.to_thread(_write, store, buffer, source, last)
+                pending = asyncio.create_task(write)
+                buffer = []
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+        if pending is not None:
+            await pending
     if buffer or (last is not None and last != cursor):
         await asyncio.to_thread(_write, store, buffer, source, last)
     return PullResult(source, records, pages, last, time.perf_counter() - started)

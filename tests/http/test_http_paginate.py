@@ -31,8 +31,9 @@ async def collect(**kw: object) -> list[object]:
     return out
 
 
+@pytest.mark.parametrize("prefetch", [False, True], ids=["sequential", "prefetch"])
 @respx.mock
-async def test_cursor_paginator_follows_paging_next_after() -> None:
+async def test_cursor_paginator_follows_paging_next_after(prefetch: bool) -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         after = int(request.url.params.get("after", "0"))
         body: dict[str, object] = {"results": list(range(after, min(after + 3, 8)))}
@@ -40,8 +41,9 @@ async def test_cursor_paginator_follows_paging_next_after() -> None:
             body["paging"] = {"next": {"after": str(after + 3)}}
         return httpx.Response(200, json=body)
 
-    respx.get(f"{BASE}/items").mock(side_effect=answer)
-    assert await collect(paginator=CursorPaginator()) == list(range(8))
+    route = respx.get(f"{BASE}/items").mock(side_effect=answer)
+    assert await collect(paginator=CursorPaginator(), prefetch=prefetch) == list(range(8))
+    assert route.call_count == 3
 
 
 @respx.mock
@@ -168,3 +170,18 @@ async def test_pages_report_the_cursor_to_resume_from() -> None:
         async for p in paginate(client(), "GET", "/items", paginator=CursorPaginator(start="2"))
     ]
     assert resumed == [[2]]
+
+
+@respx.mock
+async def test_prefetch_stops_cleanly_when_the_caller_stops_early() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        after = int(request.url.params.get("after", "0"))
+        return httpx.Response(
+            200, json={"results": [after], "paging": {"next": {"after": str(after + 1)}}}
+        )
+
+    respx.get(f"{BASE}/items").mock(side_effect=answer)
+    pages = paginate(client(), "GET", "/items", paginator=CursorPaginator(), prefetch=True)
+    first = await anext(pages)
+    await pages.aclose()
+    assert first.items == [0]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
@@ -158,32 +159,36 @@ class HubSpotConnector(Connector):
             anchor = max(0, int(state["hw"]) - SEARCH_OVERLAP_MS)
             state = {"m": "search", "anchor": anchor, "after": 0, "hw": int(state["hw"])}
         pages = self._pull_list(state) if state["m"] == "list" else self._pull_search(state)
-        async for page in pages:
-            yield page
+        async with aclosing(pages):  # a caller stopping early also stops any prefetch
+            async for page in pages:
+                yield page
 
     async def _pull_list(self, state: dict[str, Any]) -> AsyncIterator[PullPage]:
         from martech.http import CursorPaginator, paginate
 
         hw = int(state.get("hw") or 0)
         params = {"limit": self.config.page_size, "properties": ",".join(self.config.properties)}
-        async for page in paginate(
+        pages = paginate(
             self.http,
             "GET",
             CONTACTS,
             paginator=CursorPaginator(start=state.get("after")),
             params=params,
             headers=self._auth,
-        ):
-            latest = max((u for c in page.items if (u := updated_at(c))), default=None)
-            if latest is not None:
-                hw = max(hw, _ms(latest))
-            nxt = (
-                {"m": "list", "after": page.next_token, "hw": hw}
-                if page.next_token is not None
-                else {"m": "done", "hw": hw}
-            )
-            profiles = [contact_to_profile(c) for c in page.items]
-            yield PullPage(profiles=profiles, cursor=encode_cursor(nxt))
+            prefetch=True,  # map this page while HubSpot serves the next
+        )
+        async with aclosing(pages):
+            async for page in pages:
+                latest = max((u for c in page.items if (u := updated_at(c))), default=None)
+                if latest is not None:
+                    hw = max(hw, _ms(latest))
+                nxt = (
+                    {"m": "list", "after": page.next_token, "hw": hw}
+                    if page.next_token is not None
+                    else {"m": "done", "hw": hw}
+                )
+                profiles = [contact_to_profile(c) for c in page.items]
+                yield PullPage(profiles=profiles, cursor=encode_cursor(nxt))
 
     async def _pull_search(self, state: dict[str, Any]) -> AsyncIterator[PullPage]:
         anchor, after, hw = int(state["anchor"]), int(state["after"]), int(state["hw"])

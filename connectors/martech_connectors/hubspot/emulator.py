@@ -186,6 +186,11 @@ class HubSpotEmulator(Emulator):
         # Spread modification times one second apart, oldest first, like an aged portal.
         self.add_contacts(props, modified_ms=(BASE_MS + i * 1000 for i in range(len(props))))
 
+    def disable_limits(self) -> None:
+        super().disable_limits()
+        self.burst_limit = None
+        self.window = self.search_window = None
+
     def list_members(self, list_id: str) -> set[str]:
         return {str(r) for r in self.members.get(list_id, {})}
 

@@ -53,17 +53,21 @@ def profile_id(record_id: str, properties: Mapping[str, Any]) -> str:
     return str(mid) if mid else f"hubspot-{record_id}"
 
 
-def _trait_value(name: str, value: str) -> Any:
-    if name in INT_TRAITS:
-        try:
-            return int(value)
-        except ValueError:
-            return value
-    if name in BOOL_TRAITS:
-        low = value.lower()
-        if low in ("true", "false"):
-            return low == "true"
-    return value
+_STR, _INT, _BOOL, _SKIP = 0, 1, 2, 3
+#: property name -> (trait name, how to type it); filled lazily, one entry per property seen.
+_PLAN: dict[str, tuple[str, int]] = {}
+
+
+def _plan(name: str) -> tuple[str, int]:
+    trait = PROPERTY_TO_TRAIT.get(name, name)
+    kind = (
+        _SKIP if name in NOT_TRAITS
+        else _INT if trait in INT_TRAITS
+        else _BOOL if trait in BOOL_TRAITS
+        else _STR
+    )  # fmt: skip
+    _PLAN[name] = (trait, kind)
+    return trait, kind
 
 
 def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
@@ -83,16 +87,24 @@ def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
         if e164:
             identities["phone"] = e164
     traits: dict[str, Any] = {}
-    for name, value in props.items():
-        if value is None or value == "" or name in NOT_TRAITS:
-            continue
-        trait = PROPERTY_TO_TRAIT.get(name, name)
-        traits[trait] = _trait_value(trait, value)
     consent: dict[str, bool] = {}
-    for channel in CONSENT_CHANNELS:
-        value = props.get(f"consent_{channel}")
-        if value:
-            consent[channel] = value.lower() == "true"
+    for name, value in props.items():
+        if not value:
+            continue
+        trait, kind = _PLAN.get(name) or _plan(name)
+        if kind == _STR:
+            traits[trait] = value
+        elif kind == _SKIP:
+            if name.startswith("consent_") and name[8:] in CONSENT_CHANNELS:
+                consent[name[8:]] = value.lower() == "true"
+        elif kind == _INT:
+            try:
+                traits[trait] = int(value)
+            except ValueError:
+                traits[trait] = value
+        else:
+            low = value.lower()
+            traits[trait] = (low == "true") if low in ("true", "false") else value
     if (props.get("hs_email_optout") or "").lower() == "true":
         consent["email"] = False
     # model_construct: every field is built above with the types Profile declares, and this runs

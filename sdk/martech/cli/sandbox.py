@@ -32,6 +32,9 @@ def serve(
     port: int = typer.Option(0, "--port", help="Port on 127.0.0.1; 0 picks a free one."),
     records: int = typer.Option(1000, "--records", help="Synthetic records to seed."),
     seed: int = typer.Option(0, "--seed", help="Seed for the synthetic records and faults."),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Do not enforce the vendor's rate limits (benchmarks)."
+    ),
     for_seconds: float | None = typer.Option(
         None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
     ),
@@ -40,10 +43,11 @@ def serve(
     from ..sandbox import Faults
     from ..sandbox import serve as serve_emulator
 
-    with serve_emulator(name, port=port, records=records, seed=seed, faults=Faults(seed=seed)) as (
-        _,
-        url,
-    ):
+    faults = Faults(seed=seed)
+    limits = not no_limits
+    with serve_emulator(
+        name, port=port, records=records, seed=seed, faults=faults, limits=limits
+    ) as (_, url):
         print(url, flush=True)
         stop = None if for_seconds is None else time.monotonic() + for_seconds
         try:

@@ -9,8 +9,10 @@ page's bytes repeat, or when ``max_pages`` is reached.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -236,8 +238,13 @@ async def paginate(
     json: Any = None,
     headers: dict[str, str] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
+    prefetch: bool = False,
 ) -> AsyncIterator[Page]:
-    """Yield pages until the paginator says stop, a page is empty, or a loop guard trips."""
+    """Yield pages until the paginator says stop, a page is empty, or a loop guard trips.
+
+    With ``prefetch``, the next page is requested before this one is handed over, so the
+    caller's work on a page overlaps the vendor's time on the next (one request in flight).
+    """
     request = PageRequest(method, path, dict(params or {}), json)
     paginator.init_request(request)
     seen_tokens: set[str] = set()
@@ -246,47 +253,67 @@ async def paginate(
     if token is not None:
         seen_tokens.add(token)
     where = f"{client.vendor}: {method} {client._show(path)}"
-    for number in range(1, max_pages + 1):
-        response = await client.request(
+
+    def send() -> Coroutine[Any, Any, Response]:
+        return client.request(
             request.method,
             request.path,
-            params=request.params or None,
+            params=dict(request.params) or None,
             json=request.json,
             headers=headers,
         )
-        data = response.data
-        items = dig(data, items_path) if items_path else data
-        if not isinstance(items, list):
-            items = []
-        if not items:
-            return
-        # Fingerprint the items, not the bytes: a looping vendor may vary the paging metadata.
-        fingerprint = (len(items), hash(orjson.dumps(items[0]) + orjson.dumps(items[-1])))
-        if fingerprint in seen_pages:
-            raise PaginationLoopError(
-                f"{where}: page {number} repeats the items of an earlier page; stopped",
-                vendor=client.vendor,
-            )
-        seen_pages.add(fingerprint)
-        paginator.update_state(response, items)
-        more = paginator.has_next_page
-        next_token = paginator.token if more else None
-        yield Page(items, response, number, token, next_token)
-        if not more:
-            return
-        token = next_token
-        if token is not None:
-            if token in seen_tokens:
+
+    ahead: asyncio.Task[Response] | None = None
+    try:
+        response = await send()
+        for number in range(1, max_pages + 1):
+            data = response.data
+            items = dig(data, items_path) if items_path else data
+            if not isinstance(items, list) or not items:
+                return
+            # Fingerprint the items, not the bytes: a looping vendor may vary paging metadata.
+            fingerprint = (len(items), hash(orjson.dumps(items[0]) + orjson.dumps(items[-1])))
+            if fingerprint in seen_pages:
                 raise PaginationLoopError(
-                    client.redact(f"{where}: cursor {token!r} came back a second time; stopped"),
+                    f"{where}: page {number} repeats the items of an earlier page; stopped",
                     vendor=client.vendor,
                 )
-            seen_tokens.add(token)
-        paginator.update_request(request)
-    raise PaginationLoopError(
-        f"{where}: more than {max_pages} pages; stopped (raise max_pages if this is expected)",
-        vendor=client.vendor,
-    )
+            seen_pages.add(fingerprint)
+            paginator.update_state(response, items)
+            more = paginator.has_next_page
+            next_token = paginator.token if more else None
+            if more:
+                if next_token is not None:
+                    if next_token in seen_tokens:
+                        raise PaginationLoopError(
+                            client.redact(
+                                f"{where}: cursor {next_token!r} came back a second time; stopped"
+                            ),
+                            vendor=client.vendor,
+                        )
+                    seen_tokens.add(next_token)
+                if number == max_pages:
+                    raise PaginationLoopError(
+                        f"{where}: more than {max_pages} pages; stopped "
+                        "(raise max_pages if this is expected)",
+                        vendor=client.vendor,
+                    )
+                paginator.update_request(request)
+                if prefetch:
+                    ahead = asyncio.ensure_future(send())
+            yield Page(items, response, number, token, next_token)
+            if not more:
+                return
+            token = next_token
+            if ahead is not None:
+                response, ahead = await ahead, None
+            else:
+                response = await send()
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await ahead
 
 
 __all__ = [

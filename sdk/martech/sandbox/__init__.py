@@ -60,9 +60,12 @@ def serve(
     records: int = 0,
     seed: int = 0,
     faults: Faults | None = None,
+    limits: bool = True,
 ) -> Iterator[tuple[Emulator, str]]:
     """Run ``name``'s emulator on 127.0.0.1 with ``records`` seeded; yield (emulator, url)."""
     emulator = emulator_class(name)(faults=faults)
+    if not limits:
+        emulator.disable_limits()
     if records:
         emulator.seed_data(records, seed)
     with emulator.serve(port) as url:

@@ -126,6 +126,10 @@ class Emulator:
     def seed_data(self, records: int, seed: int = 0) -> None:
         """Fill the emulator with ``records`` synthetic records (the CLI's ``--records``)."""
 
+    def disable_limits(self) -> None:
+        """Stop enforcing vendor limits (benchmarks measure us, not the vendor's quota)."""
+        self.concurrency_limit = None
+
     def rate_limited(self, retry_after: str | None = None) -> Response:
         """The vendor's 429 answer. Override with the vendor's body and headers."""
         headers = {"Retry-After": retry_after} if retry_after is not None else None
