@@ -51,6 +51,17 @@ if TYPE_CHECKING:
 
 #: Members per batch-subscribe and per members_to_add / members_to_remove call.
 MAX_BATCH = 500
+#: Partial responses (Mailchimp's ``fields``): batch answers list whole member objects otherwise.
+SEGMENT_FIELDS = (
+    "members_added.email_address,members_removed.email_address,errors,"
+    "total_added,total_removed,error_count"
+)
+SUBSCRIBE_FIELDS = (
+    "new_members.email_address,updated_members.email_address,errors,"
+    "total_created,total_updated,error_count"
+)
+_SEG = {"fields": SEGMENT_FIELDS}
+_SUB = {"fields": SUBSCRIBE_FIELDS}
 
 
 def _redact(text: str) -> str:
@@ -261,7 +272,7 @@ class MailchimpConnector(Connector):
             if not by_email:
                 return BatchOutcome(accepted=[], rejected=rejected, requests=requests)
         path = f"{self._list_path}/segments/{audience_id}"
-        r = await self._call("POST", path, json={"members_to_add": list(by_email)})
+        r = await self._call("POST", path, json={"members_to_add": list(by_email)}, params=_SEG)
         requests += 1
         rejected.update(self._reasons(r.data, by_email))
         added = self._emails(r.data, "members_added")
@@ -277,14 +288,16 @@ class MailchimpConnector(Connector):
                 ],
                 "update_existing": False,
             }
-            s = await self._call("POST", self._list_path, json=body)
+            s = await self._call("POST", self._list_path, json=body, params=_SUB)
             requests += 1
             created = self._emails(s.data, "new_members")
             for email, reason in self._reason_pairs(s.data):
                 if email in keyed and "ERROR_CONTACT_EXISTS" not in reason:
                     rejected[keyed[email]] = reason
             if created:
-                r2 = await self._call("POST", path, json={"members_to_add": sorted(created)})
+                r2 = await self._call(
+                    "POST", path, json={"members_to_add": sorted(created)}, params=_SEG
+                )
                 requests += 1
                 rejected.update(self._reasons(r2.data, {e: keyed[e] for e in created}))
         accepted = [k for k in by_email.values() if k not in rejected]
@@ -302,6 +315,7 @@ class MailchimpConnector(Connector):
             "POST",
             f"{self._list_path}/segments/{audience_id}",
             json={"members_to_remove": list(by_email)},
+            params=_SEG,
         )
         rejected.update(self._reasons(r.data, by_email))
         accepted = [k for k in by_email.values() if k not in rejected]
@@ -321,7 +335,7 @@ class MailchimpConnector(Connector):
             ],
             "update_existing": True,
         }
-        r = await self._call("POST", self._list_path, json=body)
+        r = await self._call("POST", self._list_path, json=body, params=_SUB)
         rejected.update(self._reasons(r.data, by_email))
         accepted = [k for k in by_email.values() if k not in rejected]
         return BatchOutcome(accepted=accepted, rejected=rejected, requests=1)

@@ -210,7 +210,11 @@ class MailchimpEmulator(Emulator):
 
     # --------------------------------------------------------------------------------- wire
 
-    def _wire_member(self, list_id: str, h: str, m: dict[str, Any]) -> dict[str, Any]:
+    def _wire_member(
+        self, list_id: str, h: str, m: dict[str, Any], only: set[str] | None = None
+    ) -> dict[str, Any]:
+        if only is not None and only <= {"email_address", "status", "last_changed"}:
+            return {k: m[k] for k in only}  # a partial response: build only what was asked
         return {
             "id": h,
             "email_address": m["email_address"],
@@ -319,25 +323,38 @@ class MailchimpEmulator(Emulator):
         return count, offset, None
 
     @staticmethod
-    def _select(doc: dict[str, Any], request: Request, collection: str) -> dict[str, Any]:
-        """Apply ``fields`` / ``exclude_fields`` (dotted, comma-separated) to an answer."""
-        fields = [f for f in request.query_params.get("fields", "").split(",") if f]
-        excluded = [f for f in request.query_params.get("exclude_fields", "").split(",") if f]
-        if fields:
-            inner = {f.split(".", 1)[1] for f in fields if f.startswith(collection + ".")}
-            top = {f.split(".", 1)[0] for f in fields}
+    def _fields(request: Request, name: str) -> tuple[set[str], dict[str, set[str]]]:
+        """(top-level keys, collection -> inner keys) named in ``fields``/``exclude_fields``."""
+        top: set[str] = set()
+        inner: dict[str, set[str]] = {}
+        for f in request.query_params.get(name, "").split(","):
+            if not f:
+                continue
+            head, _, rest = f.partition(".")
+            top.add(head)
+            if rest:
+                inner.setdefault(head, set()).add(rest)
+        return top, inner
+
+    def _only(self, request: Request, collection: str) -> set[str] | None:
+        """The member keys ``fields`` asks for in ``collection``, or None for all of them."""
+        _, inner = self._fields(request, "fields")
+        return inner.get(collection)
+
+    def _select(self, doc: dict[str, Any], request: Request) -> dict[str, Any]:
+        """Apply Mailchimp's partial responses (``fields`` / ``exclude_fields``, dotted)."""
+        top, inner = self._fields(request, "fields")
+        if top:
             doc = {k: v for k, v in doc.items() if k in top}
-            if inner and collection in doc:
-                doc[collection] = [
-                    {k: v for k, v in item.items() if k in inner} for item in doc[collection]
-                ]
-        if excluded:
-            inner_x = {f.split(".", 1)[1] for f in excluded if f.startswith(collection + ".")}
-            doc = {k: v for k, v in doc.items() if k not in excluded}
-            if inner_x and collection in doc:
-                doc[collection] = [
-                    {k: v for k, v in item.items() if k not in inner_x} for item in doc[collection]
-                ]
+            for name, keys in inner.items():
+                if isinstance(doc.get(name), list):
+                    doc[name] = [{k: v for k, v in i.items() if k in keys} for i in doc[name]]
+        top_x, inner_x = self._fields(request, "exclude_fields")
+        if top_x:
+            doc = {k: v for k, v in doc.items() if k not in top_x or k in inner_x}
+            for name, keys in inner_x.items():
+                if isinstance(doc.get(name), list):
+                    doc[name] = [{k: v for k, v in i.items() if k not in keys} for i in doc[name]]
         return doc
 
     async def list_members(self, request: Request) -> Response:
@@ -358,7 +375,7 @@ class MailchimpEmulator(Emulator):
             ]
             page = [self._wire_member(lst.id, h, m) for h, m in rows[offset : offset + count]]
         doc = {"members": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
-        return json_response(self._select(doc, request, "members"))
+        return json_response(self._select(doc, request))
 
     async def member(self, request: Request) -> Response:
         lst, denied = self._list(request)
@@ -436,6 +453,8 @@ class MailchimpEmulator(Emulator):
                 f"got {len(members)}.",
             )
         update_existing = bool(body.get("update_existing", False))
+        only_created = self._only(request, "new_members")
+        only_updated = self._only(request, "updated_members")
         created: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
@@ -506,18 +525,19 @@ class MailchimpEmulator(Emulator):
                 )
                 continue
             was_new, stored = self._upsert(lst, email, status, item.get("merge_fields") or {})
-            (created if was_new else updated).append(self._wire_member(lst.id, h, stored))
-        return json_response(
-            {
-                "new_members": created,
-                "updated_members": updated,
-                "errors": errors,
-                "total_created": len(created),
-                "total_updated": len(updated),
-                "error_count": len(errors),
-                "_links": [],
-            }
-        )
+            (created if was_new else updated).append(
+                self._wire_member(lst.id, h, stored, only_created if was_new else only_updated)
+            )
+        doc = {
+            "new_members": created,
+            "updated_members": updated,
+            "errors": errors,
+            "total_created": len(created),
+            "total_updated": len(updated),
+            "error_count": len(errors),
+            "_links": [],
+        }
+        return json_response(self._select(doc, request))
 
     async def segments(self, request: Request) -> Response:
         lst, denied = self._list(request)
@@ -532,7 +552,7 @@ class MailchimpEmulator(Emulator):
                 rows = [s for s in lst.segments.values() if kind in (None, "static")]
                 page = [s.wire(lst.id) for s in rows[offset : offset + count]]
             doc = {"segments": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
-            return json_response(self._select(doc, request, "segments"))
+            return json_response(self._select(doc, request))
         body = await self.read_json(request)
         name = body.get("name") if isinstance(body, dict) else None
         emails = body.get("static_segment") if isinstance(body, dict) else None
@@ -604,6 +624,8 @@ class MailchimpEmulator(Emulator):
         added: list[dict[str, Any]] = []
         removed: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
+        only_added = self._only(request, "members_added")
+        only_removed = self._only(request, "members_removed")
         for email in to_add:
             email = str(email)
             h = subscriber_hash(email)
@@ -619,7 +641,7 @@ class MailchimpEmulator(Emulator):
                     continue
                 seg.members.add(h)
                 self.segment_adds += 1
-            added.append(self._wire_member(lst.id, h, m))
+            added.append(self._wire_member(lst.id, h, m, only_added))
         for email in to_remove:
             h = subscriber_hash(str(email))
             with self.lock:
@@ -628,19 +650,18 @@ class MailchimpEmulator(Emulator):
                 seg.members.discard(h)
                 self.segment_removes += 1
                 m = lst.members[h]
-            removed.append(self._wire_member(lst.id, h, m))
+            removed.append(self._wire_member(lst.id, h, m, only_removed))
         seg.updated_at = _iso(self.now())
-        return json_response(
-            {
-                "members_added": added,
-                "members_removed": removed,
-                "errors": errors,
-                "total_added": len(added),
-                "total_removed": len(removed),
-                "error_count": len(errors),
-                "_links": [],
-            }
-        )
+        doc = {
+            "members_added": added,
+            "members_removed": removed,
+            "errors": errors,
+            "total_added": len(added),
+            "total_removed": len(removed),
+            "error_count": len(errors),
+            "_links": [],
+        }
+        return json_response(self._select(doc, request))
 
     async def segment_members(self, request: Request) -> Response:
         lst, seg, denied = self._segment(request)
@@ -651,12 +672,13 @@ class MailchimpEmulator(Emulator):
             return bad
         with self.lock:
             hashes = sorted(seg.members)
+            only = self._only(request, "members")
             page = [
-                self._wire_member(lst.id, h, lst.members[h])
+                self._wire_member(lst.id, h, lst.members[h], only)
                 for h in hashes[offset : offset + count]
             ]
         doc = {"members": page, "total_items": len(hashes), "_links": []}
-        return json_response(self._select(doc, request, "members"))
+        return json_response(self._select(doc, request))
 
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_LIST_ID", "MailchimpEmulator", "Segment"]
