@@ -1,7 +1,8 @@
 """Import profiles and events from CSV, JSONL or Parquet into the store, in bulk.
 
-The file is read by DuckDB (:mod:`.source`), mapped column by column, validated in one SQL pass
-(each row gets a ``reason`` or none), and the good rows go to the store through
+The file is read by DuckDB (:mod:`.source`), mapped column by column and validated in SQL (a view
+gives each row a ``reason`` or none; it is scanned once for rejects and once for the good rows, never
+materialized), and the good rows go to the store through
 :meth:`Store.upsert_profiles_from` / :meth:`Store.append_events_from`. Bad rows never abort an
 import: they land in a reject file (JSONL: ``row``, ``reason``, ``record`` with emails and phones
 redacted). Problems with the file or the mapping as a whole (a mapped column that does not exist,
@@ -17,6 +18,7 @@ Mapping targets: profiles ``id``, ``email``, ``phone``, ``identities.<kind>``, `
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,8 +36,10 @@ Kind = Literal["profiles", "events"]
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _E164_RE = r"\+[1-9][0-9]{7,14}"
 _TZ_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-_TRUE = "('true', 't', '1', 'yes', 'y', 'on')"
-_FALSE = "('false', 'f', '0', 'no', 'n', 'off')"
+# Membership by regex, not IN (...) / list_contains: DuckDB plans those as a join per use, which
+# is far slower per row and cannot be pruned from a view.
+_TRUE = "'true|t|1|yes|y|on'"
+_FALSE = "'false|f|0|no|n|off'"
 
 #: Column names that map themselves when no mapping names them (first match wins).
 AUTO: dict[Kind, dict[str, tuple[str, ...]]] = {
@@ -219,7 +223,7 @@ def import_file(
         rejected = _write_rejects(con, source, cols, rejects_path)
         good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mt_good AS {good}")
-        n_good = int(con.execute("SELECT count(*) FROM _mt_good").fetchall()[0][0])
+        n_good = source.rows - rejected
         inserted = updated = duplicates = 0
         if kind == "profiles":
             counts = store.upsert_profiles_from("_mt_good")
@@ -231,7 +235,7 @@ def import_file(
             imported = inserted
     finally:
         con.execute("DROP VIEW IF EXISTS _mt_good")
-        con.execute("DROP TABLE IF EXISTS _mt_stage")
+        con.execute("DROP VIEW IF EXISTS _mt_stage")
         src.drop(con, source)
     return ImportSummary(
         kind=kind,
@@ -336,10 +340,21 @@ def _infer_csv_types(con: Any, source: src.Source, columns: list[str]) -> dict[s
 
 
 def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
-    """A JSON object from (key, SQL value) pairs, null values dropped (json_merge_patch does it)."""
-    obj = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")" if pairs else "'{}'"
-    start = f"coalesce(({base})::JSON, '{{}}')" if base else "'{}'"
-    return f"json_merge_patch({start}, {obj})"
+    """JSON object text from (key, SQL value) pairs, null values left out.
+
+    Built by string concatenation (``concat_ws`` skips NULLs, and ``'"k":' || NULL`` is NULL):
+    several times faster than json_object + json_merge_patch at a million rows.
+    """
+    import orjson
+
+    members = [
+        f"{_q(orjson.dumps(k).decode() + ':')} || nullif(to_json({v})::VARCHAR, 'null')"
+        for k, v in pairs
+    ]
+    obj = "('{' || concat_ws(',', " + ", ".join(members) + ") || '}')" if members else "'{}'"
+    if base:
+        return f"json_merge_patch(coalesce(({base})::JSON, '{{}}'), {obj})"
+    return obj
 
 
 def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
@@ -383,11 +398,14 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
         if not target.startswith("consent."):
             continue
         v = f"lower({t(column)})"
-        expr = f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
+        expr = (
+            f"CASE WHEN regexp_full_match({v}, {_TRUE}) THEN true "
+            f"WHEN regexp_full_match({v}, {_FALSE}) THEN false END"
+        )
         consent.append((target[8:], expr))
         checks.append(
             (
-                f"{v} IS NOT NULL AND {v} NOT IN {_TRUE} AND {v} NOT IN {_FALSE}",
+                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_TRUE[:-1]}|{_FALSE[1:]})",
                 _q(f"consent {target[8:]} (column {column!r}): expected true/false, yes/no or 1/0"),
             )
         )
@@ -400,15 +418,16 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
     base_traits = source.object(cols["@traits"]) if "@traits" in cols else None
     base_consent = source.object(cols["@consent"]) if "@consent" in cols else None
     base_ids = source.object(cols["@identities"]) if "@identities" in cols else None
+    # One flat SELECT (nested SELECT * defeats DuckDB's column pruning of the view).
+    reason = _reason(checks).replace("_phone", f"({p})")
+    ids_obj = _object([(k, f"({p})" if v == "_phone" else v) for k, v in identities], base_ids)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _mt_stage AS
-            SELECT _rn, {_reason(checks)} AS _reason, _mt_id AS id, _mt_traits AS traits,
-                   _mt_consent AS consent, _mt_identities AS identities FROM (
-              SELECT *, {_object(identities, base_ids)}::VARCHAR AS _mt_identities FROM (
-                SELECT {t(id_col)} AS _mt_id, {p} AS _phone,
-                       {_object(traits, base_traits)}::VARCHAR AS _mt_traits,
-                       {_object(consent, base_consent)}::VARCHAR AS _mt_consent, *
-                FROM _mt_src))"""
+        f"""CREATE OR REPLACE TEMP VIEW _mt_stage AS
+            SELECT _rn, {reason} AS _reason, {t(id_col)} AS id,
+                   {_object(traits, base_traits)}::VARCHAR AS traits,
+                   {_object(consent, base_consent)}::VARCHAR AS consent,
+                   {ids_obj}::VARCHAR AS identities
+            FROM _mt_src"""
     )
 
 
@@ -419,10 +438,10 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
     checks.append((f"{t(pid)} IS NULL", _q(f"missing profile id (column {pid!r})")))
     checks.append((f"{t(typ)} IS NULL", _q(f"missing event type (column {typ!r})")))
     if strict:
-        known = ", ".join(_q(x) for x in sorted(EVENT_TYPES))
+        known = _q("|".join(re.escape(x) for x in sorted(EVENT_TYPES)))
         checks.append(
             (
-                f"{t(typ)} NOT IN ({known})",
+                f"NOT regexp_full_match({t(typ)}, {known})",
                 f"'unknown event type ''' || {t(typ)} || ''' (column {_q(typ)[1:-1]}, strict "
                 f"mode; known types: {', '.join(sorted(EVENT_TYPES))})'",
             )
@@ -467,9 +486,21 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         for name, c in prop_cols
     ]
     base = source.object(cols["@properties"]) if "@properties" in cols else None
-    properties = _object(props, base) if props or base else "NULL"
+    if props:
+        properties = _object(props, base)
+    elif base:  # the store's own shape: keep the object as it is, no re-serializing
+        properties = f"CASE WHEN json_type({base}) = 'OBJECT' THEN {base} END"
+        raw_props = source.text(cols["@properties"])
+        checks.append(
+            (
+                f"{raw_props} IS NOT NULL AND json_type({base}) IS DISTINCT FROM 'OBJECT'",
+                _q(f"properties (column {cols['@properties']!r}) is not a JSON object"),
+            )
+        )
+    else:
+        properties = "NULL"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _mt_stage AS
+        f"""CREATE OR REPLACE TEMP VIEW _mt_stage AS
             SELECT _rn, {_reason(checks)} AS _reason, {t(pid)} AS profile_id, {t(typ)} AS type,
                    {item} AS item_id, {ts} AS ts, {value} AS value,
                    nullif({properties}::VARCHAR, '{{}}') AS properties
@@ -501,12 +532,14 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
         value = source.text(c)
         pairs.append((c, "'[redacted]'" if c in pii else redact_sql(value)))
     record = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")"
+    # Count first: without _rn in the query, the scan skips row numbering and most columns.
+    failed = con.execute("SELECT count(*) FROM _mt_stage WHERE _reason IS NOT NULL").fetchall()
+    where = "WHERE _reason IS NOT NULL" if failed[0][0] else "LIMIT 0"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _mt_rejects AS
-           SELECT _rn AS row, _reason AS reason, NULL::VARCHAR AS record
-           FROM _mt_stage WHERE _reason IS NOT NULL"""
+        f"""CREATE OR REPLACE TEMP TABLE _mt_rejects AS
+            SELECT _rn AS row, _reason AS reason, NULL::VARCHAR AS record FROM _mt_stage {where}"""
     )
-    if int(con.execute("SELECT count(*) FROM _mt_rejects").fetchall()[0][0]):
+    if failed[0][0]:
         con.execute(
             f"""UPDATE _mt_rejects SET record = r.record FROM (
                   SELECT _rn, {record}::VARCHAR AS record FROM _mt_src
