@@ -38,7 +38,7 @@ import orjson
 
 from martech.sandbox import Emulator, Faults, json_response
 
-from .mapping import MATCH_KEYS, MAX_ROWS, SCHEMA_KEYS, UNHASHED, is_hashed
+from .mapping import MATCH_KEYS, MAX_ROWS, SCHEMA_KEYS, UNHASHED, is_hashed, sha256_hex
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -177,6 +177,15 @@ class MetaEmulator(Emulator):
                 audience_id, account, name, "", "USER_PROVIDED_ONLY"
             )
         return audience_id
+
+    def seed_data(self, records: int, seed: int = 0) -> None:
+        """One audience, "sandbox-seeded", holding ``records`` synthetic people (email hashes)."""
+        audience_id = self.create_audience("sandbox-seeded")
+        rows = [
+            {f"EMAIL:{sha256_hex(f'member{i:07d}@sandbox.example.com')}"} for i in range(records)
+        ]
+        with self.lock:
+            self._add(self.audiences[audience_id], rows)
 
     def identifiers(self, audience_id: str) -> set[str]:
         """Every identifier ("EMAIL:<hash>", …) held in the audience (for assertions)."""

@@ -373,3 +373,11 @@ def test_config_refuses_unknown_schema_keys_naming_the_field() -> None:
     )
     assert isinstance(cfg, MetaConfig)
     assert cfg.account == "act_99"
+
+
+def test_seeded_emulator_holds_one_audience_of_that_many_people() -> None:
+    emulator = MetaEmulator()
+    emulator.seed_data(50)
+    (audience,) = emulator.audiences.values()
+    assert audience.name == "sandbox-seeded"
+    assert emulator.size(audience.id) == 50
