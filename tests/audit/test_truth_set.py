@@ -18,7 +18,7 @@ NAMES = [
     "broadcast", "rotation", "hash_bucketing", "growthbook_experiment", "liquid_tokens",
     "liquid_on_segment", "growthbook_targeting", "growthbook_segment_experiment", "rfm_tiers",
     "category_affinity", "micro_segments", "recommender", "popular_fallback", "exploration",
-    "recently_viewed",
+    "recently_viewed", "shuffled_recommender", "cart_abandonment", "item_rule", "tracking_link",
 ]  # fmt: skip
 
 

@@ -285,6 +285,45 @@ def make_recently_viewed(pop: ProbePopulation) -> Callable[[Profile], str]:
     return recently_viewed
 
 
+def make_shuffled_recommender(model: CoOccurrence) -> Callable[[Profile], str]:
+    """The recommender, with its list shuffled on every call (order is noise, items are not)."""
+    rng = random.Random(7)
+
+    def shuffled_recommender(profile: Profile) -> str:
+        items = model.recommend(profile) or model.popular
+        rng.shuffle(items)
+        return "Picks: " + ", ".join(items)
+
+    return shuffled_recommender
+
+
+def cart_abandonment(profile: Profile) -> str:
+    """ "You left X in your cart" for people with an unbought cart item; a generic note else."""
+    bought = {e.item_id for e in profile.events if e.type == "purchase"}
+    carted = [e for e in profile.events if e.type == "add_to_cart" and e.item_id not in bought]
+    if not carted:
+        return "Free shipping this weekend."
+    return f"You left {max(carted, key=lambda e: e.ts).item_id} in your cart."
+
+
+def make_item_rule(pop: ProbePopulation) -> Callable[[Profile], str]:
+    """Trap: one promo for anyone who viewed one of the ten most viewed items; items, not people."""
+    views = Counter(e.item_id for p in pop.profiles for e in p.events if e.type == "view")
+    hot = {i for i, _ in views.most_common(10)}
+
+    def item_rule(profile: Profile) -> str:
+        if any(e.item_id in hot for e in profile.events):
+            return "Our bestsellers are back in stock."
+        return "New season, new gear."
+
+    return item_rule
+
+
+def tracking_link(profile: Profile) -> str:
+    """Token trap: one newsletter whose only per-person part is the id in a tracking link."""
+    return f"Autumn catalogue: https://shop.example/c?uid={profile.id}&e={profile.identities.get('email')}"
+
+
 def build(pop: ProbePopulation) -> list[Reference]:
     """The truth set over ``pop`` (at least 12 tools, every level, the traps)."""
     model = CoOccurrence(pop)
@@ -363,5 +402,29 @@ def build(pop: ProbePopulation) -> list[Reference]:
             make_recently_viewed(pop),
             Level.personalization,
             "the last item the person viewed (async callable)",
+        ),
+        Reference(
+            "shuffled_recommender",
+            make_shuffled_recommender(model),
+            Level.personalization,
+            "trap: a recommender that shuffles its list on every call",
+        ),
+        Reference(
+            "cart_abandonment",
+            cart_abandonment,
+            Level.personalization,
+            "trap: personal only for people with an abandoned cart",
+        ),
+        Reference(
+            "item_rule",
+            make_item_rule(pop),
+            Level.segmentation,
+            "trap: follows items, but into one shared promo",
+        ),
+        Reference(
+            "tracking_link",
+            tracking_link,
+            Level.token_only,
+            "trap: only the id and email in a tracking link differ",
         ),
     ]

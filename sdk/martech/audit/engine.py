@@ -20,6 +20,7 @@ from .probes import (
     BEHAVIOUR_PROBES,
     Probe,
     Vocabulary,
+    as_set,
     behaviour_probes,
     has_item_history,
     id_only,
@@ -181,6 +182,8 @@ async def probe_target(
             masked_changed=masked[a] != masked[b],
             a=redact_output(raw[a], calls[a].profile),
             b=redact_output(raw[b], calls[b].profile),
+            set_changed=as_set(masked[a]) != as_set(masked[b]),
+            a_key=masked[a],
         )
         for a, b, kind, factor, change in links
     ]
@@ -195,6 +198,7 @@ async def probe_target(
         no_history_outputs=no_history_outputs,
         calls=run.calls,
         raw_distinct=len(run.raw),
+        masked_distinct=len(set(masked)),
         has_categories=vocab.has_categories,
         errors=run.errors,
     )
@@ -245,6 +249,8 @@ def choose_evidence(
             (find("item_swap", False), "items swapped within their category: output did not change")
         )
     elif level == Level.token_only:
+        if not verdict.token_traits:
+            wanted.append((find("id_only", False, raw=True), "another id: only that token differs"))
         for trait in verdict.token_traits[:2]:
             wanted.append(
                 (

@@ -355,6 +355,15 @@ def mask(output: str, profile: Profile) -> str:
     return "".join(parts)
 
 
+def as_set(text: str) -> str:
+    """An output as a bag of words: the same items in another order compare equal.
+
+    Hannak et al. compare result *sets* (Jaccard) as well as order; the rubric uses this form
+    when order alone is random (a recommender that shuffles its list on every call).
+    """
+    return " ".join(sorted(re.findall(r"[^\s,;|]+", text)))
+
+
 def redact_output(output: str, profile: Profile, limit: int = 160) -> str:
     """A PII-free excerpt of an output for the report: masked, then shortened."""
     text = " ".join(mask(output, profile).split())

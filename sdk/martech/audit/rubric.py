@@ -17,12 +17,12 @@ test, Holm-adjusted across all factors, *and* by at least ``MIN_EFFECT`` in abso
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..models import Level
 from . import stats
-from .probes import BEHAVIOUR_LABELS, BEHAVIOUR_PROBES
+from .probes import BEHAVIOUR_LABELS, BEHAVIOUR_PROBES, as_set
 
 #: Holm-adjusted significance level for "this factor changes the output".
 ALPHA = 0.01
@@ -40,6 +40,8 @@ MICRO_MIN_CLASSES = 10
 MICRO_MAX_MEDIAN_SHARE = 0.05
 #: No-history probes count as a fallback when this share of them got one and the same output.
 FALLBACK_MIN_SHARE = 0.8
+#: When identical calls change this much more often in order than as sets, compare as sets.
+ORDER_NOISE_GAP = 0.3
 #: Behaviour probes that describe aggregates (each counts as one attribute of a segment).
 AGGREGATE_PROBES = ("category_swap", "recency", "frequency")
 #: Behaviour probes that show item-level dependence.
@@ -54,6 +56,7 @@ THRESHOLDS: dict[str, float] = {
     "micro_min_classes": MICRO_MIN_CLASSES,
     "micro_max_median_share": MICRO_MAX_MEDIAN_SHARE,
     "fallback_min_share": FALLBACK_MIN_SHARE,
+    "order_noise_gap": ORDER_NOISE_GAP,
 }
 
 
@@ -68,6 +71,10 @@ class Pair:
     masked_changed: bool
     a: str
     b: str
+    set_changed: bool = False
+    """the outputs differ as bags of words (order ignored)"""
+    a_key: str = ""
+    """the full masked output of call a (to count distinct outputs; never reported)"""
 
 
 @dataclass
@@ -83,6 +90,7 @@ class Observations:
     calls: int
     raw_distinct: int
     has_categories: bool
+    masked_distinct: int = 2
     errors: int = 0
 
 
@@ -139,6 +147,8 @@ def _group(pairs: list[Pair]) -> dict[tuple[str, str], list[Pair]]:
 
 def classify(obs: Observations) -> Verdict:
     """Label the observations; every threshold used is in ``THRESHOLDS``."""
+    notes: list[str] = []
+    obs = _compare_as_sets_if_order_is_noise(obs, notes)
     groups = _group(obs.pairs)
     controls = groups.get(("repeat", "repeat"), [])
     n0 = len(controls)
@@ -208,7 +218,6 @@ def classify(obs: Observations) -> Verdict:
     k_classes = len(sizes)
     median_size = stats.median(sizes)
     median_share = median_size / n if n else 0.0
-    distinct_share = k_classes / n if n else 0.0
     given = [tuple(obs.base_traits[i].get(t, "") for t in traits) for i in idx] if idx else []
     h_out = stats.entropy(outputs)
     h_cond = stats.conditional_entropy(outputs, given) if given else h_out
@@ -233,7 +242,10 @@ def classify(obs: Observations) -> Verdict:
 
     item_keys = [f"{k}:{k}" for k in ITEM_PROBES]
     all_keys = list(tests)
-    notes: list[str] = []
+    # Person-specific: among people whose output followed their items, how many distinct outputs
+    # (a recommender: nearly one per person; "viewed SKU-42 -> promo": one shared output).
+    followed = [p.a_key for p in obs.pairs if p.kind in ITEM_PROBES and p.masked_changed]
+    specific_share = len(set(followed)) / len(followed) if followed else 0.0
     tested_items = any(k in tests for k in item_keys)
 
     if obs.raw_distinct <= 1:
@@ -242,13 +254,21 @@ def classify(obs: Observations) -> Verdict:
         support = stats.binom_cdf(0, n_pairs, MIN_EFFECT) if n_pairs else 1.0
         confidence = 1 - support
         reason = f"every one of {obs.calls} calls returned the same output"
-    elif items_matter and distinct_share >= PERSONAL_MIN_DISTINCT_SHARE:
+    elif obs.masked_distinct <= 1:
+        level = Level.token_only
+        confidence = 1 - (stats.binom_cdf(0, len(obs.pairs), MIN_EFFECT) if obs.pairs else 1.0)
+        reason = (
+            "every output is the same once the person's own values are masked "
+            f"(merge tokens: {', '.join(token_traits) or 'id or identities'})"
+        )
+    elif items_matter and specific_share >= PERSONAL_MIN_DISTINCT_SHARE:
         level = Level.personalization
         support = min(tests[k].p_adjusted for k in item_keys if k in tests and tests[k].matters)
         confidence = 1 - support
         reason = (
             "the output follows the specific items in the person's own history "
-            f"({k_classes} distinct outputs for {n} people with history)"
+            f"({k_classes} distinct outputs for {n} people with history; "
+            f"{specific_share:.0%} distinct among those whose items changed it)"
         )
     elif traits or behaviours:
         ranked = sorted(t.p_adjusted for t in tests.values() if t.matters)
@@ -265,7 +285,7 @@ def classify(obs: Observations) -> Verdict:
         if items_matter:
             notes.append(
                 "items change the output, but into few shared outputs "
-                f"({distinct_share:.0%} distinct): behavioural segmentation, not personalization"
+                f"({specific_share:.0%} distinct): behavioural segmentation, not personalization"
             )
         confidence = 1 - max(support, against)
         shown = aggregates or [b for b in behaviours if b == "no_history"]
@@ -316,6 +336,7 @@ def classify(obs: Observations) -> Verdict:
         "people": n,
         "median_class_size": median_size,
         "median_class_share": round(median_share, 4),
+        "item_specific_share": round(specific_share, 3),
         "largest_class_share": round(sizes[0] / n, 4) if sizes else 0.0,
         "entropy_bits": round(h_out, 3),
         "conditional_entropy_bits": round(h_cond, 3),
@@ -336,4 +357,25 @@ def classify(obs: Observations) -> Verdict:
         stats=stat_block,
         notes=notes,
         reason=reason,
+    )
+
+
+def _compare_as_sets_if_order_is_noise(obs: Observations, notes: list[str]) -> Observations:
+    """Switch every comparison to bags of words when only the order varies at random."""
+    controls = [p for p in obs.pairs if p.kind == "repeat"]
+    if not controls:
+        return obs
+    exact = sum(p.masked_changed for p in controls) / len(controls)
+    as_sets = sum(p.set_changed for p in controls) / len(controls)
+    if exact - as_sets < ORDER_NOISE_GAP:
+        return obs
+    notes.append(
+        f"the order of the output is random ({exact:.0%} of identical calls reordered it); "
+        "outputs were compared as sets of words"
+    )
+    return replace(
+        obs,
+        pairs=[replace(p, masked_changed=p.set_changed, a_key=as_set(p.a_key)) for p in obs.pairs],
+        base_outputs=[as_set(o) for o in obs.base_outputs],
+        no_history_outputs=[as_set(o) for o in obs.no_history_outputs],
     )
