@@ -63,7 +63,8 @@ def main() -> None:
         es = import_file(store, "events", events)
         te = time.perf_counter() - te
     ours = time.perf_counter() - t
-    assert ps.imported == n_profiles and es.imported == n_events, (ps, es)
+    if (ps.imported, es.imported) != (n_profiles, n_events):
+        raise SystemExit(f"import lost rows: {ps} {es}")
 
     print(f"rows: {n_profiles:,} profiles, {n_events:,} events")
     print(f"floor (DuckDB CREATE TABLE AS read_parquet): {floor:6.2f}s")

@@ -1,8 +1,8 @@
 """Import profiles and events from CSV, JSONL or Parquet into the store, in bulk.
 
-The file is read by DuckDB (:mod:`.source`), mapped column by column and validated in SQL (a view
-gives each row a ``reason`` or none; it is scanned once for rejects and once for the good rows, never
-materialized), and the good rows go to the store through
+The file is read by DuckDB (:mod:`.source`), mapped column by column and validated in SQL (a
+view gives each row a ``reason`` or none; it is scanned once for rejects and once for the good
+rows, never materialized), and the good rows go to the store through
 :meth:`Store.upsert_profiles_from` / :meth:`Store.append_events_from`. Bad rows never abort an
 import: they land in a reject file (JSONL: ``row``, ``reason``, ``record`` with emails and phones
 redacted). Problems with the file or the mapping as a whole (a mapped column that does not exist,
