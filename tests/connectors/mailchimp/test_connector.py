@@ -407,3 +407,23 @@ def test_last_changed_is_set_when_the_emulator_changes_a_member(
     emulator.touch("a@x.org", FNAME="B")
     (stored,) = emulator.lists[DEFAULT_LIST_ID].members.values()
     assert stored["last_changed"] == "2026-02-02T00:00:00+00:00"
+
+
+def test_martech_pull_resumes_incrementally_from_the_stored_checkpoint(
+    emulator: MailchimpEmulator, connector: MailchimpConnector, martech_store: Store
+) -> None:
+    from martech.pull import pull
+
+    emulator.seed_data(25)
+    first = run_sync(pull(connector, martech_store))
+    assert first.records == 25
+    emulator.now = lambda: datetime(2026, 6, 1, tzinfo=UTC)
+    emulator.touch("member0000009@sandbox.example.com", FNAME="Renamed")
+    second = run_sync(pull(connector, martech_store))
+    assert second.records <= 2, "only changed members (plus the 1 s overlap) are re-read"
+    owner = martech_store.resolve("email", "member0000009@sandbox.example.com")
+    assert owner is not None
+    profile = martech_store.get_profile(owner)
+    assert profile is not None
+    assert profile.traits["first_name"] == "Renamed"
+    assert martech_store.count("profiles") == 25
