@@ -63,7 +63,8 @@ def _run(
         what = f"{summary.inserted:,} added, {summary.duplicates:,} already in the store"
     console.print(
         f"imported {summary.imported:,} of {summary.rows:,} rows from {file.name} ({what}); "
-        f"{summary.rejected:,} rejected in {summary.seconds:.1f}s"
+        f"{summary.rejected:,} rejected in {summary.seconds:.1f}s",
+        soft_wrap=True,
     )
     if summary.rejects_file:
         console.print(f"  rejected rows (with reasons): {summary.rejects_file}")

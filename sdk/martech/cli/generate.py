@@ -85,7 +85,8 @@ def generate(
     console.print(
         f"generated {result['profiles']:,} profiles, {result['events']:,} events, "
         f"{result['items']:,} items (seed {seed}, as of {population.as_of:%Y-%m-%d}) "
-        f"in {total:.1f}s"
+        f"in {total:.1f}s",
+        soft_wrap=True,
     )
     if out is not None:
         for name, path in result["files"].items():
