@@ -99,6 +99,8 @@ def read(
 
     if not path.is_file():
         raise ValidationError(f"no such file: {path}")
+    if path.stat().st_size == 0:
+        raise ValidationError(f"{path.name} is empty")
     try:
         if fmt == "csv":
             return _read_csv(con, path, delimiter)
@@ -111,9 +113,23 @@ def read(
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None) -> Source:
-    delim = f", delim={_sql_str(delimiter)}" if delimiter else ""
-    if path.suffix.lower() == ".tsv" and not delimiter:
-        delim = ", delim='\\t'"
+    # Read the header ourselves and switch DuckDB's sniffer off: a broken row further down (an
+    # unterminated quote) would otherwise make it guess one wide column, or fail.
+    import csv
+
+    with path.open("rb") as fh:
+        header = fh.readline().decode("utf-8-sig", "replace").rstrip("\r\n")
+    if not delimiter:
+        counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    names: list[str] = []
+    for i, name in enumerate(next(csv.reader([header], delimiter=delimiter), [])):
+        name = name.strip() or f"column{i}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    spec = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
+    delim = f", delim={_sql_str(delimiter)}, columns={spec}, auto_detect=false"
     for t in ("_mt_rej_err", "_mt_rej_scan"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(

@@ -265,3 +265,18 @@ def test_plugins_json_lists_the_file_source(capsys):
     plugins = {p["name"]: p for p in orjson.loads(capsys.readouterr().out)["plugins"]}
     assert plugins["files"]["error"] is None
     assert "martech_register_commands" in plugins["files"]["hooks"]
+
+
+def test_unterminated_quote_rejects_the_rest_of_the_file_keeping_its_text(martech_store, tmp_path):
+    f = write(tmp_path / "p.csv", 'id,email,city\na,a@x.io,Oslo\nb,b@x.io,"Rome\nc,c@x.io,Bonn\n')
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.rejected) == (1, 1)
+    (bad,) = rejects(s)
+    assert bad["row"] == 3
+    assert bad["reason"] == "badly quoted value (column 'city')"
+    assert bad["record"]["line"] == 'b,[email],"Rome\nc,[email],Bonn\n'
+
+
+def test_an_empty_file_is_an_error(martech_store, tmp_path):
+    with pytest.raises(ValidationError, match="p.csv is empty"):
+        import_file(martech_store, "profiles", write(tmp_path / "p.csv", ""))
