@@ -278,5 +278,5 @@ def test_unterminated_quote_rejects_the_rest_of_the_file_keeping_its_text(martec
 
 
 def test_an_empty_file_is_an_error(martech_store, tmp_path):
-    with pytest.raises(ValidationError, match="p.csv is empty"):
+    with pytest.raises(ValidationError, match=r"p\.csv is empty"):
         import_file(martech_store, "profiles", write(tmp_path / "p.csv", ""))
