@@ -273,3 +273,12 @@ def test_cli_generate_to_files_and_bad_options(tmp_path, capsys):
     assert "--format" in capsys.readouterr().err
     assert main(["generate", "-n", "10", "--as-of", "2026-01-01T10:00"]) != 0
     assert "time zone" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_generate_100k_twice_gives_identical_stores(tmp_path):
+    args = ["generate", "--profiles", "100000", "--seed", "7", "--json"]
+    assert main(["--home", str(tmp_path / "a"), *args]) == 0
+    assert main(["--home", str(tmp_path / "b"), *args]) == 0
+    a, b = tmp_path / "a" / "martech.duckdb", tmp_path / "b" / "martech.duckdb"
+    assert store_hash(a) == store_hash(b)

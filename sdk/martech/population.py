@@ -238,6 +238,8 @@ def _catalogue(rng: np.random.Generator, n: int) -> dict[str, Any]:
             lo, hi = 0, group_start[3]
         else:
             lo, hi = 0, n
+        if hi == lo:  # a tiny catalogue can leave a tackle without items: use all fishing items
+            lo, hi = 0, group_start[3]
         w = np.cumsum(popularity[lo:hi])
         cdfs.append((lo, w / w[-1]))
     return {
@@ -554,7 +556,9 @@ def _pick_items(
     which = rng.random(len(idx)) < 0.75
     cl = np.where(which, p["clusters"][0][prof[idx]], p["clusters"][1][prof[idx]])
     lo, hi = cat["cluster_start"][cl], cat["cluster_start"][cl + 1]
-    out[idx] = lo + np.floor(rng.random(len(idx)) * (hi - lo)).astype(np.int64)
+    out[idx] = np.minimum(
+        lo + np.floor(rng.random(len(idx)) * (hi - lo)).astype(np.int64), cat["n"] - 1
+    )
     # Popular in the group: fishing people mostly their tackle's group, else all fishing.
     in_group = (u >= 0.55) & (u < 0.88)
     idx = np.flatnonzero(in_group)
