@@ -64,6 +64,12 @@ _SEG = {"fields": SEGMENT_FIELDS}
 _SUB = {"fields": SUBSCRIBE_FIELDS}
 
 
+def _uniform(stamps: list[str]) -> bool:
+    """True when every timestamp has the same shape and offset (so string order is time order)."""
+    first = stamps[0]
+    return all(len(t) == len(first) and t[19:] == first[19:] for t in stamps)
+
+
 def _redact(text: str) -> str:
     from martech.http import redact
 
@@ -193,14 +199,15 @@ class MailchimpConnector(Connector):
             pages += 1
             if pages > 100_000:
                 raise PaginationLoopError("mailchimp: more than 100000 member pages; stopped")
-            profiles = []
-            for m in members:
-                p = member_to_profile(m)
-                if p is not None:
-                    profiles.append(p)
-                changed = parse_time(m.get("last_changed"))
-                if changed is not None and (high is None or changed > high):
-                    high = changed
+            profiles = [p for m in members if (p := member_to_profile(m)) is not None]
+            stamps = [c for m in members if isinstance(c := m.get("last_changed"), str)]
+            if stamps:
+                # Mailchimp writes every last_changed in UTC (+00:00): strings sort as times.
+                newest = parse_time(max(stamps) if _uniform(stamps) else None) or max(
+                    t for t in map(parse_time, stamps) if t is not None
+                )
+                if high is None or newest > high:
+                    high = newest
             offset += len(members)
             done = not members or offset >= total
             next_cursor = encode_cursor(None if done else offset, since, high)

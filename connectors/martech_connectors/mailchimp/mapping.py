@@ -117,10 +117,13 @@ def member_to_profile(member: Mapping[str, Any]) -> Profile | None:
             *sorted(str(t["name"]) for t in tags if isinstance(t, Mapping) and "name" in t)
         ]
         traits["mailchimp_tags"] = names
-    return Profile(
+    # model_construct: every field is built above with the types Profile declares (JSON values
+    # straight from orjson, a known consent channel), and this runs once per pulled member.
+    return Profile.model_construct(
         id=f"mailchimp:{subscriber_hash(normalized)}",
         identities=identities,
         traits=traits,
+        events=[],
         consent=consent_from_status(status if isinstance(status, str) else None),
     )
 
