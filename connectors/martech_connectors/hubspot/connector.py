@@ -357,20 +357,49 @@ class HubSpotConnector(Connector):
             requests += 1
         return BatchOutcome(accepted=[m.key for m in members], rejected={}, requests=requests)
 
+    def vendor_key(self, member: AudienceMember) -> str:
+        """What :meth:`read_members` yields for ``member``: its normalized email, else its
+        HubSpot record id (the sync engine reconciles killed runs with it)."""
+        email = normalize_email(member.identities.get("email") or "")
+        return email or str(member.identities.get("hubspot") or member.key)
+
     async def read_members(self, audience_id: str) -> AsyncIterator[str]:
-        """The list's members as HubSpot record ids (the ``hubspot`` identity), ascending."""
+        """The list's members, one key each as :meth:`vendor_key` gives it, by record id.
+
+        Lists answer record ids only (``GET …/memberships``, 250 a page), so each page is
+        followed by batch reads of the contacts' emails (100 ids a call).
+        """
         from martech.http import CursorPaginator, paginate
 
-        async for page in paginate(
+        pages = paginate(
             self.http,
             "GET",
             f"{LISTS}/{audience_id}/memberships",
             paginator=CursorPaginator(),
             params={"limit": MEMBERSHIP_PAGE},
             headers=self._auth,
-        ):
-            for item in page.items:
-                yield str(item["recordId"]) if isinstance(item, dict) else str(item)
+        )
+        async with aclosing(pages):
+            async for page in pages:
+                ids = [
+                    str(item["recordId"]) if isinstance(item, dict) else str(item)
+                    for item in page.items
+                ]
+                for start in range(0, len(ids), self.limits.batch_count):
+                    chunk = ids[start : start + self.limits.batch_count]
+                    response = await self.http.post(
+                        f"{CONTACTS}/batch/read",
+                        json={"inputs": [{"id": i} for i in chunk], "properties": ["email"]},
+                        headers=self._auth,
+                    )
+                    emails = {
+                        str(r["id"]): normalize_email(
+                            (r.get("properties") or {}).get("email") or ""
+                        )
+                        for r in (response.data or {}).get("results") or []
+                    }
+                    for rid in chunk:
+                        yield emails.get(rid) or rid
 
 
 __all__ = ["HubSpotConnector", "decode_cursor", "encode_cursor"]

@@ -579,8 +579,8 @@ class HubSpotEmulator(Emulator):
             now = iso_ms(self._now_ms())
             for rid in ids:
                 self.adds += 1
-                if rid not in self.contacts:
-                    missing.append(str(rid))
+                if rid not in self.contacts or self.fault_state.reject():
+                    missing.append(str(rid))  # a refused item looks like an unknown id
                 elif rid in members:
                     self.duplicate_adds += 1  # ignored by HubSpot, counted here
                 else:
