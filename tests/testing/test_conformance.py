@@ -71,3 +71,14 @@ def test_the_kit_catches_a_hash_that_differs_from_the_worked_example() -> None:
 def test_the_kit_catches_duplicate_adds_after_a_kill(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(AssertionError, match="added twice"):
         kit(ReAddsEverything).test_a_killed_sync_resumes_with_no_duplicates(tmp_path)
+
+
+def test_the_martech_serve_fixture_serves_an_emulator_on_loopback(martech_serve) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    emulator = ReferenceEmulator()
+    url = martech_serve(emulator)
+    assert url.startswith("http://127.0.0.1:")
+    r = httpx.get(f"{url}/v1/audiences", headers={"Authorization": "Bearer t"})
+    assert r.json() == {"audiences": []}
+    assert emulator.total_requests == 1

@@ -5,8 +5,10 @@ Loaded automatically wherever martech is installed; every fixture is opt-in by n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,3 +23,22 @@ def martech_store(tmp_path: Path) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture
+def martech_serve() -> Iterator[Callable[[Any], str]]:
+    """Serve emulators on 127.0.0.1 for the test: ``url = martech_serve(emulator)``.
+
+    Every emulator served is stopped after the test; HTTP budgets are reset first so limits
+    learnt against one emulator never leak into another.
+    """
+    from ..http.budget import forget_budgets
+
+    forget_budgets()
+    with ExitStack() as stack:
+
+        def serve(emulator: Any) -> str:
+            url: str = stack.enter_context(emulator.serve())
+            return url
+
+        yield serve

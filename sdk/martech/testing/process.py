@@ -32,8 +32,16 @@ def pip_install_offline(package_dir: Path, target: Path | None = None) -> None:
     where = ["--target", str(target)] if target is not None else []
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-            "--no-build-isolation", *where, str(package_dir),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            *where,
+            str(package_dir),
         ],
         check=True,
         capture_output=True,

@@ -88,11 +88,8 @@ class ReferenceConnector(Connector):
 
     @classmethod
     def worked_examples(cls) -> list[WorkedExample]:
-        return [
-            WorkedExample(
-                "member key", reference_key, "  Jane.Doe@Example.COM ", "jane.doe@example.com"
-            )
-        ]
+        given, expected = "  Jane.Doe@Example.COM ", "jane.doe@example.com"
+        return [WorkedExample("member key", reference_key, given, expected)]
 
     def vendor_key(self, member: AudienceMember) -> str:
         """What :meth:`read_members` yields for ``member``."""

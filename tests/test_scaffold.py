@@ -1,0 +1,128 @@
+"""``martech new connector`` output and the cookbook's third-party package, installed for real.
+
+Each package is pip-installed (editable, no deps, no build isolation) into a throwaway venv that
+sees this environment's site-packages (martech and its dependencies) through a ``.pth`` file;
+the main environment is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from martech.cli import main
+from martech.cli.new import scaffold
+from martech.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_venv(where: Path) -> Path:
+    """A venv without pip whose site-packages chain to ours; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True)
+    python = where / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    parent = sysconfig.get_paths()["purelib"]
+    # addsitedir (not a bare path) so the parent's own .pth files — editable installs — apply.
+    Path(site, "_martech_parent.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
+def pip_install(python: Path, package: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-e",
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def plugins_json(python: Path) -> dict:  # type: ignore[type-arg]
+    out = subprocess.run(
+        [str(python), "-m", "martech", "plugins", "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_new_connector_scaffolds_a_package_whose_tests_pass(tmp_path: Path) -> None:
+    target = tmp_path / "martech-widget"
+    assert main(["new", "connector", "widget", "--dir", str(target)]) == 0
+    assert (target / "martech_widget" / "connector.py").exists()
+    python = make_venv(tmp_path / "venv")
+    pip_install(python, target)
+    run = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target / "tests")],
+        capture_output=True,
+        text=True,
+        cwd=target,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "passed" in run.stdout
+    assert " failed" not in run.stdout
+    registered = {
+        p["name"]: p["registered"] for p in plugins_json(python)["plugins"] if p["name"] == "widget"
+    }
+    assert registered == {"widget": {"connectors": ["widget"]}}
+
+
+def test_the_cookbook_package_installs_and_appears_in_martech_plugins(tmp_path: Path) -> None:
+    python = make_venv(tmp_path / "venv")
+    pip_install(python, ROOT / "cookbook" / "acme_connector")
+    info = {p["name"]: p for p in plugins_json(python)["plugins"]}
+    assert info["acme"]["package"] == "martech-acme"
+    assert info["acme"]["registered"] == {"connectors": ["acme"]}
+    assert info["acme"]["error"] is None
+
+
+def test_the_cookbook_package_is_what_the_scaffold_generates(tmp_path: Path) -> None:
+    scaffold("acme", tmp_path / "acme")
+    cookbook = ROOT / "cookbook" / "acme_connector"
+    for path in (tmp_path / "acme").rglob("*.*"):
+        rel = path.relative_to(tmp_path / "acme")
+        assert (cookbook / rel).read_text() == path.read_text(), f"{rel} drifted from the scaffold"
+
+
+def test_the_scaffold_is_lint_clean(tmp_path: Path) -> None:
+    scaffold("lint_me", tmp_path / "pkg")
+    ruff = Path(sys.executable).parent / "ruff"
+    for args in (["check"], ["format", "--check"]):
+        run = subprocess.run(
+            [str(ruff), *args, "."], cwd=tmp_path / "pkg", capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_bad_name_or_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NAME: expected lowercase"):
+        scaffold("Acme-Corp", tmp_path / "x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not empty"):
+        scaffold("acme", tmp_path / "full")
