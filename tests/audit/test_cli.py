@@ -26,7 +26,7 @@ def vendor_module(tmp_path, monkeypatch):
 
 def test_overclaiming_connector_fails_with_a_clear_verdict(capsys):
     code = main(["audit", "connector:smartcontent", "--claim", "personalization",
-                 "--fail-on-overclaim"])  # fmt: skip
+                 "--fail-on-overclaim", "--budget", "600"])  # fmt: skip
     assert code == OVERCLAIM_EXIT
     captured = capsys.readouterr()
     assert "OVERCLAIM: sold as personalization, observed segmentation" in captured.err

@@ -324,9 +324,14 @@ def tracking_link(profile: Profile) -> str:
     return f"Autumn catalogue: https://shop.example/c?uid={profile.id}&e={profile.identities.get('email')}"
 
 
+_MODELS: dict[int, CoOccurrence] = {}
+
+
 def build(pop: ProbePopulation) -> list[Reference]:
     """The truth set over ``pop`` (at least 12 tools, every level, the traps)."""
-    model = CoOccurrence(pop)
+    model = _MODELS.get(id(pop))
+    if model is None:  # learning is the slow part: once per population
+        model = _MODELS[id(pop)] = CoOccurrence(pop)
     return [
         Reference("broadcast", broadcast, Level.broadcast, "one message for all"),
         Reference("rotation", make_rotation(), Level.random, "banner rotation per call"),
