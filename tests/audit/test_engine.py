@@ -142,3 +142,23 @@ def test_population_from_the_store(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["population"].startswith("store (300 of 300 profiles)")
     assert data["depends_on"]["traits"] == ["country"]
+
+
+def test_live_connector_target_reads_credentials_from_the_environment(monkeypatch):
+    from martech.audit.targets import connector_target
+
+    monkeypatch.delenv("MARTECH_SMARTCONTENT_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="MARTECH_SMARTCONTENT_API_TOKEN"):
+        connector_target("smartcontent", live=True)
+    monkeypatch.setenv("MARTECH_SMARTCONTENT_API_TOKEN", "s3cret")
+    target = connector_target("smartcontent", live=True)
+    assert target.emulator is None
+    assert target.connector.config.base_url == "https://api.smartcontent.example"
+
+
+def test_structural_capabilities_are_labelled_without_calls():
+    report = audit_target("connector:smartcontent:push_content")
+    assert report.structural
+    assert report.calls == 0
+    assert report.level == Level.token_only
+    assert report.overclaim  # sold as personalization

@@ -232,7 +232,10 @@ def connector_target(
     from ..http import HttpClient
 
     if live:
-        config = cls.Config.load(name, {}, None)
+        from ..config import load_settings
+
+        # martech.toml [connectors.NAME] overlaid by MARTECH_NAME_* (secrets live in the env).
+        config = cls.Config.load(name, load_settings().connectors.get(name, {}), None)
         return ConnectorTarget(
             cls(config=config), name=f"connector:{name}:{capability}", placement=placement
         )
