@@ -206,7 +206,9 @@ class MetaConnector(Connector):
         rows, keys, rejected = build_rows(members, schema)
         if not rows and session is None:
             return BatchOutcome(accepted=[], rejected=rejected, requests=0)
-        body: dict[str, Any] = {"payload": {"schema": list(schema), "data": rows}}
+        # is_raw: true marks a multi-key payload of individually hashed keys (Meta's example
+        # and the official SDK, which refuses multi-key schemas without it).
+        body: dict[str, Any] = {"payload": {"schema": list(schema), "is_raw": True, "data": rows}}
         if session is not None:
             body["session"] = session
         r = await self._call(method, f"{audience_id}/{endpoint}", json=body)

@@ -131,6 +131,7 @@ def test_rows_are_hashed_multi_key_and_carry_no_raw_identity(emulator: MetaEmula
     run_sync(connector.add_members(aid, people(2)))
     body = orjson.loads(seen[-1])
     assert body["payload"]["schema"] == ["EMAIL", "PHONE", "FN", "LN", "CT", "COUNTRY"]
+    assert body["payload"]["is_raw"] is True
     row = body["payload"]["data"][0]
     assert row[0] == hash_value("EMAIL", "person0@example.org")
     assert row[1] == hash_value("PHONE", "14155550000")
