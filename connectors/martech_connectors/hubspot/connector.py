@@ -23,7 +23,7 @@ non-members are ignored), so a retried batch never duplicates anything.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -163,7 +163,7 @@ class HubSpotConnector(Connector):
             async for page in pages:
                 yield page
 
-    async def _pull_list(self, state: dict[str, Any]) -> AsyncIterator[PullPage]:
+    async def _pull_list(self, state: dict[str, Any]) -> AsyncGenerator[PullPage, None]:
         from martech.http import CursorPaginator, paginate
 
         hw = int(state.get("hw") or 0)
@@ -190,7 +190,7 @@ class HubSpotConnector(Connector):
                 profiles = [contact_to_profile(c) for c in page.items]
                 yield PullPage(profiles=profiles, cursor=encode_cursor(nxt))
 
-    async def _pull_search(self, state: dict[str, Any]) -> AsyncIterator[PullPage]:
+    async def _pull_search(self, state: dict[str, Any]) -> AsyncGenerator[PullPage, None]:
         anchor, after, hw = int(state["anchor"]), int(state["after"]), int(state["hw"])
         size = self.config.search_page_size
         seen: set[tuple[int, int]] = set()

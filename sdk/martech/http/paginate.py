@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +239,7 @@ async def paginate(
     headers: dict[str, str] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     prefetch: bool = False,
-) -> AsyncIterator[Page]:
+) -> AsyncGenerator[Page, None]:
     """Yield pages until the paginator says stop, a page is empty, or a loop guard trips.
 
     With ``prefetch``, the next page is requested before this one is handed over, so the
