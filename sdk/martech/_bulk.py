@@ -104,27 +104,22 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     con.execute("DELETE FROM _in_ids WHERE value IS NULL")
     # Canonical id: an existing owner of any of the identities wins, else the smallest id in the
     # batch sharing one, else the profile's own id (one hop; chains resolve on the next upsert).
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _canon AS
-           WITH existing AS (
-               SELECT n.profile_id AS incoming, min(x.profile_id) AS owner
-               FROM _in_ids n JOIN identities x USING (kind, value)
-               WHERE x.profile_id <> n.profile_id GROUP BY 1
-           ), batch AS (
-               SELECT profile_id AS incoming,
-                      min(first_id) AS owner
-               FROM (SELECT profile_id, min(profile_id) OVER (PARTITION BY kind, value) AS first_id
-                     FROM _in_ids) GROUP BY 1
-           ), aliased AS (
-               SELECT alias AS incoming, profile_id AS owner FROM profile_aliases
-           )
-           SELECT DISTINCT i.id AS incoming,
-                  coalesce(a.owner, e.owner, nullif(b.owner, i.id), i.id) AS id
-           FROM _in i
-           LEFT JOIN aliased a ON a.incoming = i.id
-           LEFT JOIN existing e ON e.incoming = i.id
-           LEFT JOIN batch b ON b.incoming = i.id"""
+    empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
+    no_aliases = not fetch_scalar(
+        con, "SELECT count(*) FROM (SELECT 1 FROM profile_aliases LIMIT 1)"
     )
+    unique_in_batch = bool(
+        fetch_scalar(con, "SELECT count(*) = count(DISTINCT (kind, value)) FROM _in_ids")
+    )
+    canon_kind = "TABLE"
+    if empty_ids and no_aliases and unique_in_batch:
+        # A first load (the common bulk case): nothing can merge, so skip the joins.
+        canon_kind = "VIEW"
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _canon AS SELECT DISTINCT id AS incoming, id FROM _in"
+        )
+    else:
+        _canonical_ids(con)
     n_in = int(fetch_scalar(con, "SELECT count(*) FROM _in"))
     n_out, n_moved = fetch_one(
         con, "SELECT count(DISTINCT id), count(*) FILTER (WHERE incoming <> id) FROM _canon"
@@ -170,11 +165,7 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
                  consent = json_merge_patch(profiles.consent, excluded.consent),
                  updated_at = now()"""
         )
-    empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
-    unique_ids = not n_moved and fetch_scalar(
-        con, "SELECT count(*) = count(DISTINCT (kind, value)) FROM _in_ids"
-    )
-    if empty_ids and unique_ids:
+    if empty_ids and unique_in_batch and not n_moved:
         con.execute("INSERT INTO identities SELECT kind, value, profile_id FROM _in_ids")
     else:
         con.execute(
@@ -202,9 +193,34 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
             "DELETE FROM profiles WHERE id IN (SELECT incoming FROM _canon WHERE incoming <> id)"
         )
     con.execute(f"DROP {res_kind} IF EXISTS _res")
-    for t in ("_in", "_in_ids", "_canon"):
+    con.execute(f"DROP {canon_kind} IF EXISTS _canon")
+    for t in ("_in", "_in_ids"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return UpsertCounts(inserted=inserted, updated=updated)
+
+
+def _canonical_ids(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _canon AS
+           WITH existing AS (
+               SELECT n.profile_id AS incoming, min(x.profile_id) AS owner
+               FROM _in_ids n JOIN identities x USING (kind, value)
+               WHERE x.profile_id <> n.profile_id GROUP BY 1
+           ), batch AS (
+               SELECT profile_id AS incoming,
+                      min(first_id) AS owner
+               FROM (SELECT profile_id, min(profile_id) OVER (PARTITION BY kind, value) AS first_id
+                     FROM _in_ids) GROUP BY 1
+           ), aliased AS (
+               SELECT alias AS incoming, profile_id AS owner FROM profile_aliases
+           )
+           SELECT DISTINCT i.id AS incoming,
+                  coalesce(a.owner, e.owner, nullif(b.owner, i.id), i.id) AS id
+           FROM _in i
+           LEFT JOIN aliased a ON a.incoming = i.id
+           LEFT JOIN existing e ON e.incoming = i.id
+           LEFT JOIN batch b ON b.incoming = i.id"""
+    )
 
 
 def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
