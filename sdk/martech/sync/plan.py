@@ -143,7 +143,7 @@ def payload_sql(
     ``members`` is a table name we chose with a ``profile_id`` column. Identities are the ones
     the destination matches on, ordered by kind; the payload hash covers exactly what is sent.
     """
-    params: list[Any] = [list(identity_keys)]
+    params: list[Any] = [list(identity_keys) if len(identity_keys) != 1 else identity_keys[0]]
     if traits:
         pairs = []
         for name in traits:
@@ -152,14 +152,24 @@ def payload_sql(
         traits_expr = f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
     else:
         traits_expr = "'{}'"
-    sql = f"""
-        WITH ids AS (
+    if len(identity_keys) == 1:
+        # One identity kind (the common case): no aggregation, the same JSON text.
+        ids_sql = f"""
+            SELECT i.profile_id,
+                '{{' || CAST(to_json(i.kind) AS VARCHAR) || ':'
+                    || CAST(to_json(i.value) AS VARCHAR) || '}}' AS identities
+            FROM identities i SEMI JOIN {members} m ON m.profile_id = i.profile_id
+            WHERE i.kind = ?"""
+    else:
+        ids_sql = f"""
             SELECT i.profile_id,
                 CAST(to_json(map_from_entries(list({{'k': i.kind, 'v': i.value}} ORDER BY i.kind)))
                      AS VARCHAR) AS identities
             FROM identities i SEMI JOIN {members} m ON m.profile_id = i.profile_id
             WHERE list_contains(?, i.kind)
-            GROUP BY i.profile_id
+            GROUP BY i.profile_id"""
+    sql = f"""
+        WITH ids AS ({ids_sql}
         ), payload AS (
             SELECT m.profile_id, ids.identities,
                    CASE WHEN p.id IS NULL THEN NULL ELSE {traits_expr} END AS traits
