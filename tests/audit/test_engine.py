@@ -162,3 +162,21 @@ def test_structural_capabilities_are_labelled_without_calls():
     assert report.calls == 0
     assert report.level == Level.token_only
     assert report.overclaim  # sold as personalization
+
+
+def test_a_target_that_keeps_failing_stops_the_audit_with_its_error(probe_population):
+    def broken(profile: Profile) -> str:
+        raise KeyError("lifecycle_stage")
+
+    with pytest.raises(ConfigError, match="KeyError"):
+        audit_target(broken, population=probe_population, budget=300)
+
+
+def test_occasional_failures_are_counted_not_fatal(probe_population):
+    def flaky(profile: Profile) -> str:
+        if profile.traits.get("country") == "SE":  # a few percent of the probes
+            raise ValueError("unsupported market")
+        return "hello"
+
+    report = audit_target(flaky, population=probe_population, budget=300)
+    assert 0 < report.stats["errors"] < 0.2 * report.calls

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError, MartechError, VendorError
+from ..errors import ConfigError, MartechError
 from ..models import Level, Profile
 from .probes import (
     BEHAVIOUR_LABELS,
@@ -97,10 +97,15 @@ class _Runner:
         self.calls += 1
         try:
             out = await self.target.call(profile)
-        except VendorError as exc:
+        except Exception as exc:  # a tool failing on some probes is an observation, up to a point
             self.errors += 1
             if self.calls >= MIN_CALLS_FOR_ERRORS and self.errors > MAX_ERROR_SHARE * self.calls:
-                raise
+                if isinstance(exc, MartechError):
+                    raise
+                raise ConfigError(
+                    f"audit target {self.target.name!r} failed on {self.errors} of "
+                    f"{self.calls} calls; last: {type(exc).__name__}: {exc}"
+                ) from exc
             out = f"<error {type(exc).__name__}>"
         self.raw.add(out)
         return out

@@ -208,7 +208,7 @@ class AuditReport:
             ),
             ("Median class size", f"{s.get('median_class_size', '-')}"),
             (
-                "H(output) / H(output | attributes)",
+                "H(output) / H(output | traits found)",
                 f"{s.get('entropy_bits', '-')} / {s.get('conditional_entropy_bits', '-')} bits",
             ),
             (
