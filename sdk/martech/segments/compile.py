@@ -26,7 +26,7 @@ The semantics are documented in :mod:`martech.segments.rules`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -666,6 +666,12 @@ def _window_key(window: Window | None) -> tuple[Any, ...] | None:
     return (window.days, window.start, window.end)
 
 
+def _pool(segments: Mapping[str, RuleSegment] | Iterable[RuleSegment]) -> dict[str, RuleSegment]:
+    if isinstance(segments, Mapping):
+        return dict(segments)
+    return {s.key: s for s in segments}
+
+
 def _check_dialect(dialect: str) -> None:
     if dialect not in DIALECTS:
         raise SegmentDefinitionError(
@@ -695,13 +701,13 @@ def _plan(
 def compile_expression(
     segment: RuleSegment,
     *,
-    segments: Mapping[str, RuleSegment] = {},
+    segments: Mapping[str, RuleSegment] | Iterable[RuleSegment] = {},
     dialect: str = "duckdb",
     as_of: datetime | None = None,
     computed: Collection[str] = (),
 ) -> exp.Select:
     """The SQLGlot expression of :func:`compile_sql` (to embed or inspect)."""
-    known = dependency_order([segment], {**segments, segment.key: segment})
+    known = dependency_order([segment], {**_pool(segments), segment.key: segment})
     plan = _plan(known, dialect=dialect, as_of=as_of, computed=computed)
     from sqlglot import exp
 
@@ -712,7 +718,7 @@ def compile_expression(
 def compile_sql(
     segment: RuleSegment,
     *,
-    segments: Mapping[str, RuleSegment] = {},
+    segments: Mapping[str, RuleSegment] | Iterable[RuleSegment] = {},
     dialect: str = "duckdb",
     as_of: datetime | None = None,
     computed: Collection[str] = (),
@@ -731,7 +737,7 @@ def compile_sql(
 def compile_many(
     wanted: list[RuleSegment],
     *,
-    segments: Mapping[str, RuleSegment] = {},
+    segments: Mapping[str, RuleSegment] | Iterable[RuleSegment] = {},
     dialect: str = "duckdb",
     as_of: datetime | None = None,
     computed: Collection[str] = (),
@@ -743,7 +749,7 @@ def compile_many(
     """
     from sqlglot import exp
 
-    pool = {**segments, **{s.key: s for s in wanted}}
+    pool = {**_pool(segments), **{s.key: s for s in wanted}}
     known = dependency_order(wanted, pool)
     plan = _plan(known, dialect=dialect, as_of=as_of, computed=computed)
     columns: list[exp.Expr] = [exp.column("profile_id", table="base")]

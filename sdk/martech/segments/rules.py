@@ -577,7 +577,7 @@ def check_references(segments: Iterable[RuleSegment], *, source: str = "segments
         for ref, _ in references(by_key[key].rule):
             if state.get(ref) == 1:
                 cycle = [*stack[stack.index(ref) :], key, ref] if ref in stack else [key, ref]
-                raise _fail(source, key, "segment reference cycle " + " -> ".join(_dedupe(cycle)))
+                raise _fail(source, key, "segment reference cycle " + " -> ".join(cycle))
             if state.get(ref) is None:
                 visit(ref, [*stack, key])
         state[key] = 2
@@ -585,14 +585,6 @@ def check_references(segments: Iterable[RuleSegment], *, source: str = "segments
     for key in by_key:
         if state.get(key) is None:
             visit(key, [])
-
-
-def _dedupe(path: list[str]) -> list[str]:
-    out: list[str] = []
-    for k in path:
-        if not out or out[-1] != k:
-            out.append(k)
-    return out
 
 
 def dependency_order(

@@ -1,0 +1,69 @@
+"""Fixtures for the segment tests: real warehouses (PostgreSQL, local Spark) when available.
+
+Without the server / PySpark / Java a warehouse test is skipped with the reason shown (``-ra``),
+except under ``CI=true``: there a missing server is a failure, never a silent skip.
+
+PostgreSQL comes from ``MARTECH_TEST_PG_DSN`` (e.g. ``postgresql://postgres@127.0.0.1:55432/postgres``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI: a warehouse check that cannot run must not pass quietly."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: warehouse tests must run, not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_conn() -> Iterator[Any]:
+    """A psycopg connection to a real PostgreSQL server (autocommit)."""
+    dsn = os.environ.get("MARTECH_TEST_PG_DSN")
+    if not dsn:
+        unavailable("MARTECH_TEST_PG_DSN is not set; no PostgreSQL server to test against")
+    try:
+        import psycopg
+    except ImportError:
+        unavailable("psycopg is not installed")
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        unavailable(f"cannot connect to PostgreSQL at MARTECH_TEST_PG_DSN: {exc}")
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local, single-threaded SparkSession with UTC as session time zone."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        unavailable("pyspark is not installed")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        unavailable("no Java runtime (java on PATH or JAVA_HOME) for PySpark")
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("martech-segments-test")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()
