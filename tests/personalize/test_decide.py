@@ -27,9 +27,7 @@ def test_micro_segment_when_no_recent_behaviour_with_the_reason() -> None:
     d = decide(person([ev("view", "R1", days=9)], **GARY), "hero", context=make_context())
     assert d.level is DecisionLevel.micro_segment
     assert d.content == "Gary, lake kit"
-    assert (
-        d.reasons[0] == "micro_segment: micro-segment cell skill_level=beginner + water_type=lake"
-    )
+    assert d.reasons[0] == "micro_segment: cell skill_level=beginner + water_type=lake"
     assert any("personalization (browse_abandonment) skipped" in r for r in d.reasons)
 
 

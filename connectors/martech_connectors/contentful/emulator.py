@@ -15,8 +15,8 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 

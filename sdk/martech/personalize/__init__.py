@@ -1,32 +1,28 @@
 """Personalization: placements, strategies, the fallback chain, batch decisions and lift.
 
-Import what you need from here; ``import martech.personalize`` is cheap (no store, no plugins).
+Import what you need from here; ``import martech.personalize`` loads no store and no plugins.
+``decide`` and ``lift`` are both submodules and their main functions: the functions are imported
+eagerly here so that ``martech.personalize.decide`` / ``.lift`` are always the functions.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .decide import DecideContext, decide, decide_outcome, suppressed
+from .lift import LiftRow, lift, plant_lift
+
 if TYPE_CHECKING:
     from .batch import BatchSummary, decide_batch
     from .bucketing import bucket
-    from .decide import DecideContext, decide, decide_outcome, suppressed
-    from .lift import LiftRow, lift, plant_lift
     from .neighbours import refresh_neighbours
     from .placements import Placement, Rule, example_placements, load_placements, parse_placements
     from .strategies import Miss, Pick, Strategy
 
-_EXPORTS = {
+_EXPORTS: dict[str, str] = {
     "BatchSummary": "batch",
     "decide_batch": "batch",
     "bucket": "bucketing",
-    "DecideContext": "decide",
-    "decide": "decide",
-    "decide_outcome": "decide",
-    "suppressed": "decide",
-    "LiftRow": "lift",
-    "lift": "lift",
-    "plant_lift": "lift",
     "refresh_neighbours": "neighbours",
     "Placement": "placements",
     "Rule": "placements",

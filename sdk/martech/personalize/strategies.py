@@ -598,14 +598,12 @@ class Cell(Strategy):
                 return Miss(f"cell needs {trait}, which this person lacks")
             if have not in accepted(want):
                 return Miss(f"cell wants {trait}={_show(want)}, this person has {have}")
-        return Pick(
-            (), "micro-segment cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
-        )
+        return Pick((), "cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items()))
 
     def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
         assert rule.cell is not None
         where = " AND ".join(f"{env.col(t)} IN {sql_in(accepted(v))}" for t, v in rule.cell.items())
-        reason = "micro-segment cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
+        reason = "cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
         return (
             f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(reason)} AS reason, "
             f"'' AS caption FROM _tw WHERE {where}"
@@ -628,7 +626,7 @@ class SegmentChoice(Strategy):
     ) -> Pick | Miss:
         if rule.segment is not None:
             if person.id in env.memberships.get(rule.segment, frozenset()):
-                return Pick((), f"segment: member of {rule.segment!r}")
+                return Pick((), f"member of {rule.segment!r}")
             return Miss(f"not a member of segment {rule.segment!r}")
         assert rule.trait is not None
         have = _text(person.traits.get(rule.trait))
@@ -636,11 +634,11 @@ class SegmentChoice(Strategy):
             return Miss(f"no {rule.trait} for this person")
         if have not in accepted(rule.equals):
             return Miss(f"{rule.trait} is {have}, rule wants {_show(rule.equals)}")
-        return Pick((), f"segment: {rule.trait} = {have}")
+        return Pick((), f"{rule.trait} = {have}")
 
     def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
         if rule.segment is not None:
-            reason = sql_str(f"segment: member of {rule.segment!r}")
+            reason = sql_str(f"member of {rule.segment!r}")
             return (
                 f"SELECT profile_id, []::VARCHAR[] AS items, {reason} AS reason, '' AS caption "
                 f"FROM _members WHERE segment_key = {sql_str(rule.segment)}"
@@ -649,7 +647,7 @@ class SegmentChoice(Strategy):
         col = env.col(rule.trait)
         return (
             "SELECT profile_id, []::VARCHAR[] AS items, "
-            f"{sql_str(f'segment: {rule.trait} = ')} || {col} "
+            f"{sql_str(f'{rule.trait} = ')} || {col} "
             f"AS reason, '' AS caption FROM _tw WHERE {col} IN {sql_in(accepted(rule.equals))}"
         )
 
