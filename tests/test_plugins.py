@@ -15,7 +15,6 @@ import pytest
 from martech import Connector, Segment, hookimpl
 from martech.errors import DuplicateRegistrationError, PluginError, PluginLoadError
 from martech.plugins import _load_entry_points, build_registry, make_plugin_manager
-
 from martech.testing.process import pip_install_offline, run_cli
 
 
@@ -37,7 +36,7 @@ def martech_register_connectors(register):
 
 
 @pytest.fixture
-def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def load_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write each plugin as a module on sys.path and load them as entry points."""
     monkeypatch.syspath_prepend(str(tmp_path))
 
@@ -59,67 +58,68 @@ def _load_entry_points_and_build(eps: list[EntryPoint]):
     return build_registry(pm, infos)
 
 
-def test_plugin_that_raises_at_import_is_reported_and_skipped(_load):
-    reg = _load(good=GOOD, broken="raise RuntimeError('boom at import')")
+def test_plugin_that_raises_at_import_is_reported_and_skipped(load_plugins):
+    reg = load_plugins(good=GOOD, broken="raise RuntimeError('boom at import')")
     assert "acme" in reg.connectors
     assert reg.plugins["broken"].error is not None
     assert "boom at import" in reg.plugins["broken"].error
     assert any("broken" in str(e) for e in reg.errors)
 
 
-def test_strict_mode_makes_a_broken_plugin_fatal(_load, monkeypatch):
+def test_strict_mode_makes_a_broken_plugin_fatal(load_plugins, monkeypatch):
     monkeypatch.setenv("MARTECH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginLoadError, match="broken"):
-        _load(broken="raise RuntimeError('boom')")
+        load_plugins(broken="raise RuntimeError('boom')")
 
 
-def test_misspelled_hookimpl_is_reported_not_silently_registered(_load):
+def test_misspelled_hookimpl_is_reported_not_silently_registered(load_plugins):
     body = """
 from martech import hookimpl
 @hookimpl
 def martech_register_conectors(register):
     pass
 """
-    reg = _load(typo=body)
+    reg = load_plugins(typo=body)
     assert reg.plugins["typo"].error is not None
     assert "martech_register_conectors" in reg.plugins["typo"].error
 
 
-def test_two_plugins_registering_the_same_connector_name_is_an_error_naming_both(_load):
-    reg = _load(first=GOOD, second=GOOD)
+def test_two_plugins_registering_the_same_connector_name_is_an_error_naming_both(load_plugins):
+    reg = load_plugins(first=GOOD, second=GOOD)
     errors = [e for e in reg.errors if isinstance(e, DuplicateRegistrationError)]
     assert len(errors) == 1
-    assert "first" in str(errors[0]) and "second" in str(errors[0])
+    assert "first" in str(errors[0])
+    assert "second" in str(errors[0])
     assert reg.owners[("connectors", "acme")] == "first"
 
 
-def test_allow_list_loads_only_named_plugins(_load, monkeypatch):
+def test_allow_list_loads_only_named_plugins(load_plugins, monkeypatch):
     monkeypatch.setenv("MARTECH_LOAD_PLUGINS", "good")
-    reg = _load(good=GOOD, broken="raise RuntimeError('boom')")
+    reg = load_plugins(good=GOOD, broken="raise RuntimeError('boom')")
     assert set(reg.plugins) == {"good"}
 
 
-def test_block_list_skips_named_plugins(_load, monkeypatch):
+def test_block_list_skips_named_plugins(load_plugins, monkeypatch):
     monkeypatch.setenv("MARTECH_DISABLE_PLUGINS", "broken, other")
-    reg = _load(good=GOOD, broken="raise RuntimeError('boom')")
+    reg = load_plugins(good=GOOD, broken="raise RuntimeError('boom')")
     assert "broken" not in reg.plugins
     assert "acme" in reg.connectors
 
 
-def test_register_refuses_what_is_not_a_connector(_load):
+def test_register_refuses_what_is_not_a_connector(load_plugins):
     body = """
 from martech import hookimpl
 @hookimpl
 def martech_register_connectors(register):
     register(object)
 """
-    reg = _load(odd=body)
+    reg = load_plugins(odd=body)
     assert "Connector subclass" in (reg.plugins["odd"].error or "")
     assert not reg.connectors
 
 
-def test_registrations_are_attributed_to_their_plugin(_load):
-    reg = _load(good=GOOD)
+def test_registrations_are_attributed_to_their_plugin(load_plugins):
+    reg = load_plugins(good=GOOD)
     assert reg.plugins["good"].registered == {"connectors": ["acme"]}
     assert reg.plugins["good"].hooks == ["martech_register_connectors"]
 
@@ -247,7 +247,9 @@ def test_hook_martech_register_segment_kinds():
 
     _, reg = _pm_with(P())
     assert reg.segment_kinds == {"list": ListSegment}
-    assert ListSegment(key="a", members=["x"]).version != ListSegment(key="a", members=["y"]).version
+    assert (
+        ListSegment(key="a", members=["x"]).version != ListSegment(key="a", members=["y"]).version
+    )
 
 
 def test_hook_martech_register_commands():

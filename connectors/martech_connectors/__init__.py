@@ -1,1 +1,1 @@
-"""Vendor connectors that ship with martech, each registered through the ``martech`` entry points."""
+"""Vendor connectors that ship with martech, each registered through a ``martech`` entry point."""

@@ -48,14 +48,16 @@ class Limits(BaseModel, frozen=True, extra="forbid"):
 class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
     """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error."""
 
-    base_url: str = Field(description="Vendor API root; tests and the demo point it at an emulator.")
+    base_url: str = Field(
+        description="Vendor API root; tests and the demo point it at an emulator."
+    )
     timeout: float = Field(default=30.0, gt=0, description="Seconds per request.")
 
     @classmethod
     def load(
         cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> ConnectorConfig:
-        """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env vars."""
+        """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env."""
         source: Mapping[str, str] = os.environ if env is None else env
         merged = dict(values or {})
         prefix = f"MARTECH_{connector.upper()}_"
@@ -146,7 +148,9 @@ class Connector:
         """Return the vendor's id for the audience called ``audience``, creating it if missing."""
         raise self._unsupported("push_audience")
 
-    async def add_members(self, audience_id: str, members: Sequence[AudienceMember]) -> BatchOutcome:
+    async def add_members(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> BatchOutcome:
         """Add one batch (at most ``limits.batch_count``) to the audience."""
         raise self._unsupported("push_audience")
 

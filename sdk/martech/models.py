@@ -95,7 +95,9 @@ class Profile(_Model, frozen=True):
     def _known_channels(cls, value: dict[str, bool]) -> dict[str, bool]:
         unknown = sorted(set(value) - set(CHANNELS))
         if unknown:
-            raise ValueError(f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNELS)}")
+            raise ValueError(
+                f"unknown channel {unknown[0]!r}; expected one of {', '.join(CHANNELS)}"
+            )
         return value
 
 

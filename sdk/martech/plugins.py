@@ -154,9 +154,7 @@ def _registered_name(section: str, obj: Any) -> str:
     return value
 
 
-def _registrar(
-    reg: Registry, section: str, plugin: str, info: PluginInfo
-) -> Callable[[Any], None]:
+def _registrar(reg: Registry, section: str, plugin: str, info: PluginInfo) -> Callable[[Any], None]:
     def register(obj: Any) -> None:
         if section == "connectors":
             from .connector import Connector
@@ -168,7 +166,9 @@ def _registrar(
         if owner is not None:
             first = reg.plugins[owner].package or owner
             second = info.package or plugin
-            raise DuplicateRegistrationError(section[:-1], name, f"{owner} ({first})", f"{plugin} ({second})")
+            raise DuplicateRegistrationError(
+                section[:-1], name, f"{owner} ({first})", f"{plugin} ({second})"
+            )
         reg.section(section)[name] = obj
         reg.owners[(section, name)] = plugin
         info.registered.setdefault(section, []).append(name)

@@ -58,7 +58,8 @@ def test_schema_prints_json_schema(model, capsys):
 def test_schema_of_unknown_model_is_one_clear_line(capsys):
     assert main(["schema", "Profil"]) == 2
     err = capsys.readouterr().err
-    assert "unknown 'Profil'" in err and "Profile" in err
+    assert "unknown 'Profil'" in err
+    assert "Profile" in err
     assert "Traceback" not in err
 
 

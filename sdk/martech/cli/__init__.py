@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (run with --debug)"
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
+            "(run with --debug)"
         )
         return 70
     return 0

@@ -14,7 +14,8 @@ from rich.console import Console
 
 app = typer.Typer(
     name="martech",
-    help="Connect customer data to the tools you market with: pull, segment, sync, personalize, audit.",
+    help="Connect customer data to the tools you market with: "
+    "pull, segment, sync, personalize, audit.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -55,6 +56,8 @@ def interactive() -> bool:
 def print_json(data: Any) -> None:
     """One JSON document on stdout, nothing else."""
     sys.stdout.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        orjson.dumps(
+            data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+        ).decode()
         + "\n"
     )
