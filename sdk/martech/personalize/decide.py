@@ -105,13 +105,14 @@ class DecideContext:
     ) -> DecideContext:
         """Load the catalogue, neighbours and the memberships of the segments rules name.
 
-        A rule's ``segment: key`` is resolved from ``segments`` (evaluated now) or else from the
-        latest snapshot of that key in the store; neither is a :class:`ConfigError`.
+        A rule's ``segment: key`` is resolved from ``segments`` (evaluated as of ``now``) or else
+        from the latest snapshot of that key in the store; neither is a :class:`ConfigError`.
         """
         from .neighbours import load_neighbours
         from .placements import example_placements
 
         placements = placements if placements is not None else example_placements()
+        now = now or datetime.now(UTC)
         catalogue = {
             r[0]: (r[1], r[2], r[3])
             for r in store.con.execute(
@@ -119,7 +120,7 @@ class DecideContext:
             ).fetchall()
         }
         keys = {r.segment for p in placements.values() for r in p.rules if r.segment}
-        memberships = load_memberships(store, keys, segments)
+        memberships = load_memberships(store, keys, segments, as_of=now)
         computed: dict[str, dict[str, Any]] | None = None
         if preload_computed:
             names = referenced_traits(placements)
@@ -141,7 +142,7 @@ class DecideContext:
             memberships=memberships,
             computed=computed,
             strategies=strategies,
-            now=now or datetime.now(UTC),
+            now=now,
             store=store,
         )
 
@@ -212,16 +213,23 @@ def referenced_traits(placements: Mapping[str, Placement]) -> set[str]:
 
 
 def load_memberships(
-    store: Store, keys: Iterable[str], segments: Iterable[Segment] = ()
+    store: Store,
+    keys: Iterable[str],
+    segments: Iterable[Segment] = (),
+    *,
+    as_of: datetime | None = None,
 ) -> dict[str, frozenset[str]]:
-    """Members of each segment key: evaluated from ``segments`` if given, else latest snapshot."""
+    """Members of each segment key: evaluated from ``segments`` as of ``as_of`` (default now) if
+    given, else the latest snapshot."""
     keys = set(keys)
     defined = {s.key: s for s in segments}
     out: dict[str, frozenset[str]] = {}
     if keys & set(defined):
         from ..segments import evaluate
 
-        evaluated = evaluate(store, [s for s in defined.values() if isinstance(s, RuleSegment)])
+        evaluated = evaluate(
+            store, [s for s in defined.values() if isinstance(s, RuleSegment)], as_of=as_of
+        )
         out.update({k: frozenset(evaluated[k]) for k in keys & set(defined)})
     for key in sorted(keys - set(out)):
         snapshot = store.con.execute(
