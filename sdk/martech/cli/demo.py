@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,21 +19,38 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._demo_steps import step_audit, step_personalize, step_pull, step_sync
 from .app import console, print_json
 
 
 @dataclass
 class DemoRun:
-    """What the steps share: the store, the moment, and the summary being built."""
+    """What the steps share: the store, the moment, the emulators, and the summary being built.
+
+    Emulators started with :meth:`emulator` stay up for the later steps (the sync finds the
+    contacts the pull created) and stop when ``servers`` closes, whatever happened.
+    """
 
     store: Any
     as_of: datetime
     seed: int
     profiles: int
     out: Console
+    servers: ExitStack = field(default_factory=ExitStack)
     summary: dict[str, Any] = field(default_factory=dict)
     segments: dict[str, Any] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
+    population: Any = None
+    emulators: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+    def emulator(self, name: str, *, records: int = 0) -> tuple[Any, str]:
+        """``name``'s emulator on 127.0.0.1 (started on first use): (emulator, base URL)."""
+        if name not in self.emulators:
+            from ..sandbox import serve
+
+            served = serve(name, records=records, seed=self.seed)
+            self.emulators[name] = self.servers.enter_context(served)
+        return self.emulators[name]
 
 
 Step = Callable[[DemoRun], None]
@@ -44,6 +62,7 @@ def step_population(run: DemoRun) -> None:
 
     started = time.perf_counter()
     population = generate(run.profiles, run.seed, as_of=run.as_of)
+    run.population = population
     written = write_store(run.store, population)
     elapsed = time.perf_counter() - started
     run.summary["population"] = {**written, "seconds": round(elapsed, 2)}
@@ -94,6 +113,10 @@ STEPS: list[tuple[str, Step]] = [
     ("1. A synthetic shop in the embedded store", step_population),
     ("2. Computed traits", step_traits),
     ("3. Segments and their governance", step_segments),
+    ("4. Pull: HubSpot and Mailchimp into the store", step_pull),
+    ("5. Sync: segments to Mailchimp, HubSpot and Meta", step_sync),
+    ("6. Personalization: Gary at each level", step_personalize),
+    ("7. Audit: what smartcontent really does", step_audit),
 ]
 
 
@@ -113,13 +136,32 @@ def demo(
         shutil.rmtree(home)
     now = datetime.now(UTC)
     as_of = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    with Store(home / "martech.duckdb") as store:
-        run = DemoRun(store=store, as_of=as_of, seed=seed, profiles=profiles, out=out)
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    with Store(home / "martech.duckdb") as store, ExitStack() as servers:
+        run = DemoRun(
+            store=store, as_of=as_of, seed=seed, profiles=profiles, out=out, servers=servers
+        )
         for title, step in STEPS:
             out.rule(f"[bold]{title}")
+            step_started = time.perf_counter()
             step(run)
+            seconds[step.__name__.removeprefix("step_")] = round(
+                time.perf_counter() - step_started, 2
+            )
+    # Every emulator has stopped here: the ExitStack closed, on success or error.
+    total = time.perf_counter() - started
+    run.summary["seconds"] = {**seconds, "total": round(total, 2)}
+    run.summary["home"] = str(home)
     out.rule()
-    out.print(f"the demo store is in {home}/ — try: martech --home {home} profiles show p0000001")
+    out.print(
+        f"done in {total:.1f}s; every emulator has stopped; the store is in {home}/ "
+        f"(martech --home {home} profiles show p0000001)"
+    )
+    out.print(
+        f"try next: martech --home {home} sync status · martech sandbox serve hubspot · "
+        "martech audit --help"
+    )
     if as_json:
         print_json(run.summary)
 
