@@ -305,6 +305,9 @@ def step_sync(run: DemoRun) -> None:
 
     specs = _specs(run, SYNCS)
     rows = _sync_round(run, specs)
+    pulled = run.summary.get("pull", {})
+    new = sum(v["new_profiles"] for v in pulled.values() if isinstance(v, dict))
+    run.out.print(f"segments evaluated again: the pull added {new:,} people, all non-purchasers")
     run.out.print(_sync_table(rows))
     run.out.print(
         "sendable: Mailchimp needs email consent, Meta ad consent, a CRM list none (missing "
