@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import redirect_stdout
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from martech.sandbox import (
     available,
     emulator_class,
     json_response,
+    serve,
 )
 
 pytestmark = pytest.mark.anyio
@@ -128,3 +130,61 @@ def test_cli_serve_prints_the_url_and_stops_after_for() -> None:
         )
     assert code == 0
     assert out.getvalue().strip().startswith("http://127.0.0.1:")
+
+
+async def _first_call(connector: Any) -> object:
+    """One cheap authenticated call through the connector's first capability."""
+    from martech.models import Profile, StaticVariant
+
+    names = [c.name for c in connector.capabilities()]
+    if "push_audience" in names:
+        return await connector.ensure_audience("sandbox-check")
+    if "push_content" in names:
+        variant = StaticVariant(id="hello", channel="web", placement="home", content="Hello")
+        return await connector.push_content(variant)
+    assert "decide" in names, names
+    return await connector.decide(Profile(id="p1"), "home")
+
+
+@pytest.mark.parametrize("name", sorted(available()))
+def test_connection_settings_reach_the_emulator(name: str) -> None:
+    """What `sandbox serve` prints is enough to use the connector; a wrong secret is refused."""
+    from pydantic import SecretStr
+
+    from martech.errors import AuthError
+    from martech.plugins import get_connector
+
+    cls = get_connector(name)
+    secret_fields = [k for k, f in cls.Config.model_fields.items() if f.annotation is SecretStr]
+
+    async def run(settings: dict[str, str]) -> object:
+        connector = cls(config=cls.Config.model_validate(settings))
+        try:
+            return await _first_call(connector)
+        finally:
+            await connector.aclose()
+
+    with serve(name) as (emulator, url):
+        settings = emulator.connection(url)
+        assert settings["base_url"].startswith(url)
+        assert set(settings) <= set(cls.Config.model_fields)
+        assert asyncio.run(run(settings))
+        # the HubSpot and SmartContent emulators, unless given a token, take any bearer token
+        if name not in {"hubspot", "smartcontent"}:
+            wrong = {**settings, secret_fields[0]: "wrong-" + settings[secret_fields[0]]}
+            with pytest.raises(AuthError):
+                asyncio.run(run(wrong))
+
+
+def test_cli_serve_prints_the_connector_settings() -> None:
+    from martech.cli import main
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        main(["sandbox", "serve", "mailchimp", "--for", "0.2", "--records", "0"])
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert "[connectors.mailchimp]" in lines
+    assert f'base_url = "{lines[0]}/3.0"' in lines
+    assert any(line.startswith("export MARTECH_MAILCHIMP_API_KEY=") for line in lines)
+    assert not any(line.startswith("api_key") for line in lines)

@@ -92,6 +92,15 @@ class ContentfulEmulator(Emulator):
 
     # ---------------------------------------------------------------------------- routes
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {
+            "base_url": base_url,
+            "delivery_url": f"{base_url}/cdn",
+            "space_id": self.space,
+            "management_token": self.management_token,
+            "delivery_token": self.delivery_token,
+        }
+
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Route
 

@@ -267,6 +267,9 @@ class HubSpotEmulator(Emulator):
 
         return endpoint
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {"base_url": base_url, "access_token": self.token or "pat-na1-sandbox-token"}
+
     def routes(self) -> list[BaseRoute]:
         lim = self._limited
         return [

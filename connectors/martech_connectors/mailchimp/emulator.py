@@ -245,6 +245,13 @@ class MailchimpEmulator(Emulator):
 
     # ------------------------------------------------------------------------------- routes
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {
+            "base_url": f"{base_url}/3.0",
+            "list_id": next(iter(self.lists)),
+            "api_key": self.api_key or DEFAULT_API_KEY,
+        }
+
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Mount, Route
 

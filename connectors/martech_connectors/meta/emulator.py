@@ -197,6 +197,13 @@ class MetaEmulator(Emulator):
 
     # ------------------------------------------------------------------------------- routes
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {
+            "base_url": base_url,
+            "ad_account_id": f"act_{next(iter(self.accounts))}",
+            "access_token": self.access_token or DEFAULT_TOKEN,
+        }
+
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Route
 

@@ -52,6 +52,9 @@ class SmartContentEmulator(Emulator):
         self.decisions = 0
         super().__init__(**kwargs)
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {"base_url": base_url, "api_token": "sc-sandbox-token"}
+
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/v2/experiences/{placement}/decide", self._decide, methods=["POST"]),

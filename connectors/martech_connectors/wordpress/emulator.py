@@ -45,6 +45,13 @@ class WordPressEmulator(Emulator):
     def fail(self, status: int, code: str, message: str) -> Response:
         return json_response({"code": code, "message": message, "data": {"status": status}}, status)
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        return {
+            "base_url": f"{base_url}/wp-json",
+            "username": self.username,
+            "app_password": self.app_password,
+        }
+
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Route
 

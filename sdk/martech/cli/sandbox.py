@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 import time
 
 import typer
@@ -39,7 +41,11 @@ def serve(
         None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
     ),
 ) -> None:
-    """Serve NAME's emulator on 127.0.0.1 until Ctrl-C; prints the base URL first."""
+    """Serve NAME's emulator on 127.0.0.1 until Ctrl-C; prints the base URL first.
+
+    Then the settings that point NAME's connector at it: a ``martech.toml`` table and, for the
+    secret fields, ``MARTECH_<NAME>_<FIELD>`` exports (the emulator's own fake credentials).
+    """
     from ..sandbox import Faults
     from ..sandbox import serve as serve_emulator
 
@@ -47,14 +53,38 @@ def serve(
     limits = not no_limits
     with serve_emulator(
         name, port=port, records=records, seed=seed, faults=faults, limits=limits
-    ) as (_, url):
+    ) as (emulator, url):
         print(url, flush=True)
+        for line in connection_lines(name, emulator.connection(url)):
+            print(line, flush=True)
         stop = None if for_seconds is None else time.monotonic() + for_seconds
         try:
             while stop is None or time.monotonic() < stop:
                 time.sleep(0.2)
         except KeyboardInterrupt:
             pass
+
+
+def connection_lines(name: str, settings: dict[str, str]) -> list[str]:
+    """``martech.toml`` lines for the plain settings, ``export`` lines for the secret ones."""
+    from pydantic import SecretStr
+
+    from ..plugins import get_connector
+
+    fields = get_connector(name).Config.model_fields
+    secret = {k for k, f in fields.items() if f.annotation is SecretStr}
+    plain = [f"{k} = {json.dumps(v)}" for k, v in settings.items() if k not in secret]
+    env = [
+        f"export MARTECH_{name.upper()}_{k.upper()}={shlex.quote(v)}"
+        for k, v in settings.items()
+        if k in secret
+    ]
+    return [
+        f"# martech.toml (connector {name!r} against this emulator)",
+        f"[connectors.{name}]",
+        *plain,
+        *(["# secrets from the environment (fake ones: this is an emulator)", *env] if env else []),
+    ]
 
 
 def register(app: typer.Typer) -> None:

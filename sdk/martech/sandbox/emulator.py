@@ -126,6 +126,15 @@ class Emulator:
     def seed_data(self, records: int, seed: int = 0) -> None:
         """Fill the emulator with ``records`` synthetic records (the CLI's ``--records``)."""
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        """Connector settings that reach this emulator at ``base_url``.
+
+        Printed by ``martech sandbox serve`` so a user can point a connector at it. Secrets here
+        are the emulator's own fake credentials, never a real vendor's. Override to add the
+        fields the connector needs (tokens, account or list ids).
+        """
+        return {"base_url": base_url}
+
     def disable_limits(self) -> None:
         """Stop enforcing vendor limits (benchmarks measure us, not the vendor's quota)."""
         self.concurrency_limit = None
