@@ -1,7 +1,7 @@
 """Steps 4-7 of ``martech demo``: pull, sync, personalization and audit, against emulators.
 
-Every vendor is its emulator on 127.0.0.1 (:meth:`DemoRun.emulator`), with the emulator's own
-sandbox credentials; the connectors are the real ones, pointed at the emulator's base URL.
+Every vendor is its emulator on 127.0.0.1 (:meth:`DemoRun.emulator`); the connectors are the
+real ones, configured with what the emulator says reaches it (its URL and fake credentials).
 """
 
 from __future__ import annotations
@@ -31,30 +31,21 @@ GARY = {
 # ---------------------------------------------------------------------------- connectors
 
 
-def _settings(name: str, emulator: Any) -> dict[str, Any]:
-    """Placeholder settings: the emulator's sandbox credentials, list and ad account."""
-    if name == "mailchimp":
-        return {"api_key": emulator.api_key, "list_id": next(iter(emulator.lists))}
-    if name == "meta":
-        return {
-            "access_token": emulator.access_token,
-            "ad_account_id": next(iter(emulator.accounts)),
-        }
-    if name == "hubspot":
-        # The emulator accepts any token; list members HubSpot lacks are created by email.
-        return {"access_token": "demo-token", "create_missing": True}
-    raise ValueError(f"the demo has no settings for {name!r}")
+#: Demo settings on top of what each emulator says reaches it (``Emulator.connection``).
+EXTRA_SETTINGS: dict[str, dict[str, Any]] = {
+    # List members HubSpot does not have yet are created by email rather than rejected.
+    "hubspot": {"create_missing": True},
+}
 
 
 def connector_for(run: DemoRun, name: str) -> Connector:
-    """The installed connector ``name``, pointed at its running emulator."""
+    """The installed connector ``name``, configured for its running emulator (fake secrets)."""
     from ..plugins import get_connector
 
     emulator, url = run.emulator(name)
     cls = get_connector(name)
-    base_url = f"{url}/3.0" if name == "mailchimp" else url
-    config = cls.Config.model_validate({"base_url": base_url, **_settings(name, emulator)})
-    return cls(config=config)  # type: ignore[no-any-return]
+    settings = {**emulator.connection(url), **EXTRA_SETTINGS.get(name, {})}
+    return cls(config=cls.Config.model_validate(settings))  # type: ignore[no-any-return]
 
 
 def held_at_vendor(run: DemoRun, name: str, audience: str) -> int:
