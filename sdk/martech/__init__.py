@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .audit import audit_target
     from .connector import (
         AudienceMember,
         BatchOutcome,
@@ -57,6 +58,13 @@ if TYPE_CHECKING:
         TraitCondition,
         Window,
     )
+    from .personalize import decide_batch, load_placements
+    from .personalize.decide import decide
+    from .personalize.lift import lift
+    from .population import generate
+    from .pull import pull
+    from .segments import compile_sql, evaluate, load_segments, parse_segments
+    from .segments.traits import compute_traits
     from .store import Store
 
 
@@ -111,6 +119,14 @@ _LAZY: dict[str, str] = {
             "Window",
         ),
         "store": ("Store",),
+        "segments": ("compile_sql", "evaluate", "load_segments", "parse_segments"),
+        "segments.traits": ("compute_traits",),
+        "personalize": ("decide_batch", "load_placements"),
+        "personalize.decide": ("decide",),
+        "personalize.lift": ("lift",),
+        "population": ("generate",),
+        "pull": ("pull",),
+        "audit": ("audit_target",),
     }.items()
     for name in names
 }
@@ -179,5 +195,17 @@ __all__ = [
     "VendorError",
     "Window",
     "__version__",
+    "audit_target",
+    "compile_sql",
+    "compute_traits",
+    "decide",
+    "decide_batch",
+    "evaluate",
+    "generate",
     "hookimpl",
+    "lift",
+    "load_placements",
+    "load_segments",
+    "parse_segments",
+    "pull",
 ]
