@@ -1,8 +1,8 @@
 """Import profiles and events from CSV, JSONL or Parquet into the store, in bulk.
 
-The file is read by DuckDB (:mod:`.source`), mapped column by column and validated in SQL (a
-view gives each row a ``reason`` or none; it is scanned once for rejects and once for the good
-rows, never materialized), and the good rows go to the store through
+The file is read by DuckDB (:mod:`.source`), mapped column by column and validated in SQL (one
+pass gives each row a ``reason`` or none, and its values in the store's shape, into a temp table;
+the rejects and the good rows are read from it), and the good rows go to the store through
 :meth:`Store.upsert_profiles_from` / :meth:`Store.append_events_from`. Bad rows never abort an
 import: they land in a reject file (JSONL: ``row``, ``reason``, ``record`` with emails and phones
 redacted). Problems with the file or the mapping as a whole (a mapped column that does not exist,
@@ -216,9 +216,12 @@ def import_file(
         cols = resolve_mapping(kind, list(source.columns), mapping or {}, extra)
         _check_parquet_types(source, kind, cols)
         if kind == "profiles":
-            _stage_profiles(con, source, cols)
+            staged = _stage_profiles(con, source, cols)
         else:
-            _stage_events(con, source, cols, strict=strict)
+            staged = _stage_events(con, source, cols, strict=strict)
+        # Validate and convert once: every check and value is computed in this one pass, the
+        # rejects and the good rows are then read from the (in-memory) result.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _mt_stage AS {staged}")
         rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
         rejected = _write_rejects(con, source, cols, rejects_path)
         good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
@@ -235,7 +238,7 @@ def import_file(
             imported = inserted
     finally:
         con.execute("DROP VIEW IF EXISTS _mt_good")
-        con.execute("DROP VIEW IF EXISTS _mt_stage")
+        con.execute("DROP TABLE IF EXISTS _mt_stage")
         src.drop(con, source)
     return ImportSummary(
         kind=kind,
@@ -357,14 +360,15 @@ def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
     return obj
 
 
-def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
+def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
+    """The SELECT giving each row its ``_reason`` (or NULL) and its values in the store's shape."""
     from martech._bulk import _ensure_phone_udf
 
     _ensure_phone_udf(con)
     t = source.text
     checks: list[tuple[str, str]] = []
     id_col = cols["id"]
-    checks.append((f"{t(id_col)} IS NULL", _q(f"missing id (column {id_col!r})")))
+    checks.append((source.missing(id_col), _q(f"missing id (column {id_col!r})")))
     identities: list[tuple[str, str]] = []
     if "email" in cols:
         e = f"lower({t(cols['email'])})"
@@ -376,10 +380,12 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
             )
         )
     if "phone" in cols:
-        raw = f"regexp_replace({t(cols['phone'])}, '[\\s().-]', '', 'g')"
+        given = t(cols["phone"])
+        raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
         p = (
-            f"CASE WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
-            f"ELSE martech_normalize_phone({t(cols['phone'])}) END"
+            f"CASE WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
+            f"WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
+            f"ELSE martech_normalize_phone({given}) END"
         )
         identities.append(("phone", "_phone"))
         checks.append(
@@ -396,6 +402,9 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
     consent: list[tuple[str, str]] = []
     for target, column in cols.items():
         if not target.startswith("consent."):
+            continue
+        if source.format == "parquet" and source.columns[column] == "BOOLEAN":
+            consent.append((target[8:], source.raw(column)))  # typed: nothing to check
             continue
         v = f"lower({t(column)})"
         expr = (
@@ -421,22 +430,20 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> None:
     # One flat SELECT (nested SELECT * defeats DuckDB's column pruning of the view).
     reason = _reason(checks).replace("_phone", f"({p})")
     ids_obj = _object([(k, f"({p})" if v == "_phone" else v) for k, v in identities], base_ids)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _mt_stage AS
-            SELECT _rn, {reason} AS _reason, {t(id_col)} AS id,
-                   {_object(traits, base_traits)}::VARCHAR AS traits,
-                   {_object(consent, base_consent)}::VARCHAR AS consent,
-                   {ids_obj}::VARCHAR AS identities
-            FROM _mt_src"""
-    )
+    return f"""SELECT _rn, {reason} AS _reason, {t(id_col)} AS id,
+                      {_object(traits, base_traits)}::VARCHAR AS traits,
+                      {_object(consent, base_consent)}::VARCHAR AS consent,
+                      {ids_obj}::VARCHAR AS identities
+               FROM _mt_src"""
 
 
-def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict: bool) -> None:
+def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict: bool) -> str:
+    """The SELECT giving each row its ``_reason`` (or NULL) and its values in the store's shape."""
     t = source.text
     checks: list[tuple[str, str]] = []
     pid, typ, ts_col = cols["profile_id"], cols["type"], cols["ts"]
-    checks.append((f"{t(pid)} IS NULL", _q(f"missing profile id (column {pid!r})")))
-    checks.append((f"{t(typ)} IS NULL", _q(f"missing event type (column {typ!r})")))
+    checks.append((source.missing(pid), _q(f"missing profile id (column {pid!r})")))
+    checks.append((source.missing(typ), _q(f"missing event type (column {typ!r})")))
     if strict:
         known = _q("|".join(re.escape(x) for x in sorted(EVENT_TYPES)))
         checks.append(
@@ -446,7 +453,7 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
                 f"mode; known types: {', '.join(sorted(EVENT_TYPES))})'",
             )
         )
-    checks.append((f"{t(ts_col)} IS NULL", _q(f"missing timestamp (column {ts_col!r})")))
+    checks.append((source.missing(ts_col), _q(f"missing timestamp (column {ts_col!r})")))
     if source.format == "parquet" and source.columns[ts_col] == "TIMESTAMP WITH TIME ZONE":
         ts = source.raw(ts_col)
     else:
@@ -499,13 +506,11 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         )
     else:
         properties = "NULL"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _mt_stage AS
-            SELECT _rn, {_reason(checks)} AS _reason, {t(pid)} AS profile_id, {t(typ)} AS type,
-                   {item} AS item_id, {ts} AS ts, {value} AS value,
-                   nullif({properties}::VARCHAR, '{{}}') AS properties
-            FROM _mt_src"""
-    )
+    # Properties stay typed JSON: the store takes them without parsing them again.
+    return f"""SELECT _rn, {_reason(checks)} AS _reason, {t(pid)} AS profile_id, {t(typ)} AS type,
+                      {item} AS item_id, {ts} AS ts, {value} AS value,
+                      nullif(({properties})::JSON, '{{}}') AS properties
+               FROM _mt_src"""
 
 
 # ------------------------------------------------------------------------------------- rejects
@@ -532,7 +537,7 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
         value = source.text(c)
         pairs.append((c, "'[redacted]'" if c in pii else redact_sql(value)))
     record = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")"
-    # Count first: without _rn in the query, the scan skips row numbering and most columns.
+    # Count first: a clean file (the common case) needs no reject table.
     failed = con.execute("SELECT count(*) FROM _mt_stage WHERE _reason IS NOT NULL").fetchall()
     where = "WHERE _reason IS NOT NULL" if failed[0][0] else "LIMIT 0"
     con.execute(

@@ -29,6 +29,12 @@ SUFFIXES: dict[str, Format] = {
 }
 
 
+#: DuckDB types whose text is never empty nor padded: ``text`` and ``missing`` need no trim.
+_NEVER_BLANK = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
+                "DATE", "TIME", "TIMESTAMP", "UUID")  # fmt: skip
+
+
 @dataclass
 class Source:
     """A file read into ``_mt_src`` on a DuckDB connection."""
@@ -46,14 +52,28 @@ class Source:
             return f"nullif(_j->>{_sql_str(_json_path(column))}, '')"
         if self.format == "csv":
             return f"nullif(trim({_ident(column)}), '')"
+        if self.never_blank(column):
+            return f"{_ident(column)}::VARCHAR"
         return f"nullif(trim({_ident(column)}::VARCHAR), '')"
 
+    def missing(self, column: str) -> str:
+        """SQL that is true when the column's value is absent or empty (``text(column) IS NULL``,
+        without turning a typed Parquet value into text)."""
+        if self.never_blank(column):
+            return f"{_ident(column)} IS NULL"
+        return f"{self.text(column)} IS NULL"
+
+    def never_blank(self, column: str) -> bool:
+        """A typed Parquet column whose text is never empty or padded (numbers, booleans, times)."""
+        return self.format == "parquet" and self.columns[column].startswith(_NEVER_BLANK)
+
     def json(self, column: str) -> str:
-        """SQL for the column's value keeping its type (JSON, or a typed SQL value)."""
+        """SQL for the column's value keeping its type (JSON for JSONL, the typed value for
+        Parquet, text for CSV), for ``to_json``."""
         if self.format == "jsonl":
             return f"_j->{_sql_str(_json_path(column))}"
         if self.format == "parquet":
-            return f"to_json({_ident(column)})"
+            return _ident(column)
         return self.text(column)
 
     def object(self, column: str) -> str:

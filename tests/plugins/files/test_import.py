@@ -280,3 +280,53 @@ def test_unterminated_quote_rejects_the_rest_of_the_file_keeping_its_text(martec
 def test_an_empty_file_is_an_error(martech_store, tmp_path):
     with pytest.raises(ValidationError, match=r"p\.csv is empty"):
         import_file(martech_store, "profiles", write(tmp_path / "p.csv", ""))
+
+
+def test_parquet_typed_columns_missing_values_are_rejected_by_row(martech_store, tmp_path):
+    f = tmp_path / "ev.parquet"
+    ts = pa.array([AS_OF, None, AS_OF, AS_OF], pa.timestamp("us", tz="UTC"))
+    pq.write_table(
+        pa.table(
+            {
+                "profile_id": pa.array([1, 2, None, 4], pa.int64()),
+                "type": ["view", "view", "view", "  "],
+                "ts": ts,
+                "value": pa.array([1.5, None, None, None], pa.float64()),
+                "properties": ['{"a": 1}', None, None, "[1]"],
+            }
+        ),
+        f,
+    )
+    s = import_file(martech_store, "events", f)
+    assert (s.rows, s.imported, s.rejected) == (4, 1, 3)
+    bad = {r["row"]: r for r in rejects(s)}
+    assert bad[2]["reason"] == "missing timestamp (column 'ts')"
+    assert bad[3]["reason"] == "missing profile id (column 'profile_id')"
+    assert bad[4]["reason"] == "missing event type (column 'type')"  # blank text is missing
+    assert bad[2]["record"]["profile_id"] == "2"
+    rows = martech_store.con.execute("SELECT profile_id, value, properties FROM events").fetchall()
+    assert [(r[0], r[1], orjson.loads(r[2])) for r in rows] == [("1", 1.5, {"a": 1})]
+
+
+def test_parquet_boolean_consent_and_typed_traits(martech_store, tmp_path):
+    f = tmp_path / "p.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": pa.array([7, 8], pa.int64()),
+                "email": ["A@x.io", None],
+                "consent_email": pa.array([True, None], pa.bool_()),
+                "consent_sms": pa.array([False, True], pa.bool_()),
+                "age": pa.array([30, None], pa.int64()),
+                "vip": pa.array([None, True], pa.bool_()),
+            }
+        ),
+        f,
+    )
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.rejected) == (2, 0)
+    a, b = martech_store.get_profile("7"), martech_store.get_profile("8")
+    assert (a.consent, a.traits, a.identities) == (
+        {"email": True, "sms": False}, {"age": 30}, {"email": "a@x.io"},
+    )  # fmt: skip
+    assert (b.consent, b.traits, b.identities) == ({"sms": True}, {"vip": True}, {})
