@@ -427,13 +427,13 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     base_traits = source.object(cols["@traits"]) if "@traits" in cols else None
     base_consent = source.object(cols["@consent"]) if "@consent" in cols else None
     base_ids = source.object(cols["@identities"]) if "@identities" in cols else None
-    # One flat SELECT (nested SELECT * defeats DuckDB's column pruning of the view).
+    # One flat SELECT: DuckDB computes an expression repeated in it (the email, the phone) once.
     reason = _reason(checks).replace("_phone", f"({p})")
     ids_obj = _object([(k, f"({p})" if v == "_phone" else v) for k, v in identities], base_ids)
     return f"""SELECT _rn, {reason} AS _reason, {t(id_col)} AS id,
-                      {_object(traits, base_traits)}::VARCHAR AS traits,
-                      {_object(consent, base_consent)}::VARCHAR AS consent,
-                      {ids_obj}::VARCHAR AS identities
+                      {_object(traits, base_traits)}::JSON AS traits,
+                      {_object(consent, base_consent)}::JSON AS consent,
+                      {ids_obj}::JSON AS identities
                FROM _mt_src"""
 
 
