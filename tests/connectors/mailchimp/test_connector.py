@@ -29,7 +29,9 @@ BASE = "http://mailchimp.test/3.0"
 @pytest.fixture
 def emulator() -> MailchimpEmulator:
     forget_budgets()
-    return MailchimpEmulator()
+    emulator = MailchimpEmulator()
+    emulator.add_merge_field("SHOESIZE", type="number")  # people() carry mc_shoesize
+    return emulator
 
 
 def connect(
