@@ -10,6 +10,11 @@ ignores addresses that are not on the list, so the ones neither added nor refuse
 with ``update_existing: false`` (existing members are left exactly as they are, new ones get
 ``status_if_new``) and added again. Members with traits that have a merge tag are upserted by
 batch subscribe (``update_existing: true``) first, then added: two requests per batch.
+
+Per-person recommendations (``push_recommendations``, for ``martech personalize push --to
+mailchimp``) are written to text merge fields REC_LEVEL, REC_TEXT, REC1..REC5 (item label),
+REC1ID..REC5ID and, when the catalogue has urls, REC1URL..REC5URL: the fields are created once if
+the audience lacks them, then members are upserted by batch subscribe, 500 a request.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from .mapping import (
     member_to_profile,
     merge_fields_for,
     parse_time,
+    recommendation_fields,
+    recommendation_values,
     rejected_by_key,
     split_by_email,
     subscribe_body,
@@ -48,6 +55,7 @@ from .mapping import (
 
 if TYPE_CHECKING:
     from martech.http import HttpClient, Response
+    from martech.personalize.recipients import Recipient
 
 #: Members per batch-subscribe and per members_to_add / members_to_remove call.
 MAX_BATCH = 500
@@ -100,7 +108,8 @@ class MailchimpConnector(Connector):
                 name="push_audience",
                 inputs=["identities.email", "traits"],
                 description="A segment as a static segment (tag); upsert with merge fields "
-                "by batch subscribe.",
+                "by batch subscribe. Also takes per-person recommendations "
+                "(push_recommendations: REC* merge fields, created if missing).",
             ),
         ]
 
@@ -335,17 +344,132 @@ class MailchimpConnector(Connector):
         if not by_email:
             return BatchOutcome(accepted=[], rejected=rejected, requests=0)
         lookup = {m.key: m for m in members}
-        body = {
-            "members": [
+        r = await self._subscribe(
+            [
                 subscribe_body(lookup[key], email, self.config.status_if_new)
                 for email, key in by_email.items()
             ],
-            "update_existing": True,
-        }
-        r = await self._call("POST", self._list_path, json=body, params=_SUB)
+            update_existing=True,
+        )
         rejected.update(self._reasons(r.data, by_email))
         accepted = [k for k in by_email.values() if k not in rejected]
         return BatchOutcome(accepted=accepted, rejected=rejected, requests=1)
+
+    async def _subscribe(
+        self, entries: Sequence[Mapping[str, Any]], *, update_existing: bool
+    ) -> Response:
+        """One batch-subscribe call (``POST /lists/{id}``), answered with the partial fields."""
+        body = {"members": list(entries), "update_existing": update_existing}
+        return await self._call("POST", self._list_path, json=body, params=_SUB)
+
+    # ------------------------------------------------------------------------ recommendations
+
+    async def merge_tags(self) -> tuple[set[str], int]:
+        """The audience's merge tags and the requests it took (1000 fields a page)."""
+        tags: set[str] = set()
+        offset = requests = 0
+        for _ in range(100):  # Mailchimp caps an audience far below 100 pages of fields
+            r = await self._call(
+                "GET",
+                f"{self._list_path}/merge-fields",
+                params={
+                    "count": 1000,
+                    "offset": offset,
+                    "fields": "merge_fields.tag,total_items",
+                },
+            )
+            requests += 1
+            data = r.data if isinstance(r.data, dict) else {}
+            fields = data.get("merge_fields") or []
+            tags.update(str(f["tag"]) for f in fields if isinstance(f, dict) and "tag" in f)
+            offset += len(fields)
+            if not fields or offset >= int(data.get("total_items") or 0):
+                break
+        return tags, requests
+
+    async def ensure_merge_fields(
+        self, wanted: Sequence[tuple[str, str]], existing: set[str] | None = None
+    ) -> tuple[list[str], int]:
+        """Create the text fields in ``wanted`` ((tag, name) pairs) the audience lacks.
+
+        ``existing``: the audience's tags if already read (else they are read first).
+        Returns (tags created, requests).
+        """
+        requests = 0
+        if existing is None:
+            existing, requests = await self.merge_tags()
+        created: list[str] = []
+        for tag, name in wanted:
+            if tag in existing:
+                continue
+            r = await self._call(
+                "POST",
+                f"{self._list_path}/merge-fields",
+                json={"tag": tag, "name": name, "type": "text", "required": False},
+            )
+            requests += 1
+            got = r.data.get("tag") if isinstance(r.data, dict) else None
+            if got != tag:
+                raise ConfigError(
+                    f"mailchimp: creating merge field {tag} returned tag {got!r}; "
+                    "rename the audience's field or remove it"
+                )
+            created.append(tag)
+        return created, requests
+
+    async def push_recommendations(self, members: Sequence[Recipient]) -> dict[str, Any]:
+        """Write each person's recommendations to their REC* merge fields.
+
+        Fields are created first if missing (a second push creates none); then batch subscribe
+        (``update_existing: true``, ``status_if_new`` for people not yet on the list), 500 a call.
+        Every slot is written, empty past a person's items. Per-item errors are reported with
+        the profile id and the vendor's reason, addresses masked; nothing is retried.
+        """
+        existing, requests = await self.merge_tags()
+        # url fields once any item has a url; kept (and blanked) once the audience has them.
+        urls = any(item.url for m in members for item in m.items) or any(
+            t.startswith("REC") and t.endswith("URL") for t in existing
+        )
+        created, n = await self.ensure_merge_fields(recommendation_fields(urls=urls), existing)
+        requests += n
+        sent = updated = new = 0
+        errors: list[dict[str, str]] = []
+        status = self.config.status_if_new
+        for start in range(0, len(members), MAX_BATCH):
+            chunk = members[start : start + MAX_BATCH]
+            by_email: dict[str, str] = {}
+            entries: list[dict[str, Any]] = []
+            for m in chunk:
+                if m.email in by_email:
+                    continue
+                by_email[m.email] = m.profile_id
+                entries.append(
+                    {
+                        "email_address": m.email,
+                        "status": status,
+                        "merge_fields": recommendation_values(m, urls=urls),
+                    }
+                )
+            r = await self._subscribe(entries, update_existing=True)
+            requests += 1
+            sent += len(entries)
+            new += len(self._emails(r.data, "new_members"))
+            updated += len(self._emails(r.data, "updated_members"))
+            errors.extend(
+                {"profile_id": key, "reason": reason}
+                for key, reason in sorted(self._reasons(r.data, by_email).items())
+            )
+        return {
+            "connector": self.name,
+            "list_id": self.config.list_id,
+            "sent": sent,
+            "created": new,
+            "updated": updated,
+            "rejected": len(errors),
+            "errors": errors,
+            "merge_fields_created": created,
+            "requests": requests,
+        }
 
     async def read_members(self, audience_id: str) -> AsyncIterator[str]:
         """The lowercased email addresses in the static segment, 1000 per page."""

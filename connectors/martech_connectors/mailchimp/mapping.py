@@ -13,7 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import JsonValue
@@ -22,6 +22,9 @@ from martech.connector import AudienceMember
 from martech.errors import ValidationError
 from martech.identity import normalize_email, normalize_phone
 from martech.models import Profile
+
+if TYPE_CHECKING:
+    from martech.personalize.recipients import Recipient
 
 #: Merge tags with a martech trait of their own. Any other tag survives as ``mc_<tag>``.
 MERGE_TO_TRAIT: dict[str, str] = {
@@ -201,6 +204,47 @@ def rejected_by_key(data: Any, by_email: Mapping[str, str]) -> dict[str, str]:
     return rejected
 
 
+# --------------------------------------------------------------------------- recommendations
+
+#: Item slots written per person: REC1..REC5 (label), REC1ID..REC5ID, REC1URL..REC5URL.
+REC_SLOTS = 5
+#: Longest value a text merge field holds; longer values are cut.
+MAX_TEXT = 255
+
+
+def recommendation_fields(*, urls: bool) -> list[tuple[str, str]]:
+    """(tag, name) of the text merge fields a recommendation push writes, in creation order.
+
+    Tags are Mailchimp's: at most 10 characters, uppercase. The url fields only when wanted (the
+    catalogue has urls, or the audience already has them), to spare the audience's field quota.
+    """
+    fields = [("REC_LEVEL", "Recommendation level"), ("REC_TEXT", "Recommendation text")]
+    for i in range(1, REC_SLOTS + 1):
+        fields.append((f"REC{i}", f"Recommended item {i}"))
+        fields.append((f"REC{i}ID", f"Recommended item {i} id"))
+        if urls:
+            fields.append((f"REC{i}URL", f"Recommended item {i} url"))
+    return fields
+
+
+def _text(value: str | None) -> str:
+    return (value or "")[:MAX_TEXT]
+
+
+def recommendation_values(recipient: Recipient, *, urls: bool) -> dict[str, str]:
+    """One person's merge values: every slot is written, empty past their items, so a push
+    replaces whatever an earlier push left (a person with fewer items than before)."""
+    out = {"REC_LEVEL": recipient.level, "REC_TEXT": _text(recipient.content)}
+    items = recipient.items[:REC_SLOTS]
+    for i in range(1, REC_SLOTS + 1):
+        item = items[i - 1] if i <= len(items) else None
+        out[f"REC{i}"] = _text(item.label if item else None)
+        out[f"REC{i}ID"] = _text(item.item_id if item else None)
+        if urls:
+            out[f"REC{i}URL"] = _text(item.url if item else None)
+    return out
+
+
 # ------------------------------------------------------------------------------ pull cursors
 
 
@@ -254,7 +298,9 @@ def incremental_since(high: datetime) -> datetime:
 
 
 __all__ = [
+    "MAX_TEXT",
     "MERGE_TO_TRAIT",
+    "REC_SLOTS",
     "STATUSES",
     "TRAIT_TO_MERGE",
     "base_url_for",
@@ -268,6 +314,8 @@ __all__ = [
     "member_to_profile",
     "merge_fields_for",
     "parse_time",
+    "recommendation_fields",
+    "recommendation_values",
     "rejected_by_key",
     "split_by_email",
     "subscribe_body",
