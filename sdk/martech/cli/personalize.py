@@ -315,7 +315,17 @@ def push_cmd(
         print_json(result)
         return
     for key, value in result.items():
-        console.print(f"{key}: {value}", markup=False)
+        if key == "errors":
+            continue
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) or "none"
+        console.print(f"{key}: {value}", markup=False, soft_wrap=True)
+    errors = result.get("errors") or []
+    for e in errors[:10]:  # addresses are masked by the connector; profile ids name the people
+        who, why = (e.get("profile_id"), e.get("reason")) if isinstance(e, dict) else ("?", e)
+        console.print(f"  refused {who}: {why}", markup=False, soft_wrap=True)
+    if len(errors) > 10:
+        console.print(f"  … and {len(errors) - 10} more (--json lists them all)", markup=False)
 
 
 def register(app: typer.Typer) -> None:

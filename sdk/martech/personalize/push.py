@@ -1,5 +1,9 @@
 """Push a placement's content out: variants to a CMS, per-person recommendations to an ESP.
 
+To an ESP go the stored decisions (``martech decide --all``), the same rows the web reads: each
+person's own row, written to the vendor's per-contact fields; who is sent is :mod:`.recipients`'
+rule (email identity, email consent, not in the holdout).
+
 Never a half-published placement: every variant is validated by the connector (``validate_content``)
 before the first write, so a bad variant stops the push with nothing sent.
 """
@@ -48,10 +52,19 @@ def push_placement(store: Store, placement: Placement, to: str) -> dict[str, Any
         push_recs = getattr(connector, "push_recommendations", None)
         if push_recs is None:
             raise ConfigError(f"connector {to!r} cannot take per-person recommendations")
-        from .recipients import recommendation_members
+        from .recipients import recipient_counts, recommendation_members
 
         members = recommendation_members(store, placement.key)
-        return dict(run_sync(push_recs(members)))
+        counts = recipient_counts(store, placement.key)
+
+        async def send() -> dict[str, Any]:
+            try:
+                return dict(await push_recs(members))
+            finally:
+                await connector.aclose()
+
+        sent = run_sync(send())
+        return {"placement": placement.key, **counts, **sent}
 
     async def go() -> dict[str, str]:
         try:
