@@ -24,8 +24,12 @@ def list_emulators(as_json: bool = typer.Option(False, "--json", help="Print JSO
         return
     if not found:
         console.print("no installed connector ships an emulator")
+    from rich.table import Table
+
+    table = Table("connector", "emulator", box=None, pad_edge=False)
     for name, path in found.items():
-        console.print(f"{name}\t{path}")
+        table.add_row(name, path)
+    console.print(table)
 
 
 @sandbox_app.command("serve")
