@@ -290,3 +290,63 @@ def test_cli_push_without_decisions_says_what_to_run(
     Store(tmp_path / "martech.duckdb").close()
     assert main(["personalize", "push", "--placement", PLACEMENT, "--to", "mailchimp"]) == 2
     assert "martech decide --all -p recs_email" in capsys.readouterr().err
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MailchimpEmulator]:
+    """A served emulator that MARTECH_MAILCHIMP_* points at (no martech.toml)."""
+    from martech.sandbox import serve
+
+    forget_budgets()
+    monkeypatch.chdir(tmp_path)
+    with serve("mailchimp") as (emulator, url):
+        for key, value in emulator.connection(url).items():
+            monkeypatch.setenv(f"MARTECH_MAILCHIMP_{key.upper()}", value)
+        assert isinstance(emulator, MailchimpEmulator)
+        yield emulator
+
+
+def test_a_second_push_sends_only_people_whose_items_changed(
+    served: MailchimpEmulator, store: Store
+) -> None:
+    from martech.personalize.push import push_placement
+
+    pl = example_placements()[PLACEMENT]
+    first = push_placement(store, pl, "mailchimp")
+    assert first["sent"] == first["recipients"] > 0
+    assert first["unchanged"] == 0
+    again = push_placement(store, pl, "mailchimp")
+    assert again["sent"] == 0
+    assert again["unchanged"] == again["recipients"]
+    assert again["requests"] == 1  # the merge-field read only
+    (changed,) = store.con.execute(
+        f"""SELECT d.profile_id FROM decisions d JOIN profiles p ON p.id = d.profile_id
+        WHERE NOT d.holdout AND {CONSENTED} AND len(d.items) > 1 ORDER BY 1 LIMIT 1"""
+    ).fetchall()[0]
+    store.con.execute(
+        "UPDATE decisions SET items = list_reverse(items) WHERE profile_id = ? AND placement = ?",
+        [changed, PLACEMENT],
+    )
+    third = push_placement(store, pl, "mailchimp")
+    assert third["sent"] == 1
+    email = store.con.execute(
+        "SELECT value FROM identities WHERE kind = 'email' AND profile_id = ?", [changed]
+    ).fetchall()[0][0]
+    items = store.con.execute(
+        "SELECT items FROM decisions WHERE profile_id = ? AND placement = ?", [changed, PLACEMENT]
+    ).fetchall()[0][0]
+    assert served.merge_values(email)["REC1ID"] == items[0]
+    full = push_placement(store, pl, "mailchimp", full=True)
+    assert full["sent"] == full["recipients"]
+
+
+def test_a_refused_person_is_tried_again_next_push(served: MailchimpEmulator, store: Store) -> None:
+    from martech.personalize.push import push_placement
+
+    pl = example_placements()[PLACEMENT]
+    refused = recommendation_members(store, PLACEMENT)[0]
+    served.add_member(refused.email, status="unsubscribed")
+    assert push_placement(store, pl, "mailchimp")["rejected"] == 1
+    again = push_placement(store, pl, "mailchimp")
+    assert again["sent"] == again["rejected"] == 1
+    assert again["errors"][0]["profile_id"] == refused.profile_id

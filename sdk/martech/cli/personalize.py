@@ -301,6 +301,9 @@ def push_cmd(
     placement: str = typer.Option(..., "--placement", "-p", help="Placement key."),
     to: str = typer.Option(..., "--to", help="Connector: contentful, wordpress, mailchimp."),
     placements: Path | None = PLACEMENTS_OPT,
+    full: bool = typer.Option(
+        False, "--full", help="ESP: send everyone, not only people whose items changed."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Publish a placement's variants to a CMS (validated first), or per-person items to an ESP."""
@@ -310,7 +313,7 @@ def push_cmd(
     if placement not in pl:
         raise ConfigError(f"unknown placement {placement!r}; defined: {', '.join(sorted(pl))}")
     with open_store() as store:
-        result = push_placement(store, pl[placement], to)
+        result = push_placement(store, pl[placement], to, full=full)
     if as_json:
         print_json(result)
         return

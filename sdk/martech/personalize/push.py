@@ -10,6 +10,7 @@ before the first write, so a bad variant stops the push with nothing sent.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
@@ -43,8 +44,15 @@ async def push_variants(connector: Connector, placement: Placement) -> dict[str,
     return out
 
 
-def push_placement(store: Store, placement: Placement, to: str) -> dict[str, Any]:
-    """``martech personalize push``: variants to a CMS, or stored decisions to an ESP."""
+def push_placement(
+    store: Store, placement: Placement, to: str, *, full: bool = False
+) -> dict[str, Any]:
+    """``martech personalize push``: variants to a CMS, or stored decisions to an ESP.
+
+    To an ESP, people whose recommendations are unchanged since the last accepted push to the
+    same audience are skipped (the ledger is ``sync_ledger``, audience ``personalize:<placement>
+    @<list>``); ``full`` sends everyone again (say, after someone deleted the fields).
+    """
     from ..http import run_sync
 
     connector = connector_for(to)
@@ -52,10 +60,12 @@ def push_placement(store: Store, placement: Placement, to: str) -> dict[str, Any
         push_recs = getattr(connector, "push_recommendations", None)
         if push_recs is None:
             raise ConfigError(f"connector {to!r} cannot take per-person recommendations")
-        from .recipients import recipient_counts, recommendation_members
+        from .recipients import recipient_counts, recommendation_members, record_sent
 
-        members = recommendation_members(store, placement.key)
+        target = getattr(connector.config, "list_id", None) or "default"
+        ledger = (connector.name, f"personalize:{placement.key}@{target}")
         counts = recipient_counts(store, placement.key)
+        members = recommendation_members(store, placement.key, ledger=None if full else ledger)
 
         async def send() -> dict[str, Any]:
             try:
@@ -63,8 +73,16 @@ def push_placement(store: Store, placement: Placement, to: str) -> dict[str, Any
             finally:
                 await connector.aclose()
 
+        run_id = uuid.uuid4().hex
         sent = run_sync(send())
-        return {"placement": placement.key, **counts, **sent}
+        refused = {e.get("profile_id") for e in sent.get("errors") or [] if isinstance(e, dict)}
+        record_sent(store, *ledger, [m for m in members if m.profile_id not in refused], run_id)
+        return {
+            "placement": placement.key,
+            **counts,
+            "unchanged": counts["recipients"] - len(members),
+            **sent,
+        }
 
     async def go() -> dict[str, str]:
         try:

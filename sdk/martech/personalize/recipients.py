@@ -11,6 +11,10 @@ holdout**. The holdout is left untouched: what it sees is the template's own fal
 default the web shows it, and nothing about the experiment reaches the ESP. People who matched no
 rule (level ``default``, no items) are sent, with empty slots, so items from an earlier push do not
 linger in their merge fields.
+
+Each recipient carries a payload hash (address, variant, level, text, items with names and urls).
+With a ``ledger`` — (destination, audience) rows in ``sync_ledger`` — people whose hash equals the
+one last sent successfully are left out: a second push of unchanged decisions sends nobody.
 """
 
 from __future__ import annotations
@@ -50,13 +54,14 @@ class Recipient:
     tactic: str | None
     content: str | None
     items: tuple[RecommendedItem, ...] = ()
+    payload_hash: str = ""
 
 
 _LATEST = """
     latest AS (
         SELECT profile_id, variant_id, level, holdout, content, tactic,
                coalesce(items, []::VARCHAR[]) AS items
-        FROM decisions WHERE placement = ?
+        FROM decisions WHERE placement = $placement
         QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY decided_at DESC) = 1),
     emails AS (
         SELECT profile_id, min(value) AS email FROM identities WHERE kind = 'email' GROUP BY ALL)
@@ -75,12 +80,17 @@ def _require_decisions(store: Store, placement_key: str) -> None:
         )
 
 
-def recommendation_members(store: Store, placement_key: str) -> list[Recipient]:
+def recommendation_members(
+    store: Store, placement_key: str, *, ledger: tuple[str, str] | None = None
+) -> list[Recipient]:
     """The people to send ``placement_key``'s stored decisions to, ordered by profile id.
 
-    Raises :class:`ConfigError` when no decisions are stored for the placement.
+    ``ledger``: (destination, audience) in ``sync_ledger``; people whose payload hash is the one
+    last sent there are left out. Raises :class:`ConfigError` when no decisions are stored for the
+    placement.
     """
     _require_decisions(store, placement_key)
+    destination, audience = ledger or ("", "")
     rows = store.con.execute(
         f"""WITH {_LATEST},
         eligible AS (
@@ -96,11 +106,20 @@ def recommendation_members(store: Store, placement_key: str) -> list[Recipient]:
             LEFT JOIN items k ON k.item_id = u.item_id),
         recs AS (
             SELECT profile_id, list([item_id, name, url] ORDER BY ord) AS recs
-            FROM slots GROUP BY ALL)
-        SELECT e.profile_id, e.email, e.variant_id, e.level, e.tactic, e.content, r.recs
-        FROM eligible e LEFT JOIN recs r ON r.profile_id = e.profile_id
-        ORDER BY e.profile_id""",
-        [placement_key],
+            FROM slots GROUP BY ALL),
+        hashed AS (
+            SELECT e.profile_id, e.email, e.variant_id, e.level, e.tactic, e.content, r.recs,
+                   md5(concat_ws('|', e.email, e.variant_id, e.level, coalesce(e.content, ''),
+                       coalesce(CAST(r.recs AS VARCHAR), '')))[:16] AS payload_hash
+            FROM eligible e LEFT JOIN recs r ON r.profile_id = e.profile_id)
+        SELECT h.* FROM hashed h
+        WHERE NOT EXISTS (
+            SELECT 1 FROM sync_ledger s
+            WHERE s.destination = $destination AND s.audience = $audience
+              AND s.state = 'present' AND s.profile_id = h.profile_id
+              AND s.payload_hash = h.payload_hash)
+        ORDER BY h.profile_id""",
+        {"placement": placement_key, "destination": destination, "audience": audience},
     ).fetchall()
     return [
         Recipient(
@@ -112,9 +131,39 @@ def recommendation_members(store: Store, placement_key: str) -> list[Recipient]:
             tactic=tactic,
             content=content,
             items=tuple(RecommendedItem(i, n, u) for i, n, u in recs or ()),
+            payload_hash=digest,
         )
-        for pid, email, variant, level, tactic, content, recs in rows
+        for pid, email, variant, level, tactic, content, recs, digest in rows
     ]
+
+
+def record_sent(
+    store: Store, destination: str, audience: str, sent: list[Recipient], run_id: str
+) -> int:
+    """Note ``sent`` (recipients the vendor accepted) in ``sync_ledger``; returns rows written."""
+    import pyarrow as pa
+
+    if not sent:
+        return 0
+    table = pa.table(
+        {
+            "profile_id": pa.array([r.profile_id for r in sent], pa.string()),
+            "payload_hash": pa.array([r.payload_hash for r in sent], pa.string()),
+        }
+    )
+    store.con.register("_martech_sent", table)
+    try:
+        with store.transaction():
+            store.con.execute(
+                "INSERT OR REPLACE INTO sync_ledger (destination, audience, profile_id, state, "
+                "payload_hash, batch_id, run_id, updated_at) "
+                "SELECT ?, ?, profile_id, 'present', payload_hash, ?, ?, now() "
+                "FROM _martech_sent",
+                [destination, audience, run_id, run_id],
+            )
+    finally:
+        store.con.unregister("_martech_sent")
+    return len(sent)
 
 
 def recipient_counts(store: Store, placement_key: str) -> dict[str, Any]:
@@ -130,7 +179,7 @@ def recipient_counts(store: Store, placement_key: str) -> dict[str, Any]:
                    '$.email') = 'true' AND e.email IS NULL)
         FROM latest l LEFT JOIN profiles p ON p.id = l.profile_id
         LEFT JOIN emails e ON e.profile_id = l.profile_id""",
-        [placement_key],
+        {"placement": placement_key},
     ).fetchall()[0]
     decided, holdout, no_consent, no_email = (int(v) for v in row)
     return {
@@ -142,4 +191,10 @@ def recipient_counts(store: Store, placement_key: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["Recipient", "RecommendedItem", "recipient_counts", "recommendation_members"]
+__all__ = [
+    "Recipient",
+    "RecommendedItem",
+    "recipient_counts",
+    "recommendation_members",
+    "record_sent",
+]
