@@ -140,6 +140,17 @@ def test_a_failed_transaction_leaves_the_store_unchanged(martech_store):
     assert martech_store.count("profiles") == 1
 
 
+def test_a_failed_upsert_leaves_the_store_writable(martech_store):
+    import duckdb
+
+    bad = pa.table({"id": ["a"], "traits": ["{not json"], "consent": ["{}"],
+                    "identities": ['{"phone": "(415) 555-0123"}']})  # fmt: skip
+    with pytest.raises(duckdb.Error):
+        martech_store.upsert_profiles(bad)
+    martech_store.upsert_profiles(profiles(("a", {"phone": "(415) 555-0123"}, {})))
+    assert martech_store.resolve("phone", "+14155550123") == "a"
+
+
 def test_count_refuses_unknown_tables(martech_store):
     with pytest.raises(StoreError, match="unknown table 'nope'"):
         martech_store.count("nope")

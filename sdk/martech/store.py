@@ -257,6 +257,12 @@ class Store:
                 raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
         try:
             self._migrate()
+            if not read_only:
+                from ._bulk import _ensure_phone_udf
+
+                # Registered outside any transaction: one registered inside a transaction that
+                # rolls back is gone from DuckDB's catalog but cannot be registered again.
+                _ensure_phone_udf(self.con)
         except BaseException:
             self.con.close()  # release the file: a refused store must not stay locked
             raise
