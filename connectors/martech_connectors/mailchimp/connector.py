@@ -19,6 +19,7 @@ the audience lacks them, then members are upserted by batch subscribe, 500 a req
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -423,7 +424,8 @@ class MailchimpConnector(Connector):
         Fields are created first if missing (a second push creates none); then batch subscribe
         (``update_existing: true``, ``status_if_new`` for people not yet on the list), 500 a call.
         Every slot is written, empty past a person's items. Per-item errors are reported with
-        the profile id and the vendor's reason, addresses masked; nothing is retried.
+        the profile id and the vendor's reason, addresses masked; they are not retried here
+        (429 and 5xx answers are, by the HTTP client).
         """
         existing, requests = await self.merge_tags()
         # url fields once any item has a url; kept (and blanked) once the audience has them.
@@ -432,11 +434,9 @@ class MailchimpConnector(Connector):
         )
         created, n = await self.ensure_merge_fields(recommendation_fields(urls=urls), existing)
         requests += n
-        sent = updated = new = 0
-        errors: list[dict[str, str]] = []
         status = self.config.status_if_new
-        for start in range(0, len(members), MAX_BATCH):
-            chunk = members[start : start + MAX_BATCH]
+
+        async def one(chunk: Sequence[Recipient]) -> tuple[int, int, int, list[dict[str, str]]]:
             by_email: dict[str, str] = {}
             entries: list[dict[str, Any]] = []
             for m in chunk:
@@ -450,15 +450,28 @@ class MailchimpConnector(Connector):
                         "merge_fields": recommendation_values(m, urls=urls),
                     }
                 )
-            r = await self._subscribe(entries, update_existing=True)
-            requests += 1
-            sent += len(entries)
-            new += len(self._emails(r.data, "new_members"))
-            updated += len(self._emails(r.data, "updated_members"))
-            errors.extend(
+            async with gate:
+                r = await self._subscribe(entries, update_existing=True)
+            refused = [
                 {"profile_id": key, "reason": reason}
                 for key, reason in sorted(self._reasons(r.data, by_email).items())
+            ]
+            return (
+                len(entries),
+                len(self._emails(r.data, "new_members")),
+                len(self._emails(r.data, "updated_members")),
+                refused,
             )
+
+        # Batches in parallel up to the connection cap (the HTTP budget shares it per key).
+        gate = asyncio.Semaphore(self.limits.concurrency)
+        chunks = [members[i : i + MAX_BATCH] for i in range(0, len(members), MAX_BATCH)]
+        results = await asyncio.gather(*(one(c) for c in chunks))
+        requests += len(chunks)
+        sent = sum(r[0] for r in results)
+        new = sum(r[1] for r in results)
+        updated = sum(r[2] for r in results)
+        errors = [e for r in results for e in r[3]]
         return {
             "connector": self.name,
             "list_id": self.config.list_id,

@@ -193,3 +193,21 @@ def test_a_field_created_under_another_tag_is_a_config_error(
 def test_a_refused_field_stops_with_the_vendors_error(emulator: MailchimpEmulator) -> None:
     with pytest.raises(FatalVendorError, match="400 Invalid Resource"):
         run_sync(connect(emulator).ensure_merge_fields([("R-1", "bad")]))
+
+
+def test_recommendations_go_500_a_call_in_parallel_batches(emulator: MailchimpEmulator) -> None:
+    from martech.personalize.recipients import Recipient, RecommendedItem
+    from martech_connectors.mailchimp.mapping import recommendation_fields
+
+    members = [
+        Recipient(f"p{i:05d}", f"person{i}@example.org", "recs", "picked", "personalization",
+                  "co_occurrence", f"For you {i}", (RecommendedItem(f"SKU-{i}", f"Item {i}"),))
+        for i in range(1201)
+    ]  # fmt: skip
+    summary = run_sync(connect(emulator).push_recommendations(members))
+    assert summary["sent"] == summary["created"] == 1201
+    assert summary["rejected"] == 0
+    assert emulator.requests[f"POST /3.0/lists/{DEFAULT_LIST_ID}"] == 3
+    assert summary["requests"] == 1 + len(recommendation_fields(urls=False)) + 3
+    assert emulator.merge_values("person1200@example.org")["REC1"] == "Item 1200"
+    assert emulator.merge_values("person7@example.org")["REC2"] == ""
