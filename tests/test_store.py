@@ -256,3 +256,49 @@ def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
         assert not s.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 't'"
         ).fetchall()[0][0]
+
+
+def _shape(store: Store) -> list:
+    return [
+        store.con.execute(q, [t]).fetchall()
+        for t in ("profiles", "identities")
+        for q in (
+            "SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+            "WHERE table_name = ? ORDER BY column_index",
+            "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE table_name = ? ORDER BY ALL",
+        )
+    ]
+
+
+def test_a_first_load_keeps_the_schema_and_its_primary_keys(tmp_path):
+    import duckdb
+
+    with Store(tmp_path / "fresh.duckdb") as fresh, Store(tmp_path / "loaded.duckdb") as loaded:
+        loaded.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {}), ("b", {}, {"n": 1})))
+        assert _shape(loaded) == _shape(fresh)
+        with pytest.raises(duckdb.ConstraintException):
+            loaded.con.execute("INSERT INTO profiles (id) VALUES ('a')")
+        with pytest.raises(duckdb.ConstraintException):
+            loaded.con.execute("INSERT INTO identities VALUES ('email', 'a@x.io', 'b')")
+        # The next batch goes through the keyed upsert and still merges by identity.
+        loaded.upsert_profiles(profiles(("c", {"email": "a@x.io"}, {"m": 2})))
+        assert loaded.resolve("email", "a@x.io") == "a"
+        assert loaded.count("profiles") == 2
+
+
+def test_a_first_load_that_fails_leaves_the_empty_store_and_its_keys(tmp_path, monkeypatch):
+    from martech import _bulk
+
+    def fail(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    with Store(tmp_path / "fresh.duckdb") as fresh, Store(tmp_path / "s.duckdb") as store:
+        monkeypatch.setattr(_bulk, "_restore_primary_key", fail)
+        with pytest.raises(RuntimeError, match="boom"):
+            store.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {})))
+        monkeypatch.undo()
+        assert (store.count("profiles"), store.count("identities")) == (0, 0)
+        assert _shape(store) == _shape(fresh)
+        store.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {})))
+        assert store.resolve("email", "A@x.io") == "a"

@@ -5,8 +5,9 @@ Private: use :meth:`martech.store.Store.upsert_profiles` and ``append_events``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from .errors import StoreError
 from .identity import normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
 
@@ -147,9 +148,11 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     empty_profiles = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM profiles LIMIT 1)")
     if empty_profiles:
         inserted, updated = int(n_out), 0
+        restore = _drop_primary_key_while_empty(con, "profiles")
         con.execute(
             "INSERT INTO profiles (id, traits, consent) SELECT id, traits, consent FROM _res"
         )
+        _restore_primary_key(con, "profiles", restore)
     else:
         row = fetch_one(
             con,
@@ -166,7 +169,9 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
                  updated_at = now()"""
         )
     if empty_ids and unique_in_batch and not n_moved:
+        restore = _drop_primary_key_while_empty(con, "identities")
         con.execute("INSERT INTO identities SELECT kind, value, profile_id FROM _in_ids")
+        _restore_primary_key(con, "identities", restore)
     else:
         con.execute(
             """INSERT INTO identities (kind, value, profile_id)
@@ -197,6 +202,62 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     for t in ("_in", "_in_ids"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return UpsertCounts(inserted=inserted, updated=updated)
+
+
+def _table_shape(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[Any], list[Any]]:
+    """A table's columns (name, type, default, nullable) and constraints (type, columns)."""
+    columns = con.execute(
+        "SELECT column_name, data_type, column_default, is_nullable FROM duckdb_columns() "
+        "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
+        [table],
+    ).fetchall()
+    constraints = con.execute(
+        "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE schema_name = 'main' AND table_name = ? ORDER BY ALL",
+        [table],
+    ).fetchall()
+    return columns, constraints
+
+
+def _drop_primary_key_while_empty(
+    con: duckdb.DuckDBPyConnection, table: str
+) -> tuple[list[Any], list[Any]] | None:
+    """Recreate the empty ``table`` without its primary key, in the caller's transaction.
+
+    A bulk load into a keyless table plus one ``ADD PRIMARY KEY`` builds the index in one go,
+    cheaper than growing it row by row. Only for a table whose constraints are a primary key and
+    NOT NULLs (anything else keeps its key and loads as usual). Returns the table's shape for
+    :func:`_restore_primary_key`, or None when the key was left in place.
+    """
+    if fetch_scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"):
+        return None
+    columns, constraints = _table_shape(con, table)
+    kinds = {c[0] for c in constraints}
+    if not kinds <= {"PRIMARY KEY", "NOT NULL"} or "PRIMARY KEY" not in kinds:
+        return None
+    body = ", ".join(
+        f"{_ident(name)} {type_}"
+        + (f" DEFAULT {default}" if default is not None else "")
+        + ("" if nullable else " NOT NULL")
+        for name, type_, default, nullable in columns
+    )
+    con.execute(f"DROP TABLE {table}")
+    con.execute(f"CREATE TABLE {table} ({body})")
+    return columns, constraints
+
+
+def _restore_primary_key(
+    con: duckdb.DuckDBPyConnection, table: str, shape: tuple[list[Any], list[Any]] | None
+) -> None:
+    """Add back the key :func:`_drop_primary_key_while_empty` took off; the table must come
+    back exactly as it was (columns, defaults, constraints), else the transaction fails."""
+    if shape is None:
+        return
+    columns, constraints = shape
+    (key,) = [c[1] for c in constraints if c[0] == "PRIMARY KEY"]
+    con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(map(_ident, key))})")
+    if _table_shape(con, table) != (columns, constraints):
+        raise StoreError(f"recreating {table} for a bulk load changed its schema; nothing written")
 
 
 def _canonical_ids(con: duckdb.DuckDBPyConnection) -> None:
@@ -257,6 +318,10 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
         if not isinstance(table, str):
             con.unregister("_martech_ev")
     return after - before
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_str(value: str) -> str:

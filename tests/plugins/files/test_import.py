@@ -330,3 +330,61 @@ def test_parquet_boolean_consent_and_typed_traits(martech_store, tmp_path):
         {"email": True, "sms": False}, {"age": 30}, {"email": "a@x.io"},
     )  # fmt: skip
     assert (b.consent, b.traits, b.identities) == ({"sms": True}, {"vip": True}, {})
+
+
+def _contents(store: Store) -> list[list[tuple]]:
+    queries = (
+        "SELECT id, traits::VARCHAR, consent::VARCHAR FROM profiles WHERE id <> 'zz' ORDER BY id",
+        "SELECT * FROM identities WHERE profile_id <> 'zz' ORDER BY ALL",
+        "SELECT * FROM profile_aliases ORDER BY ALL",
+        "SELECT profile_id, type, item_id, ts, value, properties::VARCHAR FROM events "
+        "WHERE profile_id <> 'zz' ORDER BY ALL",
+    )
+    return [[tuple(map(_canon, r)) for r in store.con.execute(q).fetchall()] for q in queries]
+
+
+def test_import_into_an_empty_store_equals_the_general_path(tmp_path):
+    """An empty store takes the first-load paths (no identity joins, keys built after the load,
+    no duplicate check against stored events); a store holding one unrelated profile and event
+    takes the general ones. Both must end up with the same profiles, identities and events."""
+    pop = generate(300, 5, as_of=AS_OF)
+    paths = write_files(pop, tmp_path / "files", "parquet")
+    extra = write(
+        tmp_path / "more.csv",
+        "id,email,phone,city\nm1,Dup@x.io,,Oslo\nm2,dup@x.io,+14155550100,Rome\n"
+        "m3,bad-email,,Bonn\nm4,m4@x.io,,Lyon\n",
+    )
+    events = write(
+        tmp_path / "more.jsonl",
+        '{"profile_id":"m2","type":"view","ts":"2026-01-01T00:00:00Z"}\n'
+        '{"profile_id":"m1","type":"view","ts":"2026-01-02T00:00:00Z","properties":{"a":1}}\n'
+        '{"profile_id":"m3","type":"view"}\n',
+    )
+    summaries = []
+    with Store(tmp_path / "empty.duckdb") as a, Store(tmp_path / "seeded.duckdb") as b:
+        b.upsert_profiles(
+            pa.table({"id": ["zz"], "traits": ["{}"], "consent": ["{}"],
+                      "identities": ['{"email": "zz@x.io"}']})
+        )  # fmt: skip
+        b.con.execute("INSERT INTO events VALUES ('zz', 'view', NULL, now(), NULL, NULL)")
+        for store in (a, b):
+            summaries.append(
+                [
+                    (s.inserted, s.updated, s.duplicates, s.rejected)
+                    for s in (
+                        import_file(store, "profiles", paths["profiles"]),
+                        import_file(store, "events", paths["events"]),
+                        import_file(store, "profiles", extra, rejects=tmp_path / "r1.jsonl"),
+                        import_file(store, "events", events, rejects=tmp_path / "r2.jsonl"),
+                        import_file(store, "events", paths["events"]),
+                    )
+                ]
+            )
+        assert summaries[0] == summaries[1]
+        assert summaries[0][:2] == [(300, 0, 0, 0), (pop.events.num_rows, 0, 0, 0)]
+        assert summaries[0][2:] == [(2, 0, 0, 1), (2, 0, 0, 1), (0, 0, pop.events.num_rows, 0)]
+        assert _contents(a) == _contents(b)
+        assert a.resolve("phone", "+14155550100") == a.resolve("email", "dup@x.io") == "m1"
+        assert a.count("profiles") == 302
+        m1 = a.get_profile("m1").events
+        assert [(e.ts.day, e.properties) for e in m1] == [(1, {}), (2, {"a": 1})]  # m2's went to m1
