@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from datetime import UTC, datetime
 
@@ -106,3 +107,45 @@ def test_profiles_on_a_missing_store_says_what_to_do(tmp_path, capsys):
 
 def test_unknown_option_is_a_usage_error(capsys):
     assert main(["profiles", "count", "--jsn"]) == 2
+
+
+def test_a_broken_martech_toml_stops_every_command_with_the_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MARTECH_HOME", raising=False)
+    (tmp_path / "martech.toml").write_text('[segments]\nmax_active = "lots"\n')
+    assert main(["profiles", "count"]) == 2
+    err = capsys.readouterr().err
+    assert "martech.toml: segments.max_active" in err
+    assert "integer" in err
+    # init still works next to a broken file (it refuses to overwrite it, clearly)
+    assert main(["init"]) != 0
+    assert "exists" in capsys.readouterr().err
+
+
+def test_martech_toml_store_home_and_segments_file_are_used(home, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MARTECH_HOME", raising=False)
+    (work / "defs.yml").write_text(
+        "segments:\n  fishers:\n    name: Fishers\n    rule: {trait: interest, eq: fishing}\n"
+    )
+    (work / "martech.toml").write_text(f'[store]\nhome = "{home}"\n[segments]\nfile = "defs.yml"\n')
+    assert main(["profiles", "count", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profiles"] == 1
+    assert main(["segments", "list", "--json"]) == 0
+    assert "fishers" in capsys.readouterr().out
+    # --home still wins over the file
+    assert main(["--home", str(tmp_path / "none"), "profiles", "count"]) == 1
+
+
+def test_plugins_strict_in_martech_toml_makes_a_broken_plugin_fatal(tmp_path, monkeypatch):
+    import martech.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    # set, then delete: monkeypatch records the variable and restores its absence afterwards
+    monkeypatch.setenv("MARTECH_STRICT_PLUGINS", "0")
+    monkeypatch.delenv("MARTECH_STRICT_PLUGINS")
+    (tmp_path / "martech.toml").write_text("[plugins]\nstrict = true\n")
+    cli._strict_plugins_from_config()
+    assert os.environ.get("MARTECH_STRICT_PLUGINS") == "1"

@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     home: Path | None = typer.Option(
         None, "--home", envvar="MARTECH_HOME", help="Folder holding the store (default ./.martech)."
     ),
@@ -53,8 +55,27 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    state.home = home
     state.debug = debug
+    if ctx.invoked_subcommand == "init":  # init writes martech.toml: it must work without one
+        state.home = home
+        return
+    from ..config import load_settings
+
+    # A broken martech.toml is an error naming the key for every command, never silently ignored.
+    state.settings = load_settings()
+    state.home = home if home is not None else state.settings.store.home
+
+
+def _strict_plugins_from_config() -> None:
+    """``[plugins] strict = true`` must apply before plugins load (at startup, for commands)."""
+    from ..config import load_settings
+
+    try:
+        strict = load_settings().plugins.strict
+    except MartechError:
+        return  # reported by the root callback, with the file and key
+    if strict:
+        os.environ.setdefault("MARTECH_STRICT_PLUGINS", "1")
 
 
 _registered = False
@@ -78,8 +99,9 @@ def build_app() -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
-    cli = build_app()
     try:
+        _strict_plugins_from_config()
+        cli = build_app()
         cli(args=argv, standalone_mode=False)
     except MartechError as exc:
         if state.debug:

@@ -28,6 +28,8 @@ class State:
 
     home: Path | None = None
     debug: bool = False
+    #: ``martech.toml`` of the working directory, validated by the root callback.
+    settings: Any = None
 
     @property
     def store_path(self) -> Path:

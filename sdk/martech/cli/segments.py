@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import ConfigError, SegmentDefinitionError
-from .app import console, open_store, print_json
+from .app import console, open_store, print_json, state
 
 if TYPE_CHECKING:
     from ..models import RuleSegment
@@ -44,6 +44,9 @@ def read_definitions(file: Path | None, examples: bool = False) -> list[RuleSegm
         if file is not None:
             raise ConfigError("give --file or --examples, not both")
         return example_segments()
+    configured = getattr(state.settings, "segments", None)
+    if file is None and configured is not None and Path(configured.file).exists():
+        file = Path(configured.file)
     if file is None:
         for name in ("segments.yml", "segments.yaml", "segments.json"):
             if Path(name).exists():
