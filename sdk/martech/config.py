@@ -67,7 +67,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
 TEMPLATE = """\
 # martech.toml — settings for the martech CLI and SDK. Every key is optional.
 # Secrets do not belong here: put them in the environment as MARTECH_<CONNECTOR>_<FIELD>,
-# e.g. MARTECH_HUBSPOT_TOKEN, and they are read as SecretStr (never logged).
+# e.g. MARTECH_HUBSPOT_ACCESS_TOKEN, and they are read as SecretStr (never logged).
 
 [store]
 # Folder holding the DuckDB store (default: ./.martech). MARTECH_HOME overrides it.
