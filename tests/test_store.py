@@ -287,6 +287,14 @@ def test_a_first_load_keeps_the_schema_and_its_primary_keys(tmp_path):
         assert loaded.count("profiles") == 2
 
 
+def test_a_first_load_keeps_an_index_of_the_users_own(martech_store):
+    martech_store.con.execute("CREATE INDEX my_profile_index ON identities (profile_id)")
+    martech_store.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {})))
+    names = martech_store.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()
+    assert names == [("my_profile_index",)]
+    assert martech_store.resolve("email", "a@x.io") == "a"
+
+
 def test_a_first_load_that_fails_leaves_the_empty_store_and_its_keys(tmp_path, monkeypatch):
     from martech import _bulk
 

@@ -235,6 +235,12 @@ def _drop_primary_key_while_empty(
     kinds = {c[0] for c in constraints}
     if not kinds <= {"PRIMARY KEY", "NOT NULL"} or "PRIMARY KEY" not in kinds:
         return None
+    if fetch_scalar(
+        con,
+        "SELECT count(*) FROM duckdb_indexes() WHERE schema_name = 'main' AND table_name = ?",
+        [table],
+    ):
+        return None  # an index of its own would go with the table
     body = ", ".join(
         f"{_ident(name)} {type_}"
         + (f" DEFAULT {default}" if default is not None else "")
