@@ -382,8 +382,10 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     if "phone" in cols:
         given = t(cols["phone"])
         raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
+        # NULL first: the Python fallback would otherwise be called for every row without one.
         p = (
-            f"CASE WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
+            f"CASE WHEN {given} IS NULL THEN NULL "
+            f"WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
             f"WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
             f"ELSE martech_normalize_phone({given}) END"
         )
