@@ -10,17 +10,19 @@ Capability methods are ``async``: the sync engine runs batches concurrently with
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, JsonValue, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import ConfigError
+from .errors import ConfigError, ValidationError
 from .models import Capability, ContentVariant, Decision, Profile
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from .http import HttpClient
 
 ConnectorKind = Literal["crm", "esp", "cms", "ads", "other"]
@@ -91,11 +93,157 @@ class BatchOutcome(BaseModel, frozen=True, extra="forbid"):
     requests: int = 1
 
 
-class PullPage(BaseModel, frozen=True, extra="forbid"):
-    """One page of a pull: the profiles in it and the cursor to resume after it."""
+class ProfileRows:
+    """Profiles as columns, the shape the store's bulk upsert takes: per profile its id and its
+    identities, traits and consent as JSON object text.
 
-    profiles: list[Profile]
-    cursor: str | None = Field(description="Opaque; persisted after the page is stored.")
+    A connector that maps a whole page at once yields these instead of Profile objects (building
+    100k pydantic objects only to serialize them again dominated a pull); :meth:`profiles` gives
+    validated Profiles back for code that wants them. Identities may be raw: the store normalizes
+    and validates them again on upsert.
+    """
+
+    __slots__ = ("consent", "identities", "ids", "traits")
+
+    def __init__(
+        self, *, ids: list[str], identities: list[str], traits: list[str], consent: list[str]
+    ) -> None:
+        if not len(ids) == len(identities) == len(traits) == len(consent):
+            raise ValueError(
+                f"ProfileRows: columns differ in length (ids {len(ids)}, identities "
+                f"{len(identities)}, traits {len(traits)}, consent {len(consent)})"
+            )
+        self.ids = ids
+        self.identities = identities
+        self.traits = traits
+        self.consent = consent
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return f"<ProfileRows {len(self.ids)} profiles>"
+
+    @classmethod
+    def from_profiles(cls, profiles: Iterable[Profile]) -> ProfileRows:
+        """Profiles as rows (what a connector yielding Profiles costs the store path)."""
+        import orjson
+
+        ids: list[str] = []
+        identities: list[str] = []
+        traits: list[str] = []
+        consent: list[str] = []
+        for p in profiles:
+            ids.append(p.id)
+            identities.append(orjson.dumps(p.identities).decode())
+            traits.append(orjson.dumps(p.traits).decode())
+            consent.append(orjson.dumps(p.consent).decode())
+        return cls(ids=ids, identities=identities, traits=traits, consent=consent)
+
+    @classmethod
+    def concat(cls, parts: Sequence[ProfileRows]) -> ProfileRows:
+        """One ProfileRows holding ``parts`` in order."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            ids=[v for p in parts for v in p.ids],
+            identities=[v for p in parts for v in p.identities],
+            traits=[v for p in parts for v in p.traits],
+            consent=[v for p in parts for v in p.consent],
+        )
+
+    def profiles(self) -> list[Profile]:
+        """The rows as validated Profiles (pydantic checks every field)."""
+        import orjson
+
+        out: list[Profile] = []
+        for pid, i, t, c in zip(self.ids, self.identities, self.traits, self.consent, strict=True):
+            try:
+                out.append(
+                    Profile(
+                        id=pid,
+                        identities=orjson.loads(i),
+                        traits=orjson.loads(t),
+                        consent=orjson.loads(c),
+                    )
+                )
+            except orjson.JSONDecodeError as exc:
+                raise ValidationError(f"profile {pid!r}: a column is not JSON ({exc})") from None
+            except PydanticValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"]) or "?"
+                raise ValidationError(
+                    f"profile {pid!r}: {field}: {err['msg']}", field=field
+                ) from None
+        return out
+
+    def to_arrow(self) -> pa.Table:
+        """An Arrow table with the store's profile schema (``Store.upsert_profiles`` takes it)."""
+        import pyarrow as pa
+
+        from .store import PROFILE_SCHEMA
+
+        return pa.table(
+            {
+                "id": self.ids,
+                "traits": self.traits,
+                "consent": self.consent,
+                "identities": self.identities,
+            },
+            schema=PROFILE_SCHEMA(),
+        )
+
+
+class PullPage:
+    """One page of a pull: its profiles and the cursor to resume after it.
+
+    Give ``profiles`` or, from a connector that maps pages to columns, ``rows``; the other
+    form is derived on first use. :func:`martech.pull.pull` stores ``rows``, so a columnar
+    connector never builds a Profile object on the way to the store.
+
+    :param cursor: Opaque; persisted after the page is stored.
+    """
+
+    __slots__ = ("_profiles", "_rows", "cursor")
+
+    def __init__(
+        self,
+        *,
+        profiles: Sequence[Profile] | None = None,
+        rows: ProfileRows | None = None,
+        cursor: str | None,
+    ) -> None:
+        if (profiles is None) == (rows is None):
+            raise TypeError("PullPage takes profiles or rows (exactly one)")
+        if profiles is not None and not all(isinstance(p, Profile) for p in profiles):
+            raise TypeError("PullPage(profiles=…) takes Profile objects")
+        if cursor is not None and not isinstance(cursor, str):
+            raise TypeError(f"PullPage cursor must be a str or None, got {type(cursor).__name__}")
+        self._profiles = list(profiles) if profiles is not None else None
+        self._rows = rows
+        self.cursor = cursor
+
+    @property
+    def profiles(self) -> list[Profile]:
+        """The page's profiles (built and validated from ``rows`` on first use)."""
+        if self._profiles is None:
+            assert self._rows is not None
+            self._profiles = self._rows.profiles()
+        return self._profiles
+
+    @property
+    def rows(self) -> ProfileRows:
+        """The page as columns (serialized from ``profiles`` on first use)."""
+        if self._rows is None:
+            assert self._profiles is not None
+            self._rows = ProfileRows.from_profiles(self._profiles)
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._rows) if self._rows is not None else len(self._profiles or ())
+
+    def __repr__(self) -> str:
+        return f"<PullPage {len(self)} profiles, cursor {self.cursor!r}>"
 
 
 class Connector:
@@ -187,6 +335,7 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorKind",
     "Limits",
+    "ProfileRows",
     "PullPage",
     "SecretStr",
 ]

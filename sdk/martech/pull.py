@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .connector import ProfileRows
 from .store import fetch_scalar
 
 if TYPE_CHECKING:
     from .connector import Connector
-    from .models import Profile
     from .store import Store
 
 
@@ -40,11 +40,11 @@ def checkpoint(store: Store, source: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _write(store: Store, profiles: list[Profile], source: str, cursor: str | None) -> None:
+def _write(store: Store, parts: list[ProfileRows], source: str, cursor: str | None) -> None:
     from ._bulk import upsert_profiles
-    from .store import profiles_to_arrow
 
-    table = profiles_to_arrow(profiles) if profiles else None
+    rows = ProfileRows.concat(parts) if parts else None
+    table = rows.to_arrow() if rows else None
     with store.transaction() as con:
         if table is not None:
             upsert_profiles(con, table)
@@ -73,23 +73,26 @@ async def pull(
     source = source or f"pull:{connector.name}"
     cursor = None if (full or since is not None) else checkpoint(store, source)
     started = time.perf_counter()
-    buffer: list[Profile] = []
+    buffer: list[ProfileRows] = []
+    buffered = 0
     pending: asyncio.Task[None] | None = None
     records = pages = 0
     last: str | None = cursor
     stream = connector.pull_profiles(since=since, cursor=cursor)
     try:
         async for page in stream:
-            buffer.extend(page.profiles)
-            records += len(page.profiles)
+            rows = page.rows  # columnar connectors hand these over as they are
+            buffer.append(rows)
+            buffered += len(rows)
+            records += len(rows)
             pages += 1
             last = page.cursor
-            if len(buffer) >= flush_rows:
+            if buffered >= flush_rows:
                 if pending is not None:
                     await pending
                 write = asyncio.to_thread(_write, store, buffer, source, last)
                 pending = asyncio.create_task(write)
-                buffer = []
+                buffer, buffered = [], 0
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
         if pending is not None:

@@ -32,12 +32,12 @@ from urllib.parse import quote
 import orjson
 
 from martech.connector import AudienceMember, BatchOutcome, Connector, Limits, PullPage
-from martech.errors import ConfigError, FatalVendorError
+from martech.errors import ConfigError, FatalVendorError, ValidationError
 from martech.identity import normalize_email
 from martech.models import Capability
 
 from .config import HubSpotConfig
-from .mapping import contact_to_profile, updated_at
+from .mapping import contacts_to_rows, updated_at
 
 if TYPE_CHECKING:
     from martech.http import HttpClient
@@ -51,7 +51,19 @@ MEMBERSHIP_PAGE = 250
 
 
 def _ms(iso: str) -> int:
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        raise ValidationError(
+            f"hubspot: properties.lastmodifieddate: expected an ISO timestamp, got {iso[:40]!r}",
+            field="properties.lastmodifieddate",
+        ) from None
+
+
+def _latest(contacts: list[Any]) -> str | None:
+    """The latest ``lastmodifieddate`` (ISO, UTC 'Z': they sort as text) of a page, parsed
+    once per page rather than once per contact."""
+    return max((u for c in contacts if (u := updated_at(c))), default=None)
 
 
 def encode_cursor(state: dict[str, Any]) -> str:
@@ -179,7 +191,8 @@ class HubSpotConnector(Connector):
         )
         async with aclosing(pages):
             async for page in pages:
-                latest = max((u for c in page.items if (u := updated_at(c))), default=None)
+                rows = contacts_to_rows(page.items)  # validates the page before the cursor
+                latest = _latest(page.items)
                 if latest is not None:
                     hw = max(hw, _ms(latest))
                 nxt = (
@@ -187,8 +200,7 @@ class HubSpotConnector(Connector):
                     if page.next_token is not None
                     else {"m": "done", "hw": hw}
                 )
-                profiles = [contact_to_profile(c) for c in page.items]
-                yield PullPage(profiles=profiles, cursor=encode_cursor(nxt))
+                yield PullPage(rows=rows, cursor=encode_cursor(nxt))
 
     async def _pull_search(self, state: dict[str, Any]) -> AsyncGenerator[PullPage, None]:
         anchor, after, hw = int(state["anchor"]), int(state["after"]), int(state["hw"])
@@ -221,13 +233,13 @@ class HubSpotConnector(Connector):
             results = data.get("results") or []
             if not results:
                 return
+            rows = contacts_to_rows(results)
             last = updated_at(results[-1])
             last_ms = _ms(last) if last else anchor
             hw = max(hw, last_ms)
-            profiles = [contact_to_profile(c) for c in results]
             nxt_token = ((data.get("paging") or {}).get("next") or {}).get("after")
             if nxt_token is None:
-                yield PullPage(profiles=profiles, cursor=encode_cursor({"m": "done", "hw": hw}))
+                yield PullPage(rows=rows, cursor=encode_cursor({"m": "done", "hw": hw}))
                 return
             after = int(nxt_token)
             if after + size > self.config.search_cap:
@@ -240,7 +252,7 @@ class HubSpotConnector(Connector):
                     )
                 anchor, after = last_ms, 0  # re-anchor before the 10,000-result cap
             state = {"m": "search", "anchor": anchor, "after": after, "hw": hw}
-            yield PullPage(profiles=profiles, cursor=encode_cursor(state))
+            yield PullPage(rows=rows, cursor=encode_cursor(state))
 
     # ---------------------------------------------------------------------------------- push
 

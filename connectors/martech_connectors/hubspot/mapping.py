@@ -10,9 +10,13 @@ channel names); HubSpot's own ``hs_email_optout = "true"`` forces email consent 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
+from martech.connector import ProfileRows
+from martech.errors import ValidationError
 from martech.identity import normalize_email, normalize_phone
 from martech.models import CHANNELS, Profile
 
@@ -50,7 +54,9 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 def profile_id(record_id: str, properties: Mapping[str, Any]) -> str:
     """The martech profile id: ``martech_id`` when HubSpot carries it, else ``hubspot-<id>``."""
     mid = properties.get("martech_id")
-    return str(mid) if mid else f"hubspot-{record_id}"
+    if mid and type(mid) is not str:
+        raise TypeError("martech_id")
+    return mid if mid else f"hubspot-{record_id}"
 
 
 _STR, _INT, _BOOL, _SKIP = 0, 1, 2, 3
@@ -71,8 +77,19 @@ def _plan(name: str) -> tuple[str, int]:
 
 
 def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
-    """One HubSpot contact object (``{"id", "properties", …}``) as a Profile."""
-    record_id = str(contact["id"])
+    """One HubSpot contact object (``{"id", "properties", …}``) as a Profile.
+
+    The readable reference for :func:`contacts_to_rows` (tests hold the two equal). A malformed
+    contact raises :class:`~martech.errors.ValidationError` naming the field.
+    """
+    try:
+        return _contact_to_profile(contact)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise _malformed([contact]) from None
+
+
+def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
+    record_id = _record_id(contact["id"])
     props: Mapping[str, Any] = contact.get("properties") or {}
     identities: dict[str, str] = {"hubspot": record_id}
     email = props.get("email")
@@ -98,6 +115,8 @@ def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
             if name.startswith("consent_") and name[8:] in CONSENT_CHANNELS:
                 consent[name[8:]] = value.lower() == "true"
         elif kind == _INT:
+            if type(value) is not str:
+                raise TypeError(name)
             try:
                 traits[trait] = int(value)
             except ValueError:
@@ -116,6 +135,133 @@ def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
         events=[],
         consent=consent,
     )
+
+
+def _record_id(value: Any) -> str:
+    """HubSpot record ids are strings of digits; an int is taken, anything else refused."""
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise TypeError("record id")
+
+
+#: The properties contacts_to_rows treats specially (all others are string traits by name).
+_TYPED: tuple[tuple[str, str, int], ...] = tuple(
+    (TRAIT_TO_PROPERTY.get(t, t), t, _INT if t in INT_TRAITS else _BOOL)
+    for t in sorted(INT_TRAITS | BOOL_TRAITS)
+)
+_NOT_PLAIN = NOT_TRAITS | {p for p, _, _ in _TYPED}
+_CONSENT = tuple((f"consent_{c}", c) for c in CONSENT_CHANNELS)
+#: Properties the mapping reads as strings: a value of another type is a malformed contact.
+_STRINGS = frozenset(
+    {"email", "phone", "mobilephone", "martech_id", "hs_email_optout"}
+    | {p for p, _ in _CONSENT}
+    | {p for p, _, _ in _TYPED}
+)
+
+
+def contacts_to_rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
+    """A page of HubSpot contacts as :class:`~martech.connector.ProfileRows`, the columns the
+    store upserts: the same profiles as :func:`contact_to_profile`, without building one
+    pydantic object per contact.
+
+    A malformed contact (no record id, properties that are not an object, an identity, consent
+    or typed trait that is not a string) raises :class:`~martech.errors.ValidationError` naming
+    the contact and the field; the check costs nothing until something fails.
+    """
+    try:
+        return _rows(contacts)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise _malformed(contacts) from None
+
+
+def _rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
+    ids: list[str] = []
+    identities_col: list[str] = []
+    traits_col: list[str] = []
+    consent_col: list[str] = []
+    dumps, rename, not_plain, typed, consent_props, e164 = (
+        orjson.dumps, PROPERTY_TO_TRAIT, _NOT_PLAIN, _TYPED, _CONSENT, _E164.match,
+    )  # fmt: skip
+    for contact in contacts:
+        rid = contact["id"]
+        if type(rid) is not str or not rid:
+            rid = _record_id(rid)
+        props = contact.get("properties") or {}
+        traits = {rename.get(k, k): v for k, v in props.items() if v and k not in not_plain}
+        for prop, trait, kind in typed:
+            value = props.get(prop)
+            if value:
+                if kind == _INT:
+                    if type(value) is not str:
+                        raise TypeError(prop)
+                    try:
+                        traits[trait] = int(value)
+                    except ValueError:
+                        traits[trait] = value
+                else:
+                    low = value.lower()
+                    traits[trait] = (low == "true") if low in ("true", "false") else value
+        consent = {}
+        for prop, channel in consent_props:
+            value = props.get(prop)
+            if value:
+                consent[channel] = value.lower() == "true"
+        optout = props.get("hs_email_optout")
+        if optout and optout.lower() == "true":
+            consent["email"] = False
+        identities = {"hubspot": rid}
+        email = props.get("email")
+        if email:
+            normalized = normalize_email(email)
+            if normalized:
+                identities["email"] = normalized
+        phone = props.get("phone") or props.get("mobilephone")
+        if phone:
+            phone = phone if e164(phone) else normalize_phone(phone)
+            if phone:
+                identities["phone"] = phone
+        mid = props.get("martech_id")
+        if mid and type(mid) is not str:
+            raise TypeError("martech_id")
+        ids.append(mid if mid else "hubspot-" + rid)
+        identities_col.append(dumps(identities).decode())
+        traits_col.append(dumps(traits).decode())
+        consent_col.append(dumps(consent).decode())
+    return ProfileRows(ids=ids, identities=identities_col, traits=traits_col, consent=consent_col)
+
+
+def _malformed(contacts: Sequence[Any]) -> ValidationError:
+    """The first malformed field among ``contacts``, as a ValidationError (types, never values:
+    vendor values may be PII)."""
+    for n, contact in enumerate(contacts):
+        where = f"hubspot: contact {n}"
+        if not isinstance(contact, Mapping):
+            return ValidationError(
+                f"{where}: expected an object, got {type(contact).__name__}", field="contact"
+            )
+        try:
+            rid = _record_id(contact.get("id"))
+        except TypeError:
+            got = type(contact.get("id")).__name__ if "id" in contact else "nothing"
+            return ValidationError(
+                f"{where}: id: expected a record id string, got {got}", field="id"
+            )
+        where = f"hubspot: contact {rid}"
+        props = contact.get("properties") or {}
+        if not isinstance(props, Mapping):
+            return ValidationError(
+                f"{where}: properties: expected an object, got {type(props).__name__}",
+                field="properties",
+            )
+        for name, value in props.items():
+            if value and name in _STRINGS and not isinstance(value, str):
+                return ValidationError(
+                    f"{where}: properties.{name}: expected a string, got {type(value).__name__}",
+                    field=f"properties.{name}",
+                )
+    return ValidationError("hubspot: a contact could not be mapped", field="contact")
 
 
 def profile_to_properties(profile: Profile) -> dict[str, str]:
@@ -145,6 +291,7 @@ __all__ = [
     "DEFAULT_PROPERTIES",
     "PROPERTY_TO_TRAIT",
     "contact_to_profile",
+    "contacts_to_rows",
     "profile_id",
     "profile_to_properties",
     "updated_at",
