@@ -398,18 +398,28 @@ class Store:
         )
         return None if owner is None else str(owner)
 
-    def get_profile(self, profile_id: str, *, events: int = 200) -> Profile | None:
-        """One profile with its identities and its latest ``events`` events."""
+    def get_profile(
+        self, profile_id: str, *, events: int = 200, identities: bool = True
+    ) -> Profile | None:
+        """One profile with its identities and its latest ``events`` events.
+
+        ``identities=False`` skips them (empty ``identities``): identities has no index by profile
+        id, so that lookup is a scan, the slowest part of the read on a large store.
+        """
         row = fetch_one(
             self.con, "SELECT id, traits, consent FROM profiles WHERE id = ?", [profile_id]
         )
         if row is None:
             return None
-        identities = dict(
-            self.con.execute(
-                "SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY kind",
-                [profile_id],
-            ).fetchall()
+        ids = (
+            dict(
+                self.con.execute(
+                    "SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY kind",
+                    [profile_id],
+                ).fetchall()
+            )
+            if identities
+            else {}
         )
         rows = self.con.execute(
             "SELECT type, item_id, timezone('UTC', ts), value, properties FROM events "
@@ -419,7 +429,7 @@ class Store:
         ).fetchall()
         return Profile(
             id=row[0],
-            identities=identities,
+            identities=ids,
             traits=orjson.loads(row[1]),
             consent=orjson.loads(row[2]),
             events=[

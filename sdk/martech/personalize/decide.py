@@ -285,7 +285,7 @@ def decide_outcome(
     if isinstance(profile, str):
         if context.store is None:
             raise ConfigError("decide() got a profile id; pass a Profile or a context with a store")
-        found = context.store.get_profile(profile)
+        found = context.store.get_profile(profile, identities=False)  # decide never reads them
         if found is None:
             raise StoreError(f"no profile {profile!r} in the store")
         profile = found
