@@ -22,11 +22,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..models import RecommendationVariant, RuleSegment, Segment, StaticVariant, TemplateVariant
+from ..models import (
+    DecisionLevel,
+    RecommendationVariant,
+    RuleSegment,
+    Segment,
+    StaticVariant,
+    TemplateVariant,
+)
 from .bucketing import bucket_sql, holdout_threshold
 from .decide import DecideContext, referenced_traits
 from .placements import compile_template
-from .strategies import sql_str
+from .strategies import sql_in, sql_str
 
 if TYPE_CHECKING:
     from ..models import AnyVariant
@@ -52,6 +59,7 @@ class BatchSummary:
 class _Sql:
     def __init__(self, now: datetime, traits: list[str]) -> None:
         self.now = now
+        self.slots: int | None = None
         self._cols = {name: f"t{i}" for i, name in enumerate(traits)}
 
     def ts(self, value: datetime) -> str:
@@ -110,22 +118,25 @@ def decide_batch(
     else:
         scope_sql = "SELECT id AS profile_id FROM profiles"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _scope AS SELECT DISTINCT profile_id FROM ({scope_sql})"
+        "CREATE OR REPLACE TEMP TABLE _scope AS SELECT profile_id, (row_number() OVER ())::INTEGER "
+        f"AS pid FROM (SELECT DISTINCT profile_id FROM ({scope_sql}))"
     )
     _drop_registered(con)
     now = env.ts(context.now)
 
-    # --- shared inputs
+    # --- shared inputs (behaviour only when a personalization step reads it)
     tick("behaviour", 1, total)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _beh AS SELECT e.profile_id, e.type, e.item_id, e.ts
-        FROM events e JOIN _scope USING (profile_id)
-        WHERE e.type IN ('view', 'add_to_cart', 'purchase') AND e.ts <= {now}"""
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _nbeh AS "
-        "SELECT profile_id, count(*) AS n FROM _beh GROUP BY ALL"
-    )
+    if any(s.level is DecisionLevel.personalization for s in steps):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _beh AS
+            SELECT e.profile_id, s.pid, e.type, e.item_id, e.ts
+            FROM events e JOIN _scope s USING (profile_id)
+            WHERE e.type IN ('view', 'add_to_cart', 'purchase') AND e.ts <= {now}"""
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _nbeh AS "
+            "SELECT any_value(profile_id) AS profile_id, pid, count(*) AS n FROM _beh GROUP BY pid"
+        )
     con.execute(
         "CREATE OR REPLACE TEMP VIEW _nb AS "
         "SELECT item_id, neighbour_id, score, rank FROM item_neighbours"
@@ -133,18 +144,25 @@ def decide_batch(
     con.execute(
         "CREATE OR REPLACE TEMP VIEW _cat AS SELECT item_id, name, category, price FROM items"
     )
+    # Trait columns: computed traits pivoted in one pass over computed_traits, over stored ones.
     cols = ["s.profile_id"]
-    joins = []
+    pivot = ["profile_id"]
     for i, name in enumerate(traits):
-        joins.append(
-            f"LEFT JOIN (SELECT profile_id, json_extract_string(value, '$') AS v "
-            "FROM computed_traits "
-            f"WHERE name = {sql_str(name)}) c{i} ON c{i}.profile_id = s.profile_id"
+        pivot.append(f"any_value(value) FILTER (WHERE name = {sql_str(name)}) AS c{i}")
+        cols.append(
+            f"coalesce(json_extract_string(c.c{i}, '$'), "
+            f"json_extract_string(p.traits, {_json_path(name)})) AS t{i}"
         )
-        cols.append(f"coalesce(c{i}.v, json_extract_string(p.traits, {_json_path(name)})) AS t{i}")
+    computed_join = (
+        f"""LEFT JOIN (SELECT {", ".join(pivot)} FROM computed_traits
+            WHERE name IN {sql_in(traits)} GROUP BY profile_id) c
+            ON c.profile_id = s.profile_id"""
+        if traits
+        else ""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _tw AS SELECT {", ".join(cols)}
-        FROM _scope s JOIN profiles p ON p.id = s.profile_id {" ".join(joins)}"""
+        FROM _scope s JOIN profiles p ON p.id = s.profile_id {computed_join}"""
     )
     seg_keys = sorted({r.segment for r in pl.rules if r.segment})
     keys: list[str] = []
@@ -172,10 +190,16 @@ def decide_batch(
     )
     for rk, step in enumerate(steps):
         tick(f"{step.level.value}: {step.strategy.name}", 2 + rk, total)
+        variant = step.variant
+        env.slots = variant.slots if isinstance(variant, RecommendationVariant) else None
         sql = step.strategy.sql(step.rule, step.params, env)
-        if isinstance(step.variant, RecommendationVariant):
+        if env.slots is None:  # as decide(): a variant that shows no items records none
+            sql = f"SELECT profile_id, []::VARCHAR[] AS items, reason, caption FROM ({sql}) q"
+        elif step.strategy.sql_keeps_slots:  # already catalogue items only, at most slots
+            sql = f"SELECT profile_id, items, reason, caption FROM ({sql}) q WHERE len(items) > 0"
+        else:  # a plugin's full ranked lists: drop non-catalogue items, keep the slots
             sql = f"""SELECT profile_id,
-                    list(item_id ORDER BY ord)[1:{step.variant.slots}] AS items,
+                    list(item_id ORDER BY ord)[1:{env.slots}] AS items,
                     any_value(reason) AS reason, any_value(caption) AS caption
                 FROM (SELECT profile_id, reason, caption, unnest(items) AS item_id,
                              generate_subscripts(items, 1) AS ord FROM ({sql}) q) u

@@ -15,8 +15,10 @@ at once; ``segment`` matches segment membership or one coarse trait (lifecycle s
 CLV tier); ``default`` always answers. A strategy that cannot answer returns :class:`Miss` with the
 reason, and the chain falls back.
 
-Strategies return *all* their ranked candidates; the decision step drops items that are not in the
-catalogue (with a reason) and keeps as many as the variant has slots.
+``choose`` returns *all* the ranked candidates; the decision step drops items that are not in the
+catalogue (with a reason) and keeps as many as the variant has slots. The built-in ``sql`` methods
+do that themselves (``sql_keeps_slots``): they keep catalogue items only and at most ``env.slots``
+per person, so a million people never carry their whole candidate lists around.
 """
 
 from __future__ import annotations
@@ -65,9 +67,11 @@ class Env(Protocol):
 class SqlEnv(Protocol):
     """What a strategy's SQL may reference (temp tables the batch path creates):
 
-    ``_beh(profile_id, type, item_id, ts)`` behaviour up to now; ``_nbeh(profile_id, n)``;
-    ``_nb(item_id, neighbour_id, score, rank)``; ``_cat(item_id, name, category, price)``;
-    ``_tw(profile_id, <trait columns>)``; ``_members(segment_key, profile_id)``.
+    ``_scope(profile_id, pid)`` everyone decided, ``pid`` a dense INTEGER key for fast joins;
+    ``_beh(profile_id, pid, type, item_id, ts)`` behaviour up to now; ``_nbeh(profile_id, pid,
+    n)``; ``_nb(item_id, neighbour_id, score, rank)``; ``_cat(item_id, name, category, price)``;
+    ``_tw(profile_id, <trait columns>)``; ``_members(segment_key, profile_id)``. ``_beh`` and
+    ``_nbeh`` exist only when the chain has a personalization step.
     """
 
     def ts(self, value: datetime) -> str: ...
@@ -75,6 +79,11 @@ class SqlEnv(Protocol):
 
     @property
     def now(self) -> datetime: ...
+
+    @property
+    def slots(self) -> int | None:
+        """The variant's slots when the step shows recommended items, else None (items unused)."""
+        ...
 
 
 class PersonView:
@@ -161,6 +170,16 @@ def sql_in(values: Iterable[str]) -> str:
     return "(" + ", ".join(sql_str(v) for v in sorted(values)) + ")"
 
 
+def _in_catalogue(env: SqlEnv, column: str) -> str:
+    """``AND column in the catalogue`` when the step shows items (decide drops the others)."""
+    return f"AND {column} IN (SELECT item_id FROM _cat)" if env.slots else ""
+
+
+def _keep(env: SqlEnv) -> str:
+    """A list slice keeping the variant's slots (all when the step shows no items)."""
+    return f"[1:{env.slots}]" if env.slots else ""
+
+
 def _name(env: Env, item: str) -> str:
     entry = env.catalogue.get(item)
     return entry[0] if entry and entry[0] else item
@@ -184,6 +203,9 @@ class Strategy:
     requires: ClassVar[str] = ""
     #: Parameters a rule may set, with their defaults.
     defaults: ClassVar[Mapping[str, float]] = {}
+    #: True when ``sql`` already keeps catalogue items only and at most ``env.slots`` of them, so
+    #: the batch path takes its lists as they are; otherwise it filters and trims them itself.
+    sql_keeps_slots: ClassVar[bool] = False
 
     def params(self, rule: Rule) -> dict[str, float]:
         unknown = sorted(set(rule.params) - set(self.defaults))
@@ -219,6 +241,7 @@ class Individual(Strategy):
     """Base of the personalization strategies: they need the person's own behaviour."""
 
     level = DecisionLevel.personalization
+    sql_keeps_slots = True
 
     def enough(self, person: PersonView, params: Mapping[str, float]) -> Miss | None:
         need = int(params.get("min_events", 1))
@@ -273,29 +296,39 @@ class CoOccurrence(Individual):
         )
 
     def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
+        # Items become dense INTEGER ordinals (in item id order, so ordinal ties break as item ids
+        # do) and people their ``pid``: the ~60 (person, neighbour) pairs per person are summed on
+        # two integers, and only the best ``slots`` per person are kept (max_by with a count).
+        keep = env.slots or 1  # without slots the items are not shown: one proves an answer
         return f"""
-        WITH seen AS (
-            SELECT profile_id, item_id, max(ts) AS ts FROM _beh
-            WHERE type IN ('view', 'purchase') AND item_id IS NOT NULL GROUP BY ALL),
-        seeds AS (
-            SELECT profile_id, item_id FROM (
-                SELECT *, row_number() OVER (PARTITION BY profile_id ORDER BY ts DESC,
-                    item_id) AS rn
-                FROM seen) WHERE rn <= {int(params["seeds"])}),
-        nseeds AS (SELECT profile_id, count(*) AS k FROM seeds GROUP BY ALL),
-        bought AS (SELECT DISTINCT profile_id, item_id FROM _beh WHERE type = 'purchase'
-            AND item_id IS NOT NULL),
+        WITH ids AS (SELECT item_id, (row_number() OVER (ORDER BY item_id))::INTEGER AS o
+            FROM (SELECT item_id FROM _nb UNION SELECT neighbour_id FROM _nb)),
+        nbi AS (SELECT a.o AS seed, b.o AS nb, n.score FROM _nb n
+            JOIN ids a ON a.item_id = n.item_id JOIN ids b ON b.item_id = n.neighbour_id
+            WHERE TRUE {_in_catalogue(env, "n.neighbour_id")}),
+        seen AS (
+            SELECT pid, item_id, max(ts) AS ts FROM _beh JOIN _nbeh USING (pid)
+            WHERE type IN ('view', 'purchase') AND item_id IS NOT NULL
+              AND _nbeh.n >= {int(params.get("min_events", 1))} GROUP BY ALL),
+        seeds AS (SELECT pid, item_id FROM seen
+            QUALIFY row_number() OVER (PARTITION BY pid ORDER BY ts DESC, item_id)
+                <= {int(params["seeds"])}),
+        nseeds AS (SELECT pid, count(*) AS k FROM seeds GROUP BY ALL),
+        bought AS (SELECT DISTINCT b.pid, ids.o FROM _beh b JOIN ids USING (item_id)
+            WHERE b.type = 'purchase'),
         scored AS (
-            SELECT s.profile_id, n.neighbour_id AS item_id, sum(n.score) AS score
-            FROM seeds s JOIN _nb n ON n.item_id = s.item_id
-            ANTI JOIN bought b ON b.profile_id = s.profile_id AND b.item_id = n.neighbour_id
-            GROUP BY ALL)
-        SELECT profile_id, list(item_id ORDER BY score DESC, item_id) AS items,
-               'co-occurrence: ranked from the ' || any_value(nseeds.k)
+            SELECT s.pid, n.nb, sum(n.score) AS score
+            FROM seeds s JOIN ids USING (item_id) JOIN nbi n ON n.seed = ids.o
+            ANTI JOIN bought b ON b.pid = s.pid AND b.o = n.nb
+            GROUP BY ALL),
+        top AS (SELECT pid, max_by(nb, {{'s': score, 'n': -nb}}, {keep}) AS nbs
+            FROM scored GROUP BY pid),
+        names AS (SELECT list(item_id ORDER BY o) AS names FROM ids)
+        SELECT _nbeh.profile_id, list_select(names.names, top.nbs) AS items,
+               'co-occurrence: ranked from the ' || nseeds.k
                  || ' item(s) you viewed or bought most recently' AS reason,
                'Picked for you' AS caption
-        FROM scored JOIN nseeds USING (profile_id) {self.having(params)}
-        GROUP BY profile_id"""
+        FROM top CROSS JOIN names JOIN nseeds USING (pid) JOIN _nbeh USING (pid)"""
 
 
 class BrowseAbandonment(Individual):
@@ -338,8 +371,9 @@ class BrowseAbandonment(Individual):
               WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
         c AS (SELECT v.profile_id, v.item_id, v.ts FROM v LEFT JOIN b
               ON b.profile_id = v.profile_id AND b.item_id = v.item_id
-              WHERE v.ts >= {since} AND (b.ts IS NULL OR b.ts < v.ts))
-        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id) AS items,
+              WHERE v.ts >= {since} AND (b.ts IS NULL OR b.ts < v.ts)
+                {_in_catalogue(env, "v.item_id")})
+        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id){_keep(env)} AS items,
                'browse abandonment: ' || count(*) || ' item(s) viewed and not bought' AS reason,
                'Still thinking about these?' AS caption
         FROM c {self.having(params)} GROUP BY profile_id"""
@@ -394,8 +428,9 @@ class CartAbandonment(Individual):
               WHERE type = 'purchase' AND item_id IS NOT NULL GROUP BY ALL),
         c AS (SELECT a.profile_id, a.item_id, a.ts FROM a LEFT JOIN b
               ON b.profile_id = a.profile_id AND b.item_id = a.item_id
-              WHERE a.ts BETWEEN {lo} AND {hi} AND (b.ts IS NULL OR b.ts < a.ts))
-        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id) AS items,
+              WHERE a.ts BETWEEN {lo} AND {hi} AND (b.ts IS NULL OR b.ts < a.ts)
+                {_in_catalogue(env, "a.item_id")})
+        SELECT profile_id, list(item_id ORDER BY ts DESC, item_id){_keep(env)} AS items,
                'cart abandonment: ' || count(*)
                    || ' item(s) left in the cart, nothing bought since' AS reason,
                'You left these in your cart' AS caption
@@ -455,8 +490,8 @@ class PostPurchase(Individual):
         c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
               FROM last l JOIN _nb n ON n.item_id = l.item_id
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
-              WHERE l.ts >= {since})
-        SELECT profile_id, list(c.item_id ORDER BY c.rank) AS items,
+              WHERE l.ts >= {since} {_in_catalogue(env, "n.neighbour_id")})
+        SELECT profile_id, list(c.item_id ORDER BY c.rank){_keep(env)} AS items,
                'post-purchase: related to ' || coalesce(any_value(k.name),
                    any_value(c.seed)) AS reason,
                'Goes well with your ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
@@ -524,13 +559,14 @@ class OrderCrossSell(Individual):
         sc AS (SELECT o.profile_id, n.neighbour_id AS item_id, sum(n.score) AS score
                FROM ord o JOIN _nb n ON n.item_id = o.item_id
                ANTI JOIN bought b ON b.profile_id = o.profile_id AND b.item_id = n.neighbour_id
+               WHERE TRUE {_in_catalogue(env, "n.neighbour_id")}
                GROUP BY ALL),
         g AS (SELECT sc.profile_id, sc.item_id, sc.score,
                      CASE WHEN k.category IS NULL OR c.category IS NULL THEN 0
                           WHEN coalesce(k.price, 0) > c.price THEN 1 END AS grp
               FROM sc LEFT JOIN _cat k USING (item_id)
               LEFT JOIN cats c ON c.profile_id = sc.profile_id AND c.category = k.category)
-        SELECT profile_id, list(item_id ORDER BY grp, score DESC, item_id) AS items,
+        SELECT profile_id, list(item_id ORDER BY grp, score DESC, item_id){_keep(env)} AS items,
                'order cross-sell: ' || count(*) FILTER (WHERE grp = 0) || ' complement(s), '
                  || count(*) FILTER (WHERE grp = 1) || ' upgrade(s)' AS reason,
                'Complete your order' AS caption
@@ -571,8 +607,8 @@ class BecauseYouViewed(Individual):
         c AS (SELECT l.profile_id, l.item_id AS seed, n.neighbour_id AS item_id, n.rank
               FROM last l JOIN _nb n ON n.item_id = l.item_id
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
-              WHERE l.ts >= {since})
-        SELECT profile_id, list(c.item_id ORDER BY c.rank) AS items,
+              WHERE l.ts >= {since} {_in_catalogue(env, "n.neighbour_id")})
+        SELECT profile_id, list(c.item_id ORDER BY c.rank){_keep(env)} AS items,
                'because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS reason,
                'Because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
         FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
@@ -586,6 +622,7 @@ class Cell(Strategy):
 
     name = "cell"
     level = DecisionLevel.micro_segment
+    sql_keeps_slots = True  # no items
     requires = "every trait named in the cell"
 
     def choose(
@@ -619,6 +656,7 @@ class SegmentChoice(Strategy):
 
     name = "segment"
     level = DecisionLevel.segment
+    sql_keeps_slots = True  # no items
     requires = "segment membership, or the trait the rule names"
 
     def choose(
