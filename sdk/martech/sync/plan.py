@@ -220,9 +220,55 @@ def estimate_seconds(limits: Limits, requests: int, latency: float = ASSUMED_LAT
     return round(max(by_concurrency, by_rate), 3)
 
 
+def eligibility_sql(members: str, identity_keys: Sequence[str]) -> str:
+    """SQL: ``(profile_id, reason)`` per distinct member of table ``members``, NULL if eligible.
+
+    Named parameters: ``suppress`` (ids, emails, phones), ``channel`` (or NULL), ``kinds`` (one
+    kind, or a list when there are several) and ``no_identity`` (that reason's text). Nothing
+    per member is built here (no payload, no hash): an unchanged audience of a million members
+    costs a few joins.
+    """
+    kinds = "i.kind = $kinds" if len(identity_keys) == 1 else "list_contains($kinds, i.kind)"
+    return f"""
+        WITH m AS (SELECT DISTINCT profile_id FROM {members}),
+        supp AS (
+            SELECT profile_id FROM identities WHERE list_contains($suppress, value)
+            UNION SELECT unnest($suppress) AS profile_id
+        ),
+        ev AS (
+            SELECT profile_id, bool_or(type = 'email_complaint') AS complained,
+                   bool_or(type = 'email_unsubscribe') AS unsubscribed
+            FROM events SEMI JOIN m USING (profile_id)
+            WHERE type IN ('email_complaint', 'email_unsubscribe') AND $channel = 'email'
+            GROUP BY profile_id
+        ),
+        SELECT m.profile_id,
+            CASE
+                WHEN p.id IS NULL THEN 'unknown_profile'
+                WHEN $channel IS NOT NULL
+                     AND coalesce(json_extract_string(p.consent, '$.' || $channel), '') <> 'true'
+                     THEN 'no_consent:' || $channel
+                WHEN m.profile_id IN (SELECT profile_id FROM supp) THEN 'suppressed:list'
+                WHEN ev.complained THEN 'suppressed:complained'
+                WHEN ev.unsubscribed THEN 'suppressed:unsubscribed'
+                WHEN NOT EXISTS (
+                    SELECT 1 FROM identities i WHERE i.profile_id = m.profile_id AND {kinds}
+                ) THEN $no_identity
+            END AS reason
+        FROM m LEFT JOIN profiles p ON p.id = m.profile_id
+        LEFT JOIN ev ON ev.profile_id = m.profile_id
+    """
+
+
 def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec) -> PreparedSync:
-    """Eligibility, payloads, the diff against the ledger and the batches, all in DuckDB."""
+    """Eligibility, the diff against the ledger, payloads and batches, all in DuckDB.
+
+    Only the members that change get a payload (identities, traits, hash): re-planning an
+    unchanged audience builds none. In upsert mode every desired member's hash is needed to
+    find the changed ones, so there all of them get one.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     con = store.con
     destination = connector.name
@@ -230,86 +276,61 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
     pending = unfinished_run(con, destination, spec.audience)
     if pending is not None:
         fold(con, pending.run_id, destination, spec.audience)
-    keys = list(dict.fromkeys(spec.members))
-    members = pa.table({"profile_id": pa.array(keys, pa.string())})
+    wanted = spec.members if isinstance(spec.members, list | tuple) else list(spec.members)
+    members = pa.table({"profile_id": pa.array(wanted, pa.string())})
     channel = consent_channel(connector)
     suppress = normalize_suppressions(spec.suppressions)
     id_keys = list(connector.identity_keys)
     con.register("_martech_members", members)
     try:
-        payload, params = payload_sql("_martech_members", id_keys, spec.traits)
         rows = query_arrow(
             con,
-            f"""
-            WITH pl AS ({payload}),
-            supp AS (
-                SELECT profile_id FROM identities WHERE list_contains(?, value)
-                UNION SELECT unnest(?) AS profile_id
-            ),
-            ev AS (
-                SELECT profile_id, bool_or(type = 'email_complaint') AS complained,
-                       bool_or(type = 'email_unsubscribe') AS unsubscribed
-                FROM events SEMI JOIN _martech_members m USING (profile_id)
-                WHERE type IN ('email_complaint', 'email_unsubscribe') AND ? = 'email'
-                GROUP BY profile_id
-            )
-            SELECT pl.profile_id,
-                CASE
-                    WHEN p.id IS NULL THEN 'unknown_profile'
-                    WHEN ? IS NOT NULL
-                         AND coalesce(json_extract_string(p.consent, '$.' || ?), '') <> 'true'
-                         THEN 'no_consent:' || ?
-                    WHEN pl.profile_id IN (SELECT profile_id FROM supp) THEN 'suppressed:list'
-                    WHEN ev.complained THEN 'suppressed:complained'
-                    WHEN ev.unsubscribed THEN 'suppressed:unsubscribed'
-                    WHEN pl.identities IS NULL THEN ?
-                END AS reason,
-                pl.identities, pl.traits, pl.payload_hash, pl.size
-            FROM pl LEFT JOIN profiles p ON p.id = pl.profile_id
-            LEFT JOIN ev ON ev.profile_id = pl.profile_id
-            """,
-            [
-                *params,
-                suppress,
-                suppress,
-                channel,
-                channel,
-                channel,
-                channel,
-                "no_identity:" + "/".join(id_keys),
-            ],
+            eligibility_sql("_martech_members", id_keys),
+            {
+                "suppress": suppress,
+                "channel": channel,
+                "kinds": id_keys[0] if len(id_keys) == 1 else id_keys,
+                "no_identity": "no_identity:" + "/".join(id_keys),
+            },
         )
     finally:
         con.unregister("_martech_members")
-    reasons = rows.column("reason").to_pylist()
-    invalid = {
-        k: r for k, r in zip(rows.column("profile_id").to_pylist(), reasons, strict=True) if r
-    }
-    import pyarrow.compute as pc
-
-    desired = rows.filter(pc.is_null(rows.column("reason")))
+    reason = rows.column("reason")
+    invalid: dict[str, str] = {}
+    desired = rows.select(["profile_id"])
+    if reason.null_count < rows.num_rows:  # someone is not eligible
+        refused = rows.filter(pc.is_valid(reason))
+        keys, why = refused.column("profile_id").to_pylist(), refused.column("reason").to_pylist()
+        invalid = dict(zip(keys, why, strict=True))
+        desired = desired.filter(pc.is_null(reason))
     items, invalid_removes = _diff_items(store, connector, spec, desired)
     invalid.update(invalid_removes)
     limits = connector.limits
-    ops = items.column("op").to_pylist()
-    batch = assign_batches(
-        ops,
-        items.column("size").to_pylist(),
-        batch_count=limits.batch_count,
-        batch_bytes=limits.batch_bytes,
-    )
-    items = items.append_column("batch", pa.array(batch, pa.int64()))
-    requests = (batch[-1] + 1) if batch else 0
-    by_op: dict[str, list[str]] = {"add": [], "remove": [], "update": []}
-    for op, key in zip(ops, items.column("profile_id").to_pylist(), strict=True):
-        by_op[op].append(key)
+    if limits.batch_bytes is not None:
+        batch = assign_batches(
+            items.column("op").to_pylist(),
+            items.column("size").to_pylist(),
+            batch_count=limits.batch_count,
+            batch_bytes=limits.batch_bytes,
+        )
+        items = items.append_column("batch", pa.array(batch, pa.int64()))
+    else:
+        items = _number_batches(items, limits.batch_count)
+    requests = len(pc.unique(items.column("batch"))) if items.num_rows else 0
+    # Items are ordered removes, adds, updates: each op's keys are one slice.
+    key_column, at = items.column("profile_id"), 0
+    by_op: dict[str, tuple[str, ...]] = {}
+    for op in ("remove", "add", "update"):
+        count = pc.sum(pc.equal(items.column("op"), op)).as_py() or 0
+        by_op[op] = tuple(key_column.slice(at, count).to_pylist())
+        at += count
     plan = SyncPlan(
         destination=destination,
         audience=spec.audience,
         mode=spec.mode,
-        adds=tuple(by_op["add"]),
-        removes=tuple(by_op["remove"]),
-        updates=tuple(by_op["update"]),
+        adds=by_op["add"],
+        removes=by_op["remove"],
+        updates=by_op["update"],
         requests=requests,
         estimated_seconds=estimate_seconds(limits, requests),
     )
@@ -323,13 +344,36 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
     )
 
 
+def _number_batches(items: pa.Table, batch_count: int) -> pa.Table:
+    """:func:`assign_batches` with no byte cap, vectorized: items are ordered by op, each op's
+    run is cut every ``batch_count`` items, batch numbers continue across ops."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = items.num_rows
+    ops = np.asarray(items.column("op").to_numpy(zero_copy_only=False))
+    # Where each op's run starts (items are ordered by op), and its first batch number.
+    starts = np.flatnonzero(np.r_[True, ops[1:] != ops[:-1]]) if n else np.array([], np.int64)
+    lengths = np.diff(np.r_[starts, n])
+    first = np.r_[0, np.cumsum(-(-lengths // batch_count))[:-1]]
+    run = np.repeat(np.arange(len(starts)), lengths)
+    batch = first[run] + (np.arange(n) - starts[run]) // batch_count
+    return items.append_column("batch", pa.array(batch.astype(np.int64), pa.int64()))
+
+
 def _diff_items(
     store: Store, connector: Connector | type[Connector], spec: SyncSpec, desired: pa.Table
 ) -> tuple[pa.Table, dict[str, str]]:
-    """The diff as ordered items with payloads; removes get their payload from the store."""
+    """The diff as ordered items with payloads (only changed members get one).
+
+    ``desired`` holds the eligible members' ``profile_id``. Adds and updates carry the hash of
+    the payload about to be sent; removes carry the hash the ledger recorded for them.
+    """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     con = store.con
+    id_keys = list(connector.identity_keys)
     registered: list[str] = []
 
     def register(name: str, table: pa.Table) -> None:
@@ -337,33 +381,42 @@ def _diff_items(
         registered.append(name)
 
     try:
-        register("_martech_desired", desired)
+        if spec.mode == "upsert":
+            # Every desired member's hash: the diff compares them with the ledger's.
+            register("_martech_wanted", desired)
+            payload, params = payload_sql("_martech_wanted", id_keys, spec.traits)
+            hashed = query_arrow(con, f"SELECT profile_id, payload_hash FROM ({payload})", params)
+        else:
+            hashed = desired.append_column("payload_hash", pa.nulls(desired.num_rows, pa.string()))
+        register("_martech_desired", hashed)
         sql = diff_sql(con, connector.name, spec.audience, "_martech_desired", spec.mode)
         ops = query_arrow(con, sql, {"destination": connector.name, "audience": spec.audience})
+        if ops.num_rows == 0:  # nothing changes: no payloads to build
+            rows = ops.append_column("identities", pa.nulls(0, pa.string()))
+            rows = rows.append_column("traits", pa.nulls(0, pa.string()))
+            return rows.append_column("size", pa.nulls(0, pa.int64())), {}
         register("_martech_ops", ops)
-        register("_martech_removes", ops.filter(pc.equal(ops.column("op"), "remove")))
-        payload, params = payload_sql(
-            "_martech_removes", list(connector.identity_keys), spec.traits
-        )
-        register("_martech_remove_payload", query_arrow(con, payload, params))
+        payload, params = payload_sql("_martech_ops", id_keys, spec.traits)
         rows = query_arrow(
             con,
-            """
-            SELECT o.op, o.profile_id, o.payload_hash,
-                   coalesce(d.identities, rp.identities) AS identities,
-                   coalesce(d.traits, rp.traits, '{}') AS traits,
-                   coalesce(d.size, rp.size, 16) AS size
-            FROM _martech_ops o
-            LEFT JOIN _martech_desired d ON o.op <> 'remove' AND d.profile_id = o.profile_id
-            LEFT JOIN _martech_remove_payload rp
-                ON o.op = 'remove' AND rp.profile_id = o.profile_id
+            f"""
+            WITH p AS ({payload})
+            SELECT o.op, o.profile_id,
+                   CASE WHEN o.op = 'remove' THEN o.payload_hash ELSE p.payload_hash END
+                       AS payload_hash,
+                   p.identities, coalesce(p.traits, '{{}}') AS traits,
+                   coalesce(p.size, 16) AS size
+            FROM _martech_ops o LEFT JOIN p ON p.profile_id = o.profile_id
             ORDER BY CASE o.op WHEN 'remove' THEN 0 WHEN 'add' THEN 1 ELSE 2 END, o.profile_id
             """,
+            params,
         )
     finally:
         for name in registered:
             con.unregister(name)
     no_id = pc.and_(pc.equal(rows.column("op"), "remove"), pc.is_null(rows.column("identities")))
+    if not pc.any(no_id).as_py():
+        return rows, {}
     invalid = {
         k: "no_identity_for_remove:" + "/".join(connector.identity_keys)
         for k in rows.filter(no_id).column("profile_id").to_pylist()
@@ -378,6 +431,7 @@ __all__ = [
     "SyncSpec",
     "assign_batches",
     "consent_channel",
+    "eligibility_sql",
     "estimate_seconds",
     "normalize_suppressions",
     "payload_sql",

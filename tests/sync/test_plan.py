@@ -1,0 +1,108 @@
+"""prepare(): eligibility, diff, payloads only for what changes, batches numbered in bulk."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from martech.connector import Limits
+from martech.store import Store
+from martech.sync import SyncSpec, apply, prepare
+from martech.sync.plan import _number_batches, assign_batches
+from martech.testing.reference import ReferenceConnector, ReferenceEmulator
+
+from .conftest import connect
+
+
+class CountOnly(ReferenceConnector):
+    """The reference vendor with a count cap only (as Mailchimp): batches numbered in bulk."""
+
+    limits: ClassVar[Limits] = Limits(concurrency=4, batch_count=7)
+
+
+def ids(n: int, start: int = 0) -> list[str]:
+    return [f"p{i:05d}" for i in range(start, start + n)]
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.sampled_from(["remove", "add", "update"]), max_size=60),
+    st.integers(min_value=1, max_value=9),
+)
+def test_bulk_batch_numbers_equal_the_reference_assignment(ops: list[str], count: int) -> None:
+    order = {"remove": 0, "add": 1, "update": 2}
+    ops = sorted(ops, key=order.__getitem__)
+    items = pa.table({"op": pa.array(ops, pa.string())})
+    got = _number_batches(items, count).column("batch").to_pylist()
+    assert got == assign_batches(ops, [1] * len(ops), batch_count=count, batch_bytes=None)
+
+
+def test_a_mixed_plan_numbers_removes_then_adds_in_full_batches(store: Store) -> None:
+    emulator = ReferenceEmulator()
+    reference = connect(emulator)
+    connector = CountOnly(config=reference.config, http=reference.http)
+    apply(store, connector, SyncSpec(audience="a", members=ids(20)))
+    prepared = prepare(store, connector, SyncSpec(audience="a", members=ids(20, start=10)))
+    items = prepared.items
+    assert items.column("op").to_pylist() == ["remove"] * 10 + ["add"] * 10
+    assert items.column("batch").to_pylist() == [0] * 7 + [1] * 3 + [2] * 7 + [3] * 3
+    assert prepared.plan.requests == 4
+    assert prepared.plan.removes == tuple(ids(10))
+    assert prepared.plan.adds == tuple(ids(10, start=20))
+
+
+def test_an_unchanged_plan_builds_no_items_and_still_counts_the_desired(store: Store) -> None:
+    emulator = ReferenceEmulator()
+    connector = connect(emulator)
+    spec = SyncSpec(audience="a", members=ids(50))
+    apply(store, connector, spec)
+    prepared = prepare(store, connector, spec)
+    assert prepared.items.num_rows == 0
+    assert prepared.plan.is_empty
+    assert prepared.plan.requests == 0
+    assert prepared.desired == 50
+    assert prepared.invalid == {}
+
+
+def test_duplicate_and_unknown_keys_are_planned_once_with_their_reasons(store: Store) -> None:
+    connector = connect(ReferenceEmulator())
+    members = [*ids(3), *ids(3), "nobody", "nobody"]
+    prepared = prepare(store, connector, SyncSpec(audience="a", members=members))
+    assert prepared.plan.adds == tuple(ids(3))
+    assert prepared.invalid == {"nobody": "unknown_profile"}
+    assert prepared.desired == 3
+
+
+def test_a_member_who_withdraws_consent_is_removed_with_the_hash_the_ledger_holds(
+    store: Store, make_people
+) -> None:  # type: ignore[no-untyped-def]
+    connector = connect(ReferenceEmulator())
+    spec = SyncSpec(audience="a", members=ids(5))
+    apply(store, connector, spec)
+    sent = dict(
+        store.con.execute(
+            "SELECT profile_id, payload_hash FROM sync_ledger WHERE profile_id = 'p00002'"
+        ).fetchall()
+    )
+    store.upsert_profiles(make_people(1, start=2, consent=False))
+    prepared = prepare(store, connector, spec)
+    assert prepared.plan.removes == ("p00002",)
+    assert prepared.invalid == {"p00002": "no_consent:email"}
+    row = prepared.items.to_pylist()[0]
+    assert row["op"] == "remove"
+    assert row["payload_hash"] == sent["p00002"]
+    assert row["identities"] == '{"email":"person2@example.com"}'
+
+
+def test_adds_carry_the_hash_of_the_payload_they_send(store: Store) -> None:
+    connector = connect(ReferenceEmulator())
+    spec = SyncSpec(audience="a", members=ids(2), traits=("tier",))
+    first = prepare(store, connector, spec).items.to_pylist()
+    upsert = SyncSpec(audience="b", members=ids(2), traits=("tier",), mode="upsert")
+    again = prepare(store, connector, upsert).items.to_pylist()
+    assert [r["payload_hash"] for r in first] == [r["payload_hash"] for r in again]
+    assert all(r["payload_hash"] and len(r["payload_hash"]) == 16 for r in first)
+    assert first[0]["traits"] == '{"tier":"silver"}'
