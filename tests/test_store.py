@@ -86,6 +86,22 @@ def test_duplicates_inside_one_batch_merge_into_the_smallest_id(martech_store):
     assert martech_store.count("profiles") == 2
 
 
+def test_one_id_twice_in_a_batch_is_one_profile_the_later_row_winning(martech_store):
+    counts = martech_store.upsert_profiles(
+        profiles(
+            ("a", {"email": "a@x.io"}, {"plan": "free", "city": "Oslo"}),
+            ("b", {"phone": "+14155550123"}, {}),
+            ("a", {"email": "A@x.io", "phone": "+14155550199"}, {"plan": "pro"}),
+        )
+    )
+    assert (counts.inserted, counts.updated) == (2, 0)
+    assert martech_store.get_profile("a").traits == {"plan": "pro", "city": "Oslo"}
+    assert martech_store.get_profile("a").identities == {
+        "email": "a@x.io", "phone": "+14155550199",
+    }  # fmt: skip
+    assert martech_store.count("identities") == 3
+
+
 def test_events_follow_a_merged_alias(martech_store):
     martech_store.upsert_profiles(profiles(("keep", {"email": "k@x.io"}, {})))
     martech_store.upsert_profiles(profiles(("gone", {}, {})))

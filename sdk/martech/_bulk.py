@@ -89,42 +89,47 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
         raw = (
             "SELECT NULL::VARCHAR AS profile_id, NULL::VARCHAR AS kind, NULL::VARCHAR AS v LIMIT 0"
         )
+    n_in, n_ids = fetch_one(con, "SELECT count(*), count(DISTINCT id) FROM _in") or (0, 0)
+    # With every id once in the batch, (profile, kind) is unique: no DISTINCT needed.
+    distinct = "DISTINCT" if n_in != n_ids else ""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _in_ids AS
             WITH raw AS ({raw})
-            SELECT DISTINCT profile_id, kind,
-                   CASE kind
-                     WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
-                                            THEN lower(v) END
-                     WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
-                                            ELSE martech_normalize_phone(v) END
-                     ELSE nullif(v, '')
-                   END AS value
-            FROM raw"""
+            SELECT * FROM (
+              SELECT {distinct} profile_id, kind,
+                     CASE kind
+                       WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
+                                              THEN lower(v) END
+                       WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
+                                              ELSE martech_normalize_phone(v) END
+                       ELSE nullif(v, '')
+                     END AS value
+              FROM raw)
+            WHERE value IS NOT NULL"""
     )
-    con.execute("DELETE FROM _in_ids WHERE value IS NULL")
     # Canonical id: an existing owner of any of the identities wins, else the smallest id in the
     # batch sharing one, else the profile's own id (one hop; chains resolve on the next upsert).
     empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
     no_aliases = not fetch_scalar(
         con, "SELECT count(*) FROM (SELECT 1 FROM profile_aliases LIMIT 1)"
     )
-    unique_in_batch = bool(
-        fetch_scalar(con, "SELECT count(*) = count(DISTINCT (kind, value)) FROM _in_ids")
+    # Asked only when it matters. Hashes: a collision only sends the batch the general way.
+    unique_in_batch = empty_ids and bool(
+        fetch_scalar(con, "SELECT count(*) = count(DISTINCT hash(kind, value)) FROM _in_ids")
     )
     canon_kind = "TABLE"
     if empty_ids and no_aliases and unique_in_batch:
         # A first load (the common bulk case): nothing can merge, so skip the joins.
         canon_kind = "VIEW"
         con.execute(
-            "CREATE OR REPLACE TEMP VIEW _canon AS SELECT DISTINCT id AS incoming, id FROM _in"
+            f"CREATE OR REPLACE TEMP VIEW _canon AS SELECT {distinct} id AS incoming, id FROM _in"
         )
+        n_out, n_moved = n_ids, 0
     else:
         _canonical_ids(con)
-    n_in = int(fetch_scalar(con, "SELECT count(*) FROM _in"))
-    n_out, n_moved = fetch_one(
-        con, "SELECT count(DISTINCT id), count(*) FILTER (WHERE incoming <> id) FROM _canon"
-    ) or (0, 0)
+        n_out, n_moved = fetch_one(
+            con, "SELECT count(DISTINCT id), count(*) FILTER (WHERE incoming <> id) FROM _canon"
+        ) or (0, 0)
     res_kind = "TABLE"
     if n_in == n_out and not n_moved:
         res_kind = "VIEW"
@@ -181,11 +186,11 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
                ON CONFLICT DO NOTHING"""
         )
     # Merged ids: remember the alias, move anything stored under it, drop its row.
-    con.execute(
-        """INSERT INTO profile_aliases SELECT incoming, id FROM _canon WHERE incoming <> id
-           ON CONFLICT DO NOTHING"""
-    )
     if n_moved:
+        con.execute(
+            """INSERT INTO profile_aliases SELECT incoming, id FROM _canon WHERE incoming <> id
+               ON CONFLICT DO NOTHING"""
+        )
         con.execute(
             """UPDATE events SET profile_id = c.id FROM _canon c
                WHERE events.profile_id = c.incoming AND c.incoming <> c.id"""
