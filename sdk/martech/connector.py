@@ -10,9 +10,9 @@ Capability methods are ``async``: the sync engine runs batches concurrently with
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 from pydantic import BaseModel, Field, JsonValue, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -83,6 +83,103 @@ class AudienceMember(BaseModel, frozen=True, extra="forbid"):
     key: str = Field(description="The martech profile id; ledgers are keyed on it.")
     identities: dict[str, str] = Field(default_factory=dict)
     traits: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+_MEMBER_FIELDS = frozenset({"key", "identities", "traits"})
+# The slots every pydantic model instance has, set directly (one C call each).
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _built_member(key: str, identities: dict[str, str], traits: dict[str, Any]) -> AudienceMember:
+    """An AudienceMember from values the store already validated, without re-validating.
+
+    What ``model_construct`` does minus its generic field handling: ~1.5 µs instead of ~30 µs.
+    """
+    m = object.__new__(AudienceMember)
+    _set_dict(m, {"key": key, "identities": identities, "traits": traits})
+    _set_fields_set(m, set(_MEMBER_FIELDS))
+    _set_extra(m, None)
+    _set_private(m, None)
+    return m
+
+
+def _json_objects(texts: list[str | None]) -> list[dict[str, Any]]:
+    """JSON object texts parsed in one orjson call; None and ``{}`` give fresh empty dicts."""
+    import orjson
+
+    if all(t == "{}" for t in texts):
+        return [{} for _ in texts]
+    if None in texts:
+        texts = [t or "{}" for t in texts]
+    out: list[dict[str, Any]] = orjson.loads("[" + ",".join(texts) + "]")  # type: ignore[arg-type]
+    return out
+
+
+class MemberBatch(Sequence[AudienceMember]):
+    """One batch of members as columns, as the sync engine hands it to ``add_members`` and
+    ``remove_members``: per member its key, and its identities and traits as JSON object text.
+
+    It is a ``Sequence[AudienceMember]`` (the members are built on first use, once), so every
+    connector works unchanged. A connector that needs only keys and one identity reads
+    :attr:`keys` and :meth:`identity` instead and builds no object per member: at 100k members
+    a second those objects cost more CPU than the HTTP calls carrying them.
+    """
+
+    __slots__ = ("_identities", "_members", "_parsed", "_traits", "keys")
+
+    def __init__(
+        self, keys: list[str], identities: list[str | None], traits: list[str | None]
+    ) -> None:
+        if not len(keys) == len(identities) == len(traits):
+            raise ValueError("keys, identities and traits must have the same length")
+        #: The members' keys (martech profile ids), in batch order.
+        self.keys = keys
+        self._identities = identities
+        self._traits = traits
+        self._parsed: list[dict[str, str]] | None = None
+        self._members: list[AudienceMember] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> AudienceMember: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[AudienceMember]: ...
+    def __getitem__(self, index: int | slice) -> AudienceMember | list[AudienceMember]:
+        return self.members[index]
+
+    def __iter__(self) -> Iterator[AudienceMember]:
+        return iter(self.members)
+
+    def __repr__(self) -> str:
+        return f"<MemberBatch {len(self.keys)} members>"
+
+    @property
+    def members(self) -> list[AudienceMember]:
+        """The batch as AudienceMember objects (built once)."""
+        if self._members is None:
+            traits = _json_objects(self._traits)
+            self._members = list(map(_built_member, self.keys, self.identities(), traits))
+        return self._members
+
+    def identities(self) -> list[dict[str, str]]:
+        """Each member's identities, parsed once."""
+        if self._parsed is None:
+            self._parsed = _json_objects(self._identities)
+        return self._parsed
+
+    def identity(self, kind: str) -> list[str | None]:
+        """Each member's identity of ``kind`` (as stored), or None where it has none."""
+        return [ids.get(kind) for ids in self.identities()]
+
+    @property
+    def has_traits(self) -> bool:
+        """True when some member carries traits (a sync with ``traits``)."""
+        return any(t not in ("{}", None) for t in self._traits)
 
 
 class BatchOutcome(BaseModel, frozen=True, extra="forbid"):
@@ -335,6 +432,7 @@ __all__ = [
     "ConnectorConfig",
     "ConnectorKind",
     "Limits",
+    "MemberBatch",
     "ProfileRows",
     "PullPage",
     "SecretStr",

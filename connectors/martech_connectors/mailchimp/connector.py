@@ -31,6 +31,7 @@ from martech.connector import (
     Connector,
     ConnectorKind,
     Limits,
+    MemberBatch,
     PullPage,
 )
 from martech.errors import ConfigError, ValidationError
@@ -280,7 +281,9 @@ class MailchimpConnector(Connector):
         if not by_email:
             return BatchOutcome(accepted=[], rejected=rejected, requests=0)
         requests = 0
-        upserted = any(merge_fields_for(m.traits) for m in members if m.key not in rejected)
+        upserted = (not isinstance(members, MemberBatch) or members.has_traits) and any(
+            merge_fields_for(m.traits) for m in members if m.key not in rejected
+        )
         if upserted:
             up = await self.upsert_members([m for m in members if m.key not in rejected])
             requests += up.requests
@@ -292,8 +295,11 @@ class MailchimpConnector(Connector):
         r = await self._call("POST", path, json={"members_to_add": list(by_email)}, params=_SEG)
         requests += 1
         rejected.update(self._reasons(r.data, by_email))
-        added = self._emails(r.data, "members_added")
-        unresolved = [e for e in by_email if e not in added and by_email[e] not in rejected]
+        if self._all_added(r.data, len(by_email)):
+            unresolved = []  # the common case: no address to look at one by one
+        else:
+            added = self._emails(r.data, "members_added")
+            unresolved = [e for e in by_email if e not in added and by_email[e] not in rejected]
         if unresolved and not upserted:
             # Either already in the segment or not on the list (Mailchimp ignores those).
             keyed = {e: by_email[e] for e in unresolved}
@@ -509,6 +515,16 @@ class MailchimpConnector(Connector):
                 return
 
     # ------------------------------------------------------------------------------- parsing
+
+    @staticmethod
+    def _all_added(data: Any, sent: int) -> bool:
+        """True when a segment answer says every one of ``sent`` distinct addresses was added."""
+        return (
+            isinstance(data, dict)
+            and data.get("total_added") == sent
+            and not data.get("errors")
+            and not data.get("error_count")
+        )
 
     @staticmethod
     def _emails(data: Any, key: str) -> set[str]:

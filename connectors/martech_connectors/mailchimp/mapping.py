@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import JsonValue
 
-from martech.connector import AudienceMember
+from martech.connector import AudienceMember, MemberBatch
 from martech.errors import ValidationError
 from martech.identity import normalize_email, normalize_phone
 from martech.models import Profile
@@ -162,15 +162,23 @@ def subscribe_body(member: AudienceMember, email: str, status: str) -> dict[str,
 def split_by_email(
     members: Sequence[AudienceMember],
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(email -> key for members with an email, key -> reason for those without)."""
+    """(email -> key for members with an email, key -> reason for those without).
+
+    A :class:`~martech.connector.MemberBatch` is read as columns (no member objects built).
+    """
+    pairs: Iterable[tuple[str, str | None]]
+    if isinstance(members, MemberBatch):
+        pairs = zip(members.keys, members.identity("email"), strict=True)
+    else:
+        pairs = ((m.key, m.identities.get("email")) for m in members)
     by_email: dict[str, str] = {}
     invalid: dict[str, str] = {}
-    for m in members:
-        email = member_email(m)
+    for key, raw in pairs:
+        email = normalize_email(raw) if raw else None
         if email is None:
-            invalid[m.key] = "no usable email address (Mailchimp matches on email only)"
+            invalid[key] = "no usable email address (Mailchimp matches on email only)"
         else:
-            by_email.setdefault(email, m.key)
+            by_email.setdefault(email, key)
     return by_email, invalid
 
 
