@@ -12,6 +12,8 @@ ceiling for those limits is 10 x 500 / latency members/s (100k/s at 50 ms). Prin
 3. unchanged re-sync: requests sent (expected 0).
 
 ``--serve`` runs only the emulator (used by this script and by ``bench/sync_faults.py``).
+``--profile DIR`` writes cProfile stats of the full sync: ``client.prof`` (this process) and
+``emulator.prof`` (the emulator process, from the first to the last request of the full sync).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ def email(i: int) -> str:
 
 def serve(port_file: Path, members: int, latency: float, faults: dict[str, Any]) -> None:
     """Run the Mailchimp emulator with ``members`` list members and a stats route, forever."""
+    import cProfile
+
     from starlette.routing import Route
 
     from martech.sandbox import Faults, json_response
@@ -50,7 +54,21 @@ def serve(port_file: Path, members: int, latency: float, faults: dict[str, Any])
 
     class BenchEmulator(MailchimpEmulator):
         def routes(self) -> list[Any]:
-            return [*super().routes(), Route("/__bench/stats", self.stats)]
+            return [
+                *super().routes(),
+                Route("/__bench/stats", self.stats),
+                Route("/__bench/profile", self.profile, methods=["POST"]),
+            ]
+
+        async def profile(self, request: Any) -> Any:
+            """POST {"start": true} starts cProfile; {"dump": path} stops it and writes there."""
+            body = await self.read_json(request) or {}
+            if body.get("start"):
+                profiler.enable()
+            elif body.get("dump"):
+                profiler.disable()
+                profiler.dump_stats(body["dump"])
+            return json_response({})
 
         async def stats(self, request: Any) -> Any:
             seg = self.segment_by_name(AUDIENCE)
@@ -72,9 +90,11 @@ def serve(port_file: Path, members: int, latency: float, faults: dict[str, Any])
                     "injected": self.injected,
                     "max_in_flight": self.max_in_flight,
                     "refused_concurrency": self.refused_concurrency,
+                    "cpu_seconds": time.process_time(),
                 }
             )
 
+    profiler = cProfile.Profile()
     emu = BenchEmulator(api_key=API_KEY, faults=Faults(latency=latency, **faults))
     lst = emu.lists[LIST_ID]
     from martech_connectors.mailchimp.mapping import subscriber_hash
@@ -147,13 +167,14 @@ def start_emulator(
     raise SystemExit("emulator did not start within 10 minutes")
 
 
-def stats(base_url: str) -> dict[str, Any]:
+def stats(base_url: str, route: str = "stats", body: Any = None) -> dict[str, Any]:
     """The emulator's counters; retried while it refuses us for its 10-connection cap."""
 
-    url = base_url.rsplit("/3.0", 1)[0] + "/__bench/stats"
+    url = base_url.rsplit("/3.0", 1)[0] + f"/__bench/{route}"
+    data = None if body is None else json.dumps(body).encode()
     for _ in range(200):
         try:
-            with urllib.request.urlopen(url, timeout=120) as r:
+            with urllib.request.urlopen(url, data=data, timeout=120) as r:
                 return json.loads(r.read())  # type: ignore[no-any-return]
         except urllib.error.HTTPError as exc:
             if exc.code != 429:
@@ -208,6 +229,7 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--serve")
     parser.add_argument("--faults", default="{}")
+    parser.add_argument("--profile", help="Directory for client.prof and emulator.prof.")
     args = parser.parse_args()
     if args.serve:
         serve(
@@ -244,9 +266,22 @@ def main() -> None:
                     f"estimated {prepared.plan.estimated_seconds:.1f}s; planned in {t_plan:.2f}s"
                 )
                 before = stats(url)
-                t0 = time.perf_counter()
+                profiler = None
+                if args.profile:
+                    import cProfile
+
+                    Path(args.profile).mkdir(parents=True, exist_ok=True)
+                    stats(url, "profile", {"start": True})
+                    profiler = cProfile.Profile()
+                    profiler.enable()
+                t0, cpu0 = time.perf_counter(), time.process_time()
                 result = apply(store, mc, spec)
-                total = time.perf_counter() - t0
+                total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(Path(args.profile) / "client.prof")
+                    dump = str((Path(args.profile) / "emulator.prof").resolve())
+                    stats(url, "profile", {"dump": dump})
                 after = stats(url)
                 full_requests = result.requests
                 run = store.con.execute(
@@ -262,6 +297,12 @@ def main() -> None:
                     f"  send phase (first to last batch commit) {send:.2f}s = "
                     f"{n / send:,.0f} members/s; "
                     f"ratio {n / send / ceiling:.3f}"
+                )
+                emulator_cpu = after["cpu_seconds"] - before["cpu_seconds"]
+                print(
+                    f"  CPU: client {cpu:.2f}s = {cpu / n * 1e6:.1f} us/member (all threads), "
+                    f"emulator {emulator_cpu:.2f}s = {emulator_cpu / n * 1e6:.1f} us/member; "
+                    f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
                 )
                 print(
                     f"  requests {full_requests:,}; emulator segment POSTs "
