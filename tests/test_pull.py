@@ -132,12 +132,22 @@ async def test_a_killed_pull_resumes_from_its_last_chunk_and_loses_or_duplicates
         dying = Paged(230, 20, columnar=True, die_after=7)
         with pytest.raises(RuntimeError, match="killed"):
             await pull(dying, store, flush_rows=50)
-        # Chunks of >= 50 rows: pages 1-3 (60 rows) and 4-6 (120) were written with their cursor;
-        # page 7 was still buffered when the pull died.
-        assert checkpoint(store, "pull:paged") == "120"
-        assert store.count("profiles") == 120
+        # What was written went with its cursor: every profile before it, none after.
+        kept = int(checkpoint(store, "pull:paged") or 0)
+        assert 40 <= kept <= 140
+        assert kept % 20 == 0
+        assert store.count("profiles") == kept
         again = Paged(230, 20, columnar=True)
         result = await pull(again, store, flush_rows=50)
-        assert again.served[0] == 120  # resumed after the last stored chunk
-        assert result.records == 110
+        assert again.served[0] == kept  # resumed after the last stored chunk
+        assert result.records == 230 - kept
         assert stored(store) == whole
+        assert checkpoint(store, "pull:paged") == "230"
+
+
+async def test_a_pull_leaves_the_stores_thread_setting_as_it_found_it(tmp_path: Any) -> None:
+    with Store(tmp_path / "s.duckdb") as store:
+        store.con.execute("SET threads = 3")
+        await pull(Paged(60, 20, columnar=True), store)
+        assert store.con.execute("SELECT current_setting('threads')").fetchone() == (3,)
+        assert checkpoint(store, "pull:paged") == "60"

@@ -1,16 +1,22 @@
 """Pull profiles from any connector into the store, resumably.
 
-Pages are buffered and written in chunks of ``flush_rows`` (one bulk upsert per chunk: the
-store's per-call cost dwarfs a 100-record page), each chunk together with the connector's cursor
-in one transaction, in a worker thread while the next pages download. A crash loses at most the
-unflushed chunk, and the next run resumes from the stored cursor; re-pulled pages are harmless
-because upserts are idempotent.
+Pages arrive as :class:`~martech.connector.ProfileRows` (columns, no Profile objects when the
+connector maps pages to columns) and are buffered and written in chunks (one bulk upsert per
+chunk: the store's per-call cost dwarfs a 100-record page), each chunk together with the
+connector's cursor in one transaction, in a worker thread while the next pages download. A chunk
+holds up to ``flush_rows`` rows, and goes from half that as soon as the writer is idle, so
+little is left to write after the last page. A crash loses at most the unflushed chunk, and the
+next run resumes from the stored cursor; re-pulled pages are harmless because upserts are
+idempotent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +27,9 @@ from .store import fetch_scalar
 if TYPE_CHECKING:
     from .connector import Connector
     from .store import Store
+
+
+_MIN_CHUNK_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,12 +81,41 @@ async def pull(
     """
     source = source or f"pull:{connector.name}"
     cursor = None if (full or since is not None) else checkpoint(store, source)
+    with _leave_a_core(store):
+        return await _pull(connector, store, since, cursor, source, flush_rows)
+
+
+@contextmanager
+def _leave_a_core(store: Store) -> Iterator[None]:
+    """DuckDB threads at most one fewer than the cores while the pull runs: the event loop
+    downloading and mapping pages needs one, and extra writer threads only compete with it."""
+    threads = int(fetch_scalar(store.con, "SELECT current_setting('threads')") or 1)
+    fewer = max(1, (os.cpu_count() or 1) - 1)
+    if fewer >= threads:
+        yield
+        return
+    store.con.execute(f"SET threads = {fewer}")
+    try:
+        yield
+    finally:
+        store.con.execute(f"SET threads = {threads}")
+
+
+async def _pull(
+    connector: Connector,
+    store: Store,
+    since: datetime | None,
+    cursor: str | None,
+    source: str,
+    flush_rows: int,
+) -> PullResult:
     started = time.perf_counter()
     buffer: list[ProfileRows] = []
     buffered = 0
     pending: asyncio.Task[None] | None = None
     records = pages = 0
     last: str | None = cursor
+    written = cursor  # the cursor the store holds (or the one we resumed from)
     stream = connector.pull_profiles(since=since, cursor=cursor)
     try:
         async for page in stream:
@@ -87,17 +125,20 @@ async def pull(
             records += len(rows)
             pages += 1
             last = page.cursor
-            if buffered >= flush_rows:
+            # A full chunk waits for the writer; a smaller one goes as soon as the writer is
+            # idle, so writes keep pace with the download and little is left for the end.
+            idle = pending is None or pending.done()
+            if buffered >= flush_rows or (idle and buffered >= _MIN_CHUNK_FRACTION * flush_rows):
                 if pending is not None:
                     await pending
                 write = asyncio.to_thread(_write, store, buffer, source, last)
                 pending = asyncio.create_task(write)
-                buffer, buffered = [], 0
+                buffer, buffered, written = [], 0, last
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
         if pending is not None:
             await pending
-    if buffer or (last is not None and last != cursor):
+    if buffer or last != written:
         await asyncio.to_thread(_write, store, buffer, source, last)
     return PullResult(source, records, pages, last, time.perf_counter() - started)
 
