@@ -144,15 +144,15 @@ def decide_batch(
     con.execute(
         "CREATE OR REPLACE TEMP VIEW _cat AS SELECT item_id, name, category, price FROM items"
     )
-    # Trait columns: computed traits pivoted in one pass over computed_traits, over stored ones.
+    # Trait columns: computed traits (pivoted in one pass over computed_traits) over stored ones
+    # (each profile's traits JSON parsed once for all the paths).
     cols = ["s.profile_id"]
     pivot = ["profile_id"]
     for i, name in enumerate(traits):
         pivot.append(f"any_value(value) FILTER (WHERE name = {sql_str(name)}) AS c{i}")
-        cols.append(
-            f"coalesce(json_extract_string(c.c{i}, '$'), "
-            f"json_extract_string(p.traits, {_json_path(name)})) AS t{i}"
-        )
+        cols.append(f"coalesce(json_extract_string(c.c{i}, '$'), s.j[{i + 1}]) AS t{i}")
+    paths = ", ".join(_json_path(name) for name in traits)
+    parsed = f"json_extract_string(p.traits, [{paths}])" if traits else "NULL"
     computed_join = (
         f"""LEFT JOIN (SELECT {", ".join(pivot)} FROM computed_traits
             WHERE name IN {sql_in(traits)} GROUP BY profile_id) c
@@ -162,7 +162,8 @@ def decide_batch(
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _tw AS SELECT {", ".join(cols)}
-        FROM _scope s JOIN profiles p ON p.id = s.profile_id {computed_join}"""
+        FROM (SELECT s.profile_id, {parsed} AS j
+              FROM _scope s JOIN profiles p ON p.id = s.profile_id) s {computed_join}"""
     )
     seg_keys = sorted({r.segment for r in pl.rules if r.segment})
     keys: list[str] = []
@@ -280,15 +281,20 @@ def decide_batch(
                         || {seed_note}] END AS reasons
         FROM base LEFT JOIN segs USING (profile_id)"""
     )
+    # A view: the INSERT below computes content once, straight into ``decisions``.
     content = " ".join(f"WHEN {sql_str(v.id)} THEN {_content_sql(v, env)}" for v in pl.variants)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _final AS
-        WITH names AS (
-            SELECT profile_id, string_agg(coalesce(nullif(k.name, ''), u.item_id),
+    names = (
+        """SELECT profile_id, string_agg(coalesce(nullif(k.name, ''), u.item_id),
                 ', ' ORDER BY ord) AS names
             FROM (SELECT profile_id, unnest(items) AS item_id, generate_subscripts(items,
                 1) AS ord FROM _dec) u
-            LEFT JOIN _cat k USING (item_id) GROUP BY ALL)
+            LEFT JOIN _cat k USING (item_id) GROUP BY ALL"""
+        if any(isinstance(v, RecommendationVariant) for v in pl.variants)
+        else "SELECT NULL::VARCHAR AS profile_id, NULL::VARCHAR AS names WHERE FALSE"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW _final AS
+        WITH names AS ({names})
         SELECT d.profile_id, {sql_str(pl.key)} AS placement, d.variant_id, d.level, d.bucket,
             d.holdout,
                d.segment_keys, d.reasons, CASE d.variant_id {content} END AS content,
@@ -309,15 +315,16 @@ def decide_batch(
                 "segment_keys, reasons, content, decided_at, tactic, experiment, items) "
                 "SELECT * FROM _final"
             )
+    # _final is one row per _dec row: count from _dec rather than re-render the content
     by_level = dict(
-        con.execute("SELECT level, count(*) FROM _final GROUP BY ALL ORDER BY ALL").fetchall()
+        con.execute("SELECT level, count(*) FROM _dec GROUP BY ALL ORDER BY ALL").fetchall()
     )
     by_tactic = dict(
         con.execute(
-            "SELECT tactic, count(*) FROM _final WHERE NOT holdout GROUP BY ALL ORDER BY ALL"
+            "SELECT tactic, count(*) FROM _dec WHERE NOT holdout GROUP BY ALL ORDER BY ALL"
         ).fetchall()
     )
-    holdout = int(con.execute("SELECT count(*) FROM _final WHERE holdout").fetchall()[0][0])
+    holdout = int(con.execute("SELECT count(*) FROM _dec WHERE holdout").fetchall()[0][0])
     decided = sum(by_level.values())
     tick("done", total, total)
     return BatchSummary(

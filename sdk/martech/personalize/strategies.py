@@ -298,7 +298,9 @@ class CoOccurrence(Individual):
     def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
         # Items become dense INTEGER ordinals (in item id order, so ordinal ties break as item ids
         # do) and people their ``pid``: the ~60 (person, neighbour) pairs per person are summed on
-        # two integers, and only the best ``slots`` per person are kept (max_by with a count).
+        # two integers and only the best ``slots`` per person are kept (max_by with a count).
+        # Bought items join the same aggregation flagged (no anti join of the pairs): a group with
+        # a bought row is not a candidate.
         keep = env.slots or 1  # without slots the items are not shown: one proves an answer
         return f"""
         WITH ids AS (SELECT item_id, (row_number() OVER (ORDER BY item_id))::INTEGER AS o
@@ -313,16 +315,17 @@ class CoOccurrence(Individual):
         seeds AS (SELECT pid, item_id FROM seen
             QUALIFY row_number() OVER (PARTITION BY pid ORDER BY ts DESC, item_id)
                 <= {int(params["seeds"])}),
-        nseeds AS (SELECT pid, count(*) AS k FROM seeds GROUP BY ALL),
-        bought AS (SELECT DISTINCT b.pid, ids.o FROM _beh b JOIN ids USING (item_id)
+        pairs AS (
+            SELECT s.pid, n.nb, n.score, 0 AS bought FROM seeds s
+            JOIN ids USING (item_id) JOIN nbi n ON n.seed = ids.o
+            UNION ALL
+            SELECT DISTINCT b.pid, ids.o, 0, 1 FROM _beh b JOIN ids USING (item_id)
             WHERE b.type = 'purchase'),
-        scored AS (
-            SELECT s.pid, n.nb, sum(n.score) AS score
-            FROM seeds s JOIN ids USING (item_id) JOIN nbi n ON n.seed = ids.o
-            ANTI JOIN bought b ON b.pid = s.pid AND b.o = n.nb
-            GROUP BY ALL),
+        scored AS (SELECT pid, nb, sum(score)::BIGINT AS score FROM pairs
+            GROUP BY ALL HAVING max(bought) = 0),
         top AS (SELECT pid, max_by(nb, {{'s': score, 'n': -nb}}, {keep}) AS nbs
             FROM scored GROUP BY pid),
+        nseeds AS (SELECT pid, least(count(*), {int(params["seeds"])}) AS k FROM seen GROUP BY pid),
         names AS (SELECT list(item_id ORDER BY o) AS names FROM ids)
         SELECT _nbeh.profile_id, list_select(names.names, top.nbs) AS items,
                'co-occurrence: ranked from the ' || nseeds.k
