@@ -117,3 +117,35 @@ async def test_searches_keep_under_the_search_endpoints_own_per_second_limit(
     pages = [p async for p in connector.pull_profiles(since=datetime(2020, 1, 1, tzinfo=UTC))]
     assert sum(len(p.profiles) for p in pages) == 250  # 9 searches against a 5/s emulator
     assert emulator.requests["POST /crm/v3/objects/contacts/search"] == 9  # no 429 retries
+
+
+async def test_a_malformed_contact_stops_the_pull_with_the_field_and_keeps_earlier_pages(
+    connector: HubSpotConnector, emulator: HubSpotEmulator, martech_store: Store
+) -> None:
+    from martech.errors import ValidationError
+
+    emulator.contacts[1150]["properties"]["email"] = 12345  # HubSpot sends strings (no page
+    # has been rendered yet, so the emulator serves the change)
+    with pytest.raises(ValidationError, match=r"contact 1150: properties\.email") as err:
+        await pull(connector, martech_store, flush_rows=100)
+    assert err.value.field == "properties.email"
+    assert "12345" not in str(err.value)
+    # Pages before the bad one were stored with their cursor: fixing the data and pulling
+    # again resumes there and ends with every contact.
+    assert martech_store.count("profiles") == 100
+    emulator.contacts[1150]["properties"]["email"] = "fixed@example.com"
+    emulator.update_contact("1150", {"city": "Oslo"})  # an edit: the emulator re-renders pages
+    result = await pull(connector, martech_store)
+    assert result.records == 150
+    assert martech_store.count("profiles") == 250
+
+
+async def test_an_unparseable_lastmodifieddate_is_a_validation_error(
+    connector: HubSpotConnector, emulator: HubSpotEmulator
+) -> None:
+    from martech.errors import ValidationError
+
+    emulator.contacts[1003]["properties"]["lastmodifieddate"] = "yesterday"
+    with pytest.raises(ValidationError, match="lastmodifieddate") as err:
+        [p async for p in connector.pull_profiles()]
+    assert err.value.field == "properties.lastmodifieddate"
