@@ -102,6 +102,25 @@ def test_one_id_twice_in_a_batch_is_one_profile_the_later_row_winning(martech_st
     assert martech_store.count("identities") == 3
 
 
+@pytest.mark.parametrize("json_type", ["VARCHAR", "JSON"])
+def test_upsert_from_a_table_text_or_json_merges_in_row_order(martech_store, json_type):
+    martech_store.con.execute(
+        f"""CREATE TEMP TABLE incoming AS SELECT * FROM (VALUES
+              ('b', '{{"n": 1, "city": "Oslo"}}'::{json_type}, '{{}}'::{json_type},
+               '{{"email": "b@x.io"}}'::{json_type}),
+              ('a', '{{"n": 2}}', '{{"email": true}}', '{{"email": "B@x.io"}}'),
+              ('c', NULL, NULL, NULL))
+            t(id, traits, consent, identities)"""
+    )
+    counts = martech_store.upsert_profiles_from("incoming")
+    assert (counts.inserted, counts.updated) == (2, 0)
+    a = martech_store.get_profile("a")
+    assert (a.traits, a.consent, a.identities) == (
+        {"n": 2, "city": "Oslo"}, {"email": True}, {"email": "b@x.io"},
+    )  # fmt: skip
+    assert martech_store.get_profile("c").traits == {}
+
+
 def test_events_follow_a_merged_alias(martech_store):
     martech_store.upsert_profiles(profiles(("keep", {"email": "k@x.io"}, {})))
     martech_store.upsert_profiles(profiles(("gone", {}, {})))

@@ -41,8 +41,15 @@ def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [str(r[0]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+def _column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _is_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    return bool(
+        fetch_scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [relation])
+    )
 
 
 def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> UpsertCounts:
@@ -55,11 +62,19 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     if not isinstance(table, str):
         con.register("_martech_in", table)
     try:
-        has_ids = "identities" in _columns(con, relation)
-        ids = "identities::JSON" if has_ids else "NULL::JSON"
+        types = _column_types(con, relation)
+        ids = "identities::JSON" if "identities" in types else "NULL::JSON"
+        # A table whose objects are JSON already is read in place (its row order is rowid);
+        # anything else (Arrow, a view, JSON as text) is copied once, parsing the JSON.
+        in_kind = "TABLE"
+        rn = "row_number() OVER ()"
+        if _is_table(con, relation) and all(
+            types.get(c, "JSON") == "JSON" for c in ("traits", "consent", "identities")
+        ):
+            in_kind, rn = "VIEW", "rowid"
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _in AS
-               SELECT row_number() OVER () AS rn, id,
+            f"""CREATE OR REPLACE TEMP {in_kind} _in AS
+               SELECT {rn} AS rn, id,
                       coalesce(traits, '{{}}')::JSON AS traits,
                       coalesce(consent, '{{}}')::JSON AS consent,
                       {ids} AS identities
@@ -204,8 +219,8 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
         )
     con.execute(f"DROP {res_kind} IF EXISTS _res")
     con.execute(f"DROP {canon_kind} IF EXISTS _canon")
-    for t in ("_in", "_in_ids"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP TABLE IF EXISTS _in_ids")
+    con.execute(f"DROP {in_kind} IF EXISTS _in")
     return UpsertCounts(inserted=inserted, updated=updated)
 
 

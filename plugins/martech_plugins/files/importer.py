@@ -229,7 +229,10 @@ def import_file(
         n_good = source.rows - rejected
         inserted = updated = duplicates = 0
         if kind == "profiles":
-            counts = store.upsert_profiles_from("_mt_good")
+            # The table itself, rejects taken out: the store reads it in place, in file order.
+            if rejected:
+                con.execute("DELETE FROM _mt_stage WHERE _reason IS NOT NULL")
+            counts = store.upsert_profiles_from("_mt_stage")
             inserted, updated = counts.inserted, counts.updated
             imported = n_good
         else:

@@ -385,6 +385,7 @@ def test_import_into_an_empty_store_equals_the_general_path(tmp_path):
         assert summaries[0][2:] == [(2, 0, 0, 1), (2, 0, 0, 1), (0, 0, pop.events.num_rows, 0)]
         assert _contents(a) == _contents(b)
         assert a.resolve("phone", "+14155550100") == a.resolve("email", "dup@x.io") == "m1"
+        assert a.get_profile("m1").traits == {"city": "Rome"}  # the later row wins
         assert a.count("profiles") == 302
         m1 = a.get_profile("m1").events
         assert [(e.ts.day, e.properties) for e in m1] == [(1, {}), (2, {"a": 1})]  # m2's went to m1
