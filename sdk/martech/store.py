@@ -369,7 +369,8 @@ class Store:
 
     def upsert_profiles_from(self, relation: str) -> UpsertCounts:
         """:meth:`upsert_profiles` from a table or view on :attr:`con` (same columns), so a file
-        read by DuckDB never round-trips through Python."""
+        read by DuckDB never round-trips through Python. A table whose ``traits``, ``consent``
+        and ``identities`` are typed JSON is read in place, not copied; later rows win."""
         from ._bulk import upsert_profiles
 
         with self.transaction():
