@@ -259,15 +259,20 @@ def combine(results: Sequence[SyncResult]) -> SyncResult:
 
 
 def _batches(items: pa.Table) -> list[_Batch]:
-    numbers = items.column("batch").to_pylist()
-    ops = items.column("op").to_pylist()
-    out: list[_Batch] = []
-    for i, (number, op) in enumerate(zip(numbers, ops, strict=True)):
-        if out and out[-1].number == number:
-            out[-1].length += 1
-        else:
-            out.append(_Batch(number=number, op=op, start=i, length=1))
-    return out
+    """The runs of equal batch numbers in ``items`` (ordered by batch), found with numpy."""
+    import numpy as np
+
+    n = items.num_rows
+    if n == 0:
+        return []
+    numbers = items.column("batch").to_numpy()
+    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    ops = items.column("op").take(starts).to_pylist()
+    return [
+        _Batch(number=int(numbers[s]), op=op, start=int(s), length=int(k))
+        for s, k, op in zip(starts, lengths, ops, strict=True)
+    ]
 
 
 def _members(items: pa.Table, batch: _Batch) -> tuple[MemberBatch, list[str | None]]:
