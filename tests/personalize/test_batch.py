@@ -122,21 +122,29 @@ def test_batch_agrees_with_decide_for_each_recommender_with_few_slots(
 def test_batch_drops_items_missing_from_the_catalogue_as_decide_does(
     pop_store: Store, sample: list[Profile]
 ) -> None:
-    """The most recommended items leave the catalogue (rolled back after): both paths skip them,
-    and a person left with none falls back."""
+    """The 40 most recommended items leave the catalogue and the next 20 lose their neighbours
+    (rolled back after): both paths skip the first as candidates and still count the second as
+    recently seen seeds (which then bring no candidates); a person left with none falls back."""
     con = pop_store.con
     top = [
         r[0]
         for r in con.execute(
             "SELECT neighbour_id FROM item_neighbours GROUP BY ALL ORDER BY count(*) DESC, 1 "
-            "LIMIT 40"
+            "LIMIT 60"
         ).fetchall()
     ]
+    gone, lonely = top[:40], top[40:]
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DELETE FROM items WHERE list_contains(?, item_id)", [top])
+        con.execute("DELETE FROM items WHERE list_contains(?, item_id)", [gone])
+        con.execute(
+            "DELETE FROM item_neighbours WHERE list_contains(?, item_id) "
+            "OR list_contains(?, neighbour_id)",
+            [lonely, lonely],
+        )
         ctx = DecideContext.from_store(pop_store, now=AS_OF)
-        assert not set(top) & set(ctx.catalogue)
+        assert not set(gone) & set(ctx.catalogue)
+        assert not set(lonely) & set(ctx.neighbours)
         for placement in ("recs_email", "post_purchase", "order_confirmation"):
             assert_agrees(pop_store, ctx, sample, placement)
         shown = con.execute("SELECT list_distinct(flatten(list(items))) FROM _final").fetchall()

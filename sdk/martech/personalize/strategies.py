@@ -299,9 +299,10 @@ class CoOccurrence(Individual):
         # Items become dense INTEGER ordinals (in item id order, so ordinal ties break as item ids
         # do) and people their ``pid``: the ~60 (person, neighbour) pairs per person are summed on
         # two integers and only the best ``slots`` per person are kept (max_by with a count).
-        # Bought items join the same aggregation flagged (no anti join of the pairs): a group with
-        # a bought row is not a candidate.
+        # Bought items join the same sum as an odd 1 (pair scores count double): an odd sum is a
+        # bought item, so no anti join of the pairs is needed.
         keep = env.slots or 1  # without slots the items are not shown: one proves an answer
+        seeds = int(params["seeds"])
         return f"""
         WITH ids AS (SELECT item_id, (row_number() OVER (ORDER BY item_id))::INTEGER AS o
             FROM (SELECT item_id FROM _nb UNION SELECT neighbour_id FROM _nb)),
@@ -312,26 +313,23 @@ class CoOccurrence(Individual):
             SELECT pid, item_id, max(ts) AS ts FROM _beh JOIN _nbeh USING (pid)
             WHERE type IN ('view', 'purchase') AND item_id IS NOT NULL
               AND _nbeh.n >= {int(params.get("min_events", 1))} GROUP BY ALL),
-        seeds AS (SELECT pid, item_id FROM seen
-            QUALIFY row_number() OVER (PARTITION BY pid ORDER BY ts DESC, item_id)
-                <= {int(params["seeds"])}),
+        seeds AS (SELECT pid, ids.o FROM seen LEFT JOIN ids USING (item_id)
+            QUALIFY row_number() OVER (PARTITION BY pid ORDER BY ts DESC, item_id) <= {seeds}),
         pairs AS (
-            SELECT s.pid, n.nb, n.score, 0 AS bought FROM seeds s
-            JOIN ids USING (item_id) JOIN nbi n ON n.seed = ids.o
+            SELECT s.pid, n.nb, 2 * n.score AS v FROM seeds s JOIN nbi n ON n.seed = s.o
             UNION ALL
-            SELECT DISTINCT b.pid, ids.o, 0, 1 FROM _beh b JOIN ids USING (item_id)
+            SELECT DISTINCT b.pid, ids.o, 1 FROM _beh b JOIN ids USING (item_id)
             WHERE b.type = 'purchase'),
-        scored AS (SELECT pid, nb, sum(score)::BIGINT AS score FROM pairs
-            GROUP BY ALL HAVING max(bought) = 0),
-        top AS (SELECT pid, max_by(nb, {{'s': score, 'n': -nb}}, {keep}) AS nbs
-            FROM scored GROUP BY pid),
-        nseeds AS (SELECT pid, least(count(*), {int(params["seeds"])}) AS k FROM seen GROUP BY pid),
-        names AS (SELECT list(item_id ORDER BY o) AS names FROM ids)
-        SELECT _nbeh.profile_id, list_select(names.names, top.nbs) AS items,
+        scored AS (SELECT pid, nb, sum(v)::BIGINT AS v FROM pairs
+            GROUP BY ALL HAVING sum(v)::BIGINT % 2 = 0),
+        top AS (SELECT pid, max_by(ids.item_id, {{'v': v, 'o': -nb}}, {keep}) AS items
+            FROM scored JOIN ids ON ids.o = scored.nb GROUP BY pid),
+        nseeds AS (SELECT pid, least(count(*), {seeds}) AS k FROM seen GROUP BY pid)
+        SELECT _nbeh.profile_id, top.items,
                'co-occurrence: ranked from the ' || nseeds.k
                  || ' item(s) you viewed or bought most recently' AS reason,
                'Picked for you' AS caption
-        FROM top CROSS JOIN names JOIN nseeds USING (pid) JOIN _nbeh USING (pid)"""
+        FROM top JOIN nseeds USING (pid) JOIN _nbeh USING (pid)"""
 
 
 class BrowseAbandonment(Individual):
