@@ -356,15 +356,22 @@ def main() -> None:
             print(f"{key:34} {strategy[:20]:20} {rate:>9,.0f} {p50:>7.3f} {p99:>7.3f} "
                   f"{answered:>8.1%}  {goal}")  # fmt: skip
 
-        # get_profile per person, for the loop that reads the store as batch does
+        # get_profile per person as decide(profile_id) reads it (without identities), for the
+        # loop that reads the store as batch does; with identities too, on fewer profiles
         m = min(args.get_profile_sample, len(ids))
         started = time.perf_counter()
         for pid in ids[:m]:
-            store.get_profile(pid)
+            store.get_profile(pid, identities=False)
         get_s = (time.perf_counter() - started) / m
+        m_ids = max(m // 4, 1)
+        started = time.perf_counter()
+        for pid in ids[:m_ids]:
+            store.get_profile(pid)
+        with_ids_s = (time.perf_counter() - started) / m_ids
         print(
-            f"\nreading a profile: Store.get_profile {get_s * 1e3:.3f} ms (mean of {m:,}); "
-            f"bulk (load_profiles) {load_s / len(sample) * 1e3:.3f} ms"
+            f"\nreading a profile: Store.get_profile as decide(profile_id) does (no identities) "
+            f"{get_s * 1e3:.3f} ms (mean of {m:,}), with identities {with_ids_s * 1e3:.3f} ms "
+            f"(mean of {m_ids:,}); bulk (load_profiles) {load_s / len(sample) * 1e3:.3f} ms"
         )
 
         # 2. batch vs loop: the loop's per-person cost without reading the store (profiles

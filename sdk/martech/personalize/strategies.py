@@ -447,7 +447,7 @@ def _last_sql(event_type: str) -> str:
     # ORDER BY ts DESC, item_id: the first row per profile.
     return f"""SELECT profile_id, item_id, ts FROM (
             SELECT profile_id, item_id, ts, row_number() OVER (
-                PARTITION BY profile_id ORDER BY ts DESC, item_id) AS rn
+                PARTITION BY pid ORDER BY ts DESC, item_id) AS rn
             FROM _beh WHERE type = '{event_type}' AND item_id IS NOT NULL) WHERE rn = 1"""
 
 
