@@ -389,3 +389,17 @@ def test_import_into_an_empty_store_equals_the_general_path(tmp_path):
         assert a.count("profiles") == 302
         m1 = a.get_profile("m1").events
         assert [(e.ts.day, e.properties) for e in m1] == [(1, {}), (2, {"a": 1})]  # m2's went to m1
+
+
+def test_a_phone_column_named_like_the_staging_columns_is_reported_by_its_name(
+    martech_store, tmp_path
+):
+    f = write(tmp_path / "p.csv", "id,mobile_phone,email_phone\na,12,x\nb,+1 415 555 0123,y\n")
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.rejected) == (1, 1)
+    (bad,) = rejects(s)
+    assert bad["reason"] == (
+        "invalid phone number (column 'mobile_phone'); expected E.164 (+1415…)"
+    )
+    b = martech_store.get_profile("b")
+    assert (b.identities, b.traits) == ({"phone": "+14155550123"}, {"email_phone": "y"})
