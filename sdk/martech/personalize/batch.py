@@ -117,11 +117,21 @@ def decide_batch(
         scope_sql = "SELECT profile_id FROM _scope_in"
     else:
         scope_sql = "SELECT id AS profile_id FROM profiles"
+    # _scope_all: everyone asked for (their earlier decisions are replaced); _scope: those with
+    # the placement's consent, the only people decided (the others are suppressed, as in decide)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _scope AS SELECT profile_id, (row_number() OVER ())::INTEGER "
-        f"AS pid FROM (SELECT DISTINCT profile_id FROM ({scope_sql}))"
+        f"CREATE OR REPLACE TEMP TABLE _scope_all AS SELECT DISTINCT profile_id FROM ({scope_sql})"
     )
     _drop_registered(con)
+    consent = pl.consent_key
+    consent_sql = (
+        f"json_extract_string(p.consent, {_json_path(consent)}) = 'true'" if consent else "TRUE"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _scope AS SELECT a.profile_id, "
+        "(row_number() OVER ())::INTEGER AS pid "
+        f"FROM _scope_all a JOIN profiles p ON p.id = a.profile_id WHERE {consent_sql}"
+    )
     now = env.ts(context.now)
 
     # --- shared inputs (behaviour only when a personalization step reads it)
@@ -226,10 +236,6 @@ def decide_batch(
     )
     con.execute("CREATE OR REPLACE TEMP TABLE _steps AS SELECT * FROM _steps_in")
     _drop_registered(con)
-    consent = pl.consent_key
-    consent_sql = (
-        f"json_extract_string(p.consent, {_json_path(consent)}) = 'true'" if consent else "TRUE"
-    )
     threshold = holdout_threshold(pl.holdout)
     seed_note = sql_str(f" of {pl.seed!r}")
     trait_col = (
@@ -251,11 +257,10 @@ def decide_batch(
                    b.caption, st.variant_id AS rvar, st.level AS rlevel, st.tactic AS rtactic,
                    CASE WHEN st.trait IS NOT NULL THEN st.trait || '='
                        || {trait_col} END AS trait_key
-            FROM _scope s JOIN profiles p ON p.id = s.profile_id
+            FROM _scope s
             LEFT JOIN best b ON b.profile_id = s.profile_id
             LEFT JOIN _steps st ON st.rk = b.rk
-            LEFT JOIN _tw w ON w.profile_id = s.profile_id
-            WHERE {consent_sql}),
+            LEFT JOIN _tw w ON w.profile_id = s.profile_id),
         segs AS (SELECT profile_id, list(segment_key ORDER BY segment_key) AS keys
             FROM _members GROUP BY ALL)
         SELECT base.profile_id, base.bucket, base.bucket < {threshold} AS holdout,
@@ -301,13 +306,13 @@ def decide_batch(
                {now} AS decided_at, d.tactic, {sql_str(pl.seed)} AS experiment, d.items
         FROM _dec d LEFT JOIN names n USING (profile_id) LEFT JOIN _tw w USING (profile_id)"""
     )
-    scope_n = int(con.execute("SELECT count(*) FROM _scope").fetchall()[0][0])
+    scope_n = int(con.execute("SELECT count(*) FROM _scope_all").fetchall()[0][0])
     if write:
         tick("store", 3 + len(steps), total)
         with store.transaction():
             con.execute(
                 "DELETE FROM decisions WHERE placement = ? "
-                "AND profile_id IN (SELECT profile_id FROM _scope)",
+                "AND profile_id IN (SELECT profile_id FROM _scope_all)",
                 [pl.key],
             )
             con.execute(
