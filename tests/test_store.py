@@ -306,9 +306,13 @@ def _shape(store: Store) -> list:
     ]
 
 
-def test_a_first_load_keeps_the_schema_and_its_primary_keys(tmp_path):
+@pytest.mark.parametrize("keys_after", [True, False], ids=["keys-after", "duckdb-1.1"])
+def test_a_first_load_keeps_the_schema_and_its_primary_keys(tmp_path, monkeypatch, keys_after):
     import duckdb
 
+    from martech import _bulk
+
+    monkeypatch.setattr(_bulk, "_adds_primary_keys", lambda: keys_after)
     with Store(tmp_path / "fresh.duckdb") as fresh, Store(tmp_path / "loaded.duckdb") as loaded:
         loaded.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {}), ("b", {}, {"n": 1})))
         assert _shape(loaded) == _shape(fresh)

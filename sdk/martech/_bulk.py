@@ -249,7 +249,9 @@ def _drop_primary_key_while_empty(
     NOT NULLs (anything else keeps its key and loads as usual). Returns the table's shape for
     :func:`_restore_primary_key`, or None when the key was left in place.
     """
-    if fetch_scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"):
+    if not _adds_primary_keys() or fetch_scalar(
+        con, f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"
+    ):
         return None
     columns, constraints = _table_shape(con, table)
     kinds = {c[0] for c in constraints}
@@ -270,6 +272,14 @@ def _drop_primary_key_while_empty(
     con.execute(f"DROP TABLE {table}")
     con.execute(f"CREATE TABLE {table} ({body})")
     return columns, constraints
+
+
+def _adds_primary_keys() -> bool:
+    """``ALTER TABLE … ADD PRIMARY KEY`` exists from DuckDB 1.2 (martech supports 1.1 too)."""
+    import duckdb
+
+    version = tuple(int(p) for p in duckdb.__version__.split(".")[:2] if p.isdigit())
+    return version >= (1, 2)
 
 
 def _restore_primary_key(
