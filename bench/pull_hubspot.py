@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/pull_hubspot.py [--records 100000] [--runs 3] [--no-dlt]
+        [--flush-rows N]
 
 The emulator runs in its own process (``martech sandbox serve hubspot --no-limits``, pages
 pre-rendered by a warm-up pass) so the server does not share our GIL. Every runner fetches the
@@ -119,14 +120,15 @@ def ours_extract_profiles(url: str) -> int:
     return run_sync(go())
 
 
-def ours_store(url: str, scratch: Path) -> int:
+def ours_store(url: str, scratch: Path, flush_rows: int | None = None) -> int:
     from martech.http import run_sync
     from martech.pull import pull
     from martech.store import Store
 
     path = scratch / f"ours-{time.monotonic_ns()}.duckdb"
     with Store(path) as store:
-        result = run_sync(pull(connector(url), store, full=True))  # type: ignore[arg-type]
+        chunks = {} if flush_rows is None else {"flush_rows": flush_rows}
+        result = run_sync(pull(connector(url), store, full=True, **chunks))  # type: ignore[arg-type]
         assert store.count("profiles") == result.records
     path.unlink()
     return result.records
@@ -224,6 +226,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument(
+        "--flush-rows", type=int, default=None, help="pull()'s chunk size (default: its own)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     scratch = Path(tempfile.mkdtemp(prefix="bench-hubspot-"))
@@ -241,7 +246,7 @@ def main() -> None:
         runners: dict[str, Callable[[], int]] = {
             "floor: httpx + orjson page loop": lambda: floor(url),
             "ours: pull_profiles (extract)": lambda: ours_extract(url),
-            "ours: pull into the store": lambda: ours_store(url, scratch),
+            "ours: pull into the store": lambda: ours_store(url, scratch, args.flush_rows),
         }
         if not args.no_dlt:
             runners["dlt rest_api: extract only"] = lambda: dlt_extract(url, scratch)

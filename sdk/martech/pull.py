@@ -1,13 +1,14 @@
 """Pull profiles from any connector into the store, resumably.
 
 Pages arrive as :class:`~martech.connector.ProfileRows` (columns, no Profile objects when the
-connector maps pages to columns) and are buffered and written in chunks (one bulk upsert per
-chunk: the store's per-call cost dwarfs a 100-record page), each chunk together with the
-connector's cursor in one transaction, in a worker thread while the next pages download. A chunk
-holds up to ``flush_rows`` rows, and goes from half that as soon as the writer is idle, so
-little is left to write after the last page. A crash loses at most the unflushed chunk, and the
-next run resumes from the stored cursor; re-pulled pages are harmless because upserts are
-idempotent.
+connector maps pages to columns) and are buffered and written in chunks, each chunk together
+with the connector's cursor in one transaction, in a worker thread while the next pages
+download. A chunk closes at ``flush_rows`` rows or after ``flush_seconds`` of pulling, whichever
+comes first: big chunks for a fast source (every chunk costs the store a fixed share, and any
+after the first merges against what is stored: a 100k-contact HubSpot pull in 4 chunks used
+~30% more CPU than in one), regular checkpoints for a slow one. A crash loses at most the
+unflushed chunk, and the next run resumes from the stored cursor; re-pulled pages are harmless
+because upserts are idempotent.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from .store import fetch_scalar
 if TYPE_CHECKING:
     from .connector import Connector
     from .store import Store
-
-
-_MIN_CHUNK_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,17 +70,19 @@ async def pull(
     since: datetime | None = None,
     full: bool = False,
     source: str | None = None,
-    flush_rows: int = 25_000,
+    flush_rows: int = 100_000,
+    flush_seconds: float = 30.0,
 ) -> PullResult:
     """Pull ``connector``'s profiles into ``store``; resume from the stored cursor by default.
 
     ``full`` ignores the stored cursor; ``since`` asks for changes after a time (and also
     ignores it). The checkpoint is kept under ``source`` (default: the connector's name).
+    A chunk is written (with its cursor) at ``flush_rows`` rows or after ``flush_seconds``.
     """
     source = source or f"pull:{connector.name}"
     cursor = None if (full or since is not None) else checkpoint(store, source)
     with _leave_a_core(store):
-        return await _pull(connector, store, since, cursor, source, flush_rows)
+        return await _pull(connector, store, since, cursor, source, flush_rows, flush_seconds)
 
 
 @contextmanager
@@ -108,8 +108,10 @@ async def _pull(
     cursor: str | None,
     source: str,
     flush_rows: int,
+    flush_seconds: float,
 ) -> PullResult:
     started = time.perf_counter()
+    chunk_started = time.monotonic()
     buffer: list[ProfileRows] = []
     buffered = 0
     pending: asyncio.Task[None] | None = None
@@ -125,15 +127,13 @@ async def _pull(
             records += len(rows)
             pages += 1
             last = page.cursor
-            # A full chunk waits for the writer; a smaller one goes as soon as the writer is
-            # idle, so writes keep pace with the download and little is left for the end.
-            idle = pending is None or pending.done()
-            if buffered >= flush_rows or (idle and buffered >= _MIN_CHUNK_FRACTION * flush_rows):
+            if buffered >= flush_rows or time.monotonic() - chunk_started >= flush_seconds:
                 if pending is not None:
                     await pending
                 write = asyncio.to_thread(_write, store, buffer, source, last)
                 pending = asyncio.create_task(write)
                 buffer, buffered, written = [], 0, last
+                chunk_started = time.monotonic()
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
         if pending is not None:
