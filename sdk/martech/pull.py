@@ -81,14 +81,13 @@ async def pull(
     """
     source = source or f"pull:{connector.name}"
     cursor = None if (full or since is not None) else checkpoint(store, source)
-    with _leave_a_core(store):
-        return await _pull(connector, store, since, cursor, source, flush_rows, flush_seconds)
+    return await _pull(connector, store, since, cursor, source, flush_rows, flush_seconds)
 
 
 @contextmanager
 def _leave_a_core(store: Store) -> Iterator[None]:
-    """DuckDB threads at most one fewer than the cores while the pull runs: the event loop
-    downloading and mapping pages needs one, and extra writer threads only compete with it."""
+    """DuckDB threads at most one fewer than the cores while pages download: the event loop
+    downloading and mapping them needs one, and extra writer threads only compete with it."""
     threads = int(fetch_scalar(store.con, "SELECT current_setting('threads')") or 1)
     fewer = max(1, (os.cpu_count() or 1) - 1)
     if fewer >= threads:
@@ -119,25 +118,27 @@ async def _pull(
     last: str | None = cursor
     written = cursor  # the cursor the store holds (or the one we resumed from)
     stream = connector.pull_profiles(since=since, cursor=cursor)
-    try:
-        async for page in stream:
-            rows = page.rows  # columnar connectors hand these over as they are
-            buffer.append(rows)
-            buffered += len(rows)
-            records += len(rows)
-            pages += 1
-            last = page.cursor
-            if buffered >= flush_rows or time.monotonic() - chunk_started >= flush_seconds:
-                if pending is not None:
-                    await pending
-                write = asyncio.to_thread(_write, store, buffer, source, last)
-                pending = asyncio.create_task(write)
-                buffer, buffered, written = [], 0, last
-                chunk_started = time.monotonic()
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-        if pending is not None:
-            await pending
+    with _leave_a_core(store):  # restored once no write is in flight
+        try:
+            async for page in stream:
+                rows = page.rows  # columnar connectors hand these over as they are
+                buffer.append(rows)
+                buffered += len(rows)
+                records += len(rows)
+                pages += 1
+                last = page.cursor
+                if buffered >= flush_rows or time.monotonic() - chunk_started >= flush_seconds:
+                    if pending is not None:
+                        await pending
+                    write = asyncio.to_thread(_write, store, buffer, source, last)
+                    pending = asyncio.create_task(write)
+                    buffer, buffered, written = [], 0, last
+                    chunk_started = time.monotonic()
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+            if pending is not None:
+                await pending
+    # The last chunk has the machine to itself: every DuckDB thread again.
     if buffer or last != written:
         await asyncio.to_thread(_write, store, buffer, source, last)
     return PullResult(source, records, pages, last, time.perf_counter() - started)
