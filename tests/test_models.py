@@ -115,8 +115,13 @@ def test_rule_segment_round_trips_through_json():
                 "all": [
                     {"kind": "trait", "trait": "country", "op": "in", "value": ["US", "CA"]},
                     {"kind": "not", "not": {"kind": "segment", "segment": "lapsed"}},
-                    {"kind": "event", "event": "purchase", "op": "gte", "value": 3,
-                     "window": {"days": 90}},
+                    {
+                        "kind": "event",
+                        "event": "purchase",
+                        "op": "gte",
+                        "value": 3,
+                        "window": {"days": 90},
+                    },
                 ],
             },
         }
@@ -128,8 +133,13 @@ def test_rule_segment_round_trips_through_json():
 
 def test_decision_bucket_and_level():
     d = Decision(
-        profile_id="p1", placement="hero", variant_id="v1", content="hi",
-        level=DecisionLevel.segment, bucket=42, reasons=["in segment fishing"],
+        profile_id="p1",
+        placement="hero",
+        variant_id="v1",
+        content="hi",
+        level=DecisionLevel.segment,
+        bucket=42,
+        reasons=["in segment fishing"],
     )
     assert d.level == "segment"
     with pytest.raises(pydantic.ValidationError):
