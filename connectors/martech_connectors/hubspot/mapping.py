@@ -88,6 +88,19 @@ def contact_to_profile(contact: Mapping[str, Any]) -> Profile:
         raise _malformed([contact]) from None
 
 
+def _typed(prop: str, value: Any, kind: int) -> Any:
+    """A typed property's trait value: an int, or a bool for true/false; the text otherwise."""
+    if kind == _INT:
+        if type(value) is not str:
+            raise TypeError(prop)
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    low = value.lower()
+    return (low == "true") if low in ("true", "false") else value
+
+
 def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
     record_id = _record_id(contact["id"])
     props: Mapping[str, Any] = contact.get("properties") or {}
@@ -114,16 +127,8 @@ def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
         elif kind == _SKIP:
             if name.startswith("consent_") and name[8:] in CONSENT_CHANNELS:
                 consent[name[8:]] = value.lower() == "true"
-        elif kind == _INT:
-            if type(value) is not str:
-                raise TypeError(name)
-            try:
-                traits[trait] = int(value)
-            except ValueError:
-                traits[trait] = value
         else:
-            low = value.lower()
-            traits[trait] = (low == "true") if low in ("true", "false") else value
+            traits[trait] = _typed(name, value, kind)
     if (props.get("hs_email_optout") or "").lower() == "true":
         consent["email"] = False
     # model_construct: every field is built above with the types Profile declares, and this runs
@@ -193,16 +198,7 @@ def _rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
         for prop, trait, kind in typed:
             value = props.get(prop)
             if value:
-                if kind == _INT:
-                    if type(value) is not str:
-                        raise TypeError(prop)
-                    try:
-                        traits[trait] = int(value)
-                    except ValueError:
-                        traits[trait] = value
-                else:
-                    low = value.lower()
-                    traits[trait] = (low == "true") if low in ("true", "false") else value
+                traits[trait] = _typed(prop, value, kind)
         consent = {}
         for prop, channel in consent_props:
             value = props.get(prop)
