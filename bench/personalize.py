@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 SEED = 2026
-DATA = Path(__file__).resolve().parent / ".data"
 BEHAVIOUR = "('view', 'add_to_cart', 'purchase')"
 
 #: Rule strategies: (placement key, rule), one rule per placement.
@@ -127,37 +126,20 @@ def bench_placements() -> dict[str, Any]:
 
 def build_store(profiles: int, test_people: int) -> Path:
     """The cached store: population, held-out last purchases, traits and neighbours."""
-    from martech.personalize.neighbours import refresh_neighbours
-    from martech.population import generate, write_store
-    from martech.segments.traits import compute_traits
-    from martech.store import Store
+    from _cache import cached_store, timed
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"personalize-{profiles}-{SEED}-{test_people}.duckdb"
-    done = path.with_suffix(".ok")
-    if path.exists() and done.exists():
-        return path
-    path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    population = generate(profiles, seed=SEED, as_of=AS_OF)
-    print(f"generated {population.summary()} in {time.perf_counter() - started:.1f} s")
-    with Store(path) as store:
-        started = time.perf_counter()
-        write_store(store, population)
-        print(f"wrote the store in {time.perf_counter() - started:.1f} s")
-        del population
-        started = time.perf_counter()
-        held = hold_out(store, test_people)
-        print(f"held out {held:,} last purchases in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        compute_traits(store, as_of=AS_OF)
-        print(f"computed traits in {time.perf_counter() - started:.1f} s")
-        started = time.perf_counter()
-        nb = refresh_neighbours(store, full=True)
-        print(f"neighbours {nb} in {time.perf_counter() - started:.1f} s")
-        store.con.execute("CHECKPOINT")
-    done.write_text("ok\n")
-    return path
+    from martech.personalize.neighbours import refresh_neighbours
+    from martech.segments.traits import compute_traits
+
+    def prepare(store: Store) -> None:
+        held = timed("held out last purchases", lambda: hold_out(store, test_people))
+        print(f"  {held:,} people held out")
+        timed("computed traits", lambda: compute_traits(store, as_of=AS_OF))
+        nb = timed("neighbours", lambda: refresh_neighbours(store, full=True))
+        print(f"  {nb}")
+
+    name = f"personalize-{profiles}-{SEED}-{test_people}"
+    return cached_store(name, profiles, seed=SEED, as_of=AS_OF, prepare=prepare)
 
 
 def hold_out(store: Store, test_people: int) -> int:

@@ -28,7 +28,6 @@ from typing import Any
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 SEED = 2026
-DATA = Path(__file__).resolve().parent / ".data"
 
 SEGMENTS_20: dict[str, Any] = {
     # --- stored traits
@@ -137,29 +136,16 @@ def fifty_segments() -> dict[str, Any]:
 
 def build_store(profiles: int) -> Path:
     """The cached store for ``profiles`` people (generated once), with traits computed."""
-    from martech.population import generate, write_store
-    from martech.segments.traits import compute_traits
-    from martech.store import Store
+    from _cache import cached_store, timed
 
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"segments-{profiles}-{SEED}.duckdb"
-    done = path.with_suffix(".ok")
-    if path.exists() and done.exists():
-        return path
-    path.unlink(missing_ok=True)
-    started = time.perf_counter()
-    population = generate(profiles, seed=SEED, as_of=AS_OF)
-    print(f"generated {population.summary()} in {time.perf_counter() - started:.1f} s")
-    with Store(path) as store:
-        started = time.perf_counter()
-        write_store(store, population)
-        print(f"wrote the store in {time.perf_counter() - started:.1f} s")
-        del population
-        started = time.perf_counter()
-        compute_traits(store, as_of=AS_OF)
-        print(f"computed traits in {time.perf_counter() - started:.1f} s")
-    done.write_text("ok\n")
-    return path
+    from martech.segments.traits import compute_traits
+
+    def prepare(store: Any) -> None:
+        timed("computed traits", lambda: compute_traits(store, as_of=AS_OF))
+
+    return cached_store(
+        f"segments-{profiles}-{SEED}", profiles, seed=SEED, as_of=AS_OF, prepare=prepare
+    )
 
 
 # ------------------------------------------------------------------------------ pandas baseline
