@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         Connector,
         ConnectorConfig,
         Limits,
+        ProfileRows,
         PullPage,
     )
     from .errors import (
@@ -77,6 +78,7 @@ _LAZY: dict[str, str] = {
             "Connector",
             "ConnectorConfig",
             "Limits",
+            "ProfileRows",
             "PullPage",
         ),
         "errors": (
@@ -175,6 +177,7 @@ __all__ = [
     "Not",
     "PluginError",
     "Profile",
+    "ProfileRows",
     "PullPage",
     "RateLimitedError",
     "RecommendationVariant",
