@@ -282,3 +282,11 @@ def test_generate_100k_twice_gives_identical_stores(tmp_path):
     assert main(["--home", str(tmp_path / "b"), *args]) == 0
     a, b = tmp_path / "a" / "martech.duckdb", tmp_path / "b" / "martech.duckdb"
     assert store_hash(a) == store_hash(b)
+
+
+def test_parquet_row_groups_let_readers_scan_in_parallel():
+    from martech.population import _row_group
+
+    assert -(-1_000_000 // _row_group(1_000_000)) >= 7  # a 1M-profile file has ~8 row groups
+    assert _row_group(10_000_000) == 1 << 20  # never above 1M rows per group
+    assert _row_group(1_000) == 1 << 17  # small files stay one group

@@ -692,6 +692,12 @@ def write_store(store: Store, population: Population) -> dict[str, int]:
     }
 
 
+def _row_group(rows: int) -> int:
+    """Rows per Parquet row group: about 8 groups (readers such as DuckDB scan row groups in
+    parallel; pyarrow's default would put 1M profiles in one), 128k to 1M rows each."""
+    return min(1 << 20, max(1 << 17, -(-rows // 8)))
+
+
 def write_files(
     population: Population, folder: str | Path, format: Literal["parquet", "jsonl"] = "parquet"
 ) -> dict[str, Path]:
@@ -711,7 +717,9 @@ def write_files(
         import pyarrow.parquet as pq
 
         for name, table in tables.items():
-            pq.write_table(table, paths[name], compression="zstd")
+            pq.write_table(
+                table, paths[name], compression="zstd", row_group_size=_row_group(table.num_rows)
+            )
         return paths
     import duckdb
 
