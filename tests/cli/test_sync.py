@@ -94,3 +94,24 @@ def test_a_bad_target_or_deadline_is_a_one_line_error(
     assert "--deadline" in capsys.readouterr().err
     assert main(["sync", "plan", "gold", "--to", "nowhere"]) == 2
     assert "unknown connector 'nowhere'" in capsys.readouterr().err
+
+
+def test_apply_to_an_unreachable_vendor_stops_says_why_and_exits_3(
+    workdir: ReferenceEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MARTECH_REFERENCE_BASE_URL", f"http://127.0.0.1:{port}")
+    assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 3
+    out = capsys.readouterr().out
+    assert "stopped; resume after" in out
+    assert "stopped because:" in out
+    assert "sk_cli_secret" not in out
+    status = run_json(capsys, "sync", "status", "--json")
+    assert status[0]["status"] == "interrupted"
+    assert status[0]["stop_reason"]

@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _strict_plugins_from_config()
         cli = build_app()
-        cli(args=argv, standalone_mode=False)
+        # Without standalone mode click returns typer.Exit's code instead of raising it.
+        code = cli(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except MartechError as exc:
         if state.debug:
             raise

@@ -164,11 +164,15 @@ def show_result(data: dict[str, Any]) -> None:
     state = "complete" if data["complete"] else f"stopped; resume after {data['resume_after']}"
     console.print(
         f"[bold]{data['destination']}:{data['audience']}[/]: {state}; sent {data['sent']}, "
-        f"rejected {data['rejected']}, invalid {data['invalid']}, "
-        f"dead-lettered {data['dead_lettered']}, {data['requests']} requests"
+        f"rejected {data['rejected']}, {data['invalid']} not sendable, "
+        f"dead-lettered {data['dead_lettered']}, {data['requests']} requests "
+        "(with audience lookups and retries)"
     )
     for reason in data["rejected_reasons"]:
         console.print(f"  rejected: {reason}")
+    if data.get("stop_reason"):
+        console.print(f"  stopped because: {data['stop_reason']}", markup=False)
+        console.print("  run `martech sync apply` again to resume; nothing sent is sent twice")
 
 
 @sync_app.command("plan")
@@ -241,7 +245,12 @@ def apply_command(
             suppress=suppress,
         )
         result = apply(store, connector, spec, deadline=until, dead_letter=dead_letter)
-    data = result_dict(result)
+        data = result_dict(result)
+        if not result.complete:
+            from ..sync import status
+
+            last = status(store, limit=1)
+            data["stop_reason"] = last[0].summary.get("stop_reason") if last else None
     print_json(data) if as_json else show_result(data)
     if not result.complete:
         raise typer.Exit(3)
@@ -272,6 +281,7 @@ def status_command(
             "invalid": r.summary.get("invalid", 0),
             "requests": r.summary.get("requests", 0),
             "resume_after": r.resume_after.isoformat() if r.resume_after else None,
+            "stop_reason": r.summary.get("stop_reason"),
         }
         for r in runs
     ]
