@@ -188,3 +188,19 @@ def test_cli_serve_prints_the_connector_settings() -> None:
     assert f'base_url = "{lines[0]}/3.0"' in lines
     assert any(line.startswith("export MARTECH_MAILCHIMP_API_KEY=") for line in lines)
     assert not any(line.startswith("api_key") for line in lines)
+
+
+def test_a_taken_port_is_a_clear_error() -> None:
+    import socket
+
+    from martech.sandbox import SandboxError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with (
+            pytest.raises(SandboxError, match=r"server stopped \(is the port taken"),
+            serve("mailchimp", port=port),
+        ):
+            pass

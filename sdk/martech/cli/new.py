@@ -194,7 +194,7 @@ def new_connector(
     written = scaffold(name, target, force=force)
     for path in written:
         console.print(f"wrote {path}")
-    console.print(f"next: pip install -e {target} && pytest {target}/tests")
+    console.print(f"next: pip install -e '{target}[test]' && pytest {target}/tests")
 
 
 def register(app: typer.Typer) -> None:

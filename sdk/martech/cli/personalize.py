@@ -291,8 +291,8 @@ def neighbours_cmd(
     with open_store() as store:
         r = refresh_neighbours(store, top_n=top, full=full)
     console.print(
-        f"{'full' if r.full else 'incremental'} refresh: {r.profiles} people re-read, "
-        f"{r.pairs} item pairs, {r.neighbours} neighbour rows"
+        f"{'full' if r.full else 'incremental'} refresh: {r.profiles:,} people re-read, "
+        f"{r.pairs:,} item pairs, {r.neighbours:,} neighbour rows"
     )
 
 

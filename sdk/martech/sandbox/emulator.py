@@ -17,6 +17,7 @@ loopback (``with emulator.serve() as url``) for the demo, the CLI and benchmarks
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter, deque
@@ -242,17 +243,24 @@ class Emulator:
             timeout_keep_alive=30,
         )
         server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, name=f"{self.name}-emulator", daemon=True)
+
+        def run() -> None:
+            with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind: see below
+                server.run()
+
+        thread = threading.Thread(target=run, name=f"{self.name}-emulator", daemon=True)
         thread.start()
         give_up = time.monotonic() + startup_timeout
         while not server.started:
             if not thread.is_alive() or time.monotonic() > give_up:
                 server.should_exit = True
                 thread.join(timeout=startup_timeout)
-                raise SandboxError(
-                    f"{self.name} emulator did not start on 127.0.0.1:{port} within "
-                    f"{startup_timeout:g}s (is the port taken?)"
+                why = (
+                    "the server stopped (is the port taken? --port 0 picks a free one)"
+                    if not thread.is_alive()
+                    else f"no answer within {startup_timeout:g}s"
                 )
+                raise SandboxError(f"{self.name} emulator did not start on 127.0.0.1:{port}: {why}")
             time.sleep(0.01)
         bound = server.servers[0].sockets[0].getsockname()[1]
         try:

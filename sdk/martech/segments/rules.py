@@ -117,9 +117,7 @@ def load_segments(path: str | Path) -> list[RuleSegment]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SegmentDefinitionError(
-            f"{path}: no such file; write a segments.yml or pass --file", field=None
-        ) from None
+        raise SegmentDefinitionError(f"{path}: no such file", field=None) from None
     except OSError as exc:
         raise SegmentDefinitionError(f"{path}: cannot read: {exc.strerror}") from None
     return parse_segments(_parse_text(text, path.name), source=path.name)
