@@ -290,6 +290,8 @@ def classify(obs: Observations) -> Verdict:
         confidence = 1 - max(support, against)
         shown = aggregates or [b for b in behaviours if b == "no_history"]
         what = ", ".join(traits + [BEHAVIOUR_LABELS[b] for b in shown])
+        if "no_history" in behaviours and "no_history" not in shown:
+            what += "; people without history get their own output"
         reason = (
             f"{n_attributes} attribute{'s' if n_attributes != 1 else ''} decide the output "
             f"({what}); {k_classes} distinct outputs, median class {median_size:g} of {n}"
