@@ -101,10 +101,9 @@ def _typed(prop: str, value: Any, kind: int) -> Any:
     return (low == "true") if low in ("true", "false") else value
 
 
-def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
-    record_id = _record_id(contact["id"])
-    props: Mapping[str, Any] = contact.get("properties") or {}
-    identities: dict[str, str] = {"hubspot": record_id}
+def _identities(record_id: str, props: Mapping[str, Any]) -> dict[str, str]:
+    """The HubSpot record id, the normalized email and the E.164 phone of a contact."""
+    identities = {"hubspot": record_id}
     email = props.get("email")
     if email:
         normalized = normalize_email(email)
@@ -116,6 +115,13 @@ def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
         e164 = phone if _E164.match(phone) else normalize_phone(phone)
         if e164:
             identities["phone"] = e164
+    return identities
+
+
+def _contact_to_profile(contact: Mapping[str, Any]) -> Profile:
+    record_id = _record_id(contact["id"])
+    props: Mapping[str, Any] = contact.get("properties") or {}
+    identities = _identities(record_id, props)
     traits: dict[str, Any] = {}
     consent: dict[str, bool] = {}
     for name, value in props.items():
@@ -186,8 +192,8 @@ def _rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
     identities_col: list[str] = []
     traits_col: list[str] = []
     consent_col: list[str] = []
-    dumps, rename, not_plain, typed, consent_props, e164 = (
-        orjson.dumps, PROPERTY_TO_TRAIT, _NOT_PLAIN, _TYPED, _CONSENT, _E164.match,
+    dumps, rename, not_plain, typed, consent_props = (
+        orjson.dumps, PROPERTY_TO_TRAIT, _NOT_PLAIN, _TYPED, _CONSENT,
     )  # fmt: skip
     for contact in contacts:
         rid = contact["id"]
@@ -207,17 +213,7 @@ def _rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
         optout = props.get("hs_email_optout")
         if optout and optout.lower() == "true":
             consent["email"] = False
-        identities = {"hubspot": rid}
-        email = props.get("email")
-        if email:
-            normalized = normalize_email(email)
-            if normalized:
-                identities["email"] = normalized
-        phone = props.get("phone") or props.get("mobilephone")
-        if phone:
-            phone = phone if e164(phone) else normalize_phone(phone)
-            if phone:
-                identities["phone"] = phone
+        identities = _identities(rid, props)
         mid = props.get("martech_id")
         if mid and type(mid) is not str:
             raise TypeError("martech_id")
