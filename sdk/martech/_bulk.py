@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._sql import sql_ident, sql_str
 from .errors import StoreError
 from .identity import normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
@@ -93,8 +94,8 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     ]
     if kinds:
         kinds.sort()
-        names = "[" + ", ".join(_sql_str(k) for k in kinds) + "]"
-        paths = "[" + ", ".join(_sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds) + "]"
+        names = "[" + ", ".join(sql_str(k) for k in kinds) + "]"
+        paths = "[" + ", ".join(sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds) + "]"
         raw = (
             f"SELECT profile_id, kind, trim(v) AS v FROM (SELECT id AS profile_id, "
             f"unnest({names}) AS kind, unnest(json_extract_string(identities, {paths})) AS v "
@@ -264,7 +265,7 @@ def _drop_primary_key_while_empty(
     ):
         return None  # an index of its own would go with the table
     body = ", ".join(
-        f"{_ident(name)} {type_}"
+        f"{sql_ident(name)} {type_}"
         + (f" DEFAULT {default}" if default is not None else "")
         + ("" if nullable else " NOT NULL")
         for name, type_, default, nullable in columns
@@ -291,7 +292,7 @@ def _restore_primary_key(
         return
     columns, constraints = shape
     (key,) = [c[1] for c in constraints if c[0] == "PRIMARY KEY"]
-    con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(map(_ident, key))})")
+    con.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({', '.join(map(sql_ident, key))})")
     if _table_shape(con, table) != (columns, constraints):
         raise StoreError(f"recreating {table} for a bulk load changed its schema; nothing written")
 
@@ -354,11 +355,3 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
         if not isinstance(table, str):
             con.unregister("_martech_ev")
     return after - before
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._sql import sql_str
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
@@ -736,8 +738,7 @@ def write_files(
                 )
             elif name == "items":
                 select = "SELECT * REPLACE (properties::JSON AS properties) FROM _t"
-            path = str(paths[name]).replace("'", "''")
-            con.execute(f"COPY ({select}) TO '{path}' (FORMAT json)")
+            con.execute(f"COPY ({select}) TO {sql_str(str(paths[name]))} (FORMAT json)")
             con.unregister("_t")
     finally:
         con.close()

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from martech._sql import sql_str
 from martech.errors import MappingError, ValidationError
 from martech.models import CHANNELS, EVENT_TYPES
 
@@ -309,10 +310,6 @@ def _check_parquet_types(source: src.Source, kind: Kind, cols: dict[str, str]) -
         )
 
 
-def _q(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _reason(cases: list[tuple[str, str]]) -> str:
     """A CASE giving the first failing check's message, or NULL."""
     if not cases:
@@ -354,7 +351,7 @@ def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
     import orjson
 
     members = [
-        f"{_q(orjson.dumps(k).decode() + ':')} || nullif(to_json({v})::VARCHAR, 'null')"
+        f"{sql_str(orjson.dumps(k).decode() + ':')} || nullif(to_json({v})::VARCHAR, 'null')"
         for k, v in pairs
     ]
     obj = "('{' || concat_ws(',', " + ", ".join(members) + ") || '}')" if members else "'{}'"
@@ -383,7 +380,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     checks: list[tuple[str, str]] = []
     id_col = cols["id"]
     id_ = once("__mt_id", t(id_col))
-    checks.append((f"{id_} IS NULL", _q(f"missing id (column {id_col!r})")))
+    checks.append((f"{id_} IS NULL", sql_str(f"missing id (column {id_col!r})")))
     identities: list[tuple[str, str]] = []
     phone = "NULL::VARCHAR"  # level 2
     if "email" in cols:
@@ -392,7 +389,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         checks.append(
             (
                 f"{e} IS NOT NULL AND NOT regexp_full_match({e}, '{_EMAIL_RE}')",
-                _q(f"invalid email (column {cols['email']!r})"),
+                sql_str(f"invalid email (column {cols['email']!r})"),
             )
         )
     if "phone" in cols:
@@ -409,7 +406,9 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         checks.append(
             (
                 f"{given} IS NOT NULL AND __mt_phone IS NULL",
-                _q(f"invalid phone number (column {cols['phone']!r}); expected E.164 (+1415…)"),
+                sql_str(
+                    f"invalid phone number (column {cols['phone']!r}); expected E.164 (+1415…)"
+                ),
             )
         )
     for target, column in cols.items():
@@ -431,7 +430,9 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         checks.append(
             (
                 f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_TRUE[:-1]}|{_FALSE[1:]})",
-                _q(f"consent {target[8:]} (column {column!r}): expected true/false, yes/no or 1/0"),
+                sql_str(
+                    f"consent {target[8:]} (column {column!r}): expected true/false, yes/no or 1/0"
+                ),
             )
         )
     trait_cols = [(k[7:], c) for k, c in cols.items() if k.startswith("traits.")]
@@ -456,18 +457,18 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
     t = source.text
     checks: list[tuple[str, str]] = []
     pid, typ, ts_col = cols["profile_id"], cols["type"], cols["ts"]
-    checks.append((source.missing(pid), _q(f"missing profile id (column {pid!r})")))
-    checks.append((source.missing(typ), _q(f"missing event type (column {typ!r})")))
+    checks.append((source.missing(pid), sql_str(f"missing profile id (column {pid!r})")))
+    checks.append((source.missing(typ), sql_str(f"missing event type (column {typ!r})")))
     if strict:
-        known = _q("|".join(re.escape(x) for x in sorted(EVENT_TYPES)))
+        known = sql_str("|".join(re.escape(x) for x in sorted(EVENT_TYPES)))
         checks.append(
             (
                 f"NOT regexp_full_match({t(typ)}, {known})",
-                f"'unknown event type ''' || {t(typ)} || ''' (column {_q(typ)[1:-1]}, strict "
+                f"'unknown event type ''' || {t(typ)} || ''' (column {sql_str(typ)[1:-1]}, strict "
                 f"mode; known types: {', '.join(sorted(EVENT_TYPES))})'",
             )
         )
-    checks.append((source.missing(ts_col), _q(f"missing timestamp (column {ts_col!r})")))
+    checks.append((source.missing(ts_col), sql_str(f"missing timestamp (column {ts_col!r})")))
     if source.format == "parquet" and source.columns[ts_col] == "TIMESTAMP WITH TIME ZONE":
         ts = source.raw(ts_col)
     else:
@@ -476,14 +477,14 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         checks.append(
             (
                 f"NOT regexp_matches({tv}, '{_TZ_RE}') AND TRY_CAST({tv} AS TIMESTAMP) IS NOT NULL",
-                f"'naive timestamp ''' || {tv} || ''' (column {_q(ts_col)[1:-1]}): "
+                f"'naive timestamp ''' || {tv} || ''' (column {sql_str(ts_col)[1:-1]}): "
                 "add Z or an offset such as +00:00'",
             )
         )
         checks.append(
             (
                 f"TRY_CAST({tv} AS TIMESTAMPTZ) IS NULL",
-                f"'timestamp ''' || {tv} || ''' (column {_q(ts_col)[1:-1]}) is not ISO 8601'",
+                f"'timestamp ''' || {tv} || ''' (column {sql_str(ts_col)[1:-1]}) is not ISO 8601'",
             )
         )
     value = "NULL::DOUBLE"
@@ -496,7 +497,7 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
             checks.append(
                 (
                     f"{t(vc)} IS NOT NULL AND {value} IS NULL",
-                    f"'value ''' || {t(vc)} || ''' (column {_q(vc)[1:-1]}) is not a number'",
+                    f"'value ''' || {t(vc)} || ''' (column {sql_str(vc)[1:-1]}) is not a number'",
                 )
             )
     item = t(cols["item_id"]) if "item_id" in cols else "NULL::VARCHAR"
@@ -515,7 +516,7 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         checks.append(
             (
                 f"{raw_props} IS NOT NULL AND json_type({base}) IS DISTINCT FROM 'OBJECT'",
-                _q(f"properties (column {cols['@properties']!r}) is not a JSON object"),
+                sql_str(f"properties (column {cols['@properties']!r}) is not a JSON object"),
             )
         )
     else:
@@ -536,8 +537,8 @@ _REDACT_PHONE = r"\+[0-9][0-9 ().-]{6,}[0-9]|\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-
 def redact_sql(expr: str) -> str:
     """SQL that masks anything shaped like an email or a phone number in a text value."""
     return (
-        f"regexp_replace(regexp_replace({expr}, {_q(_REDACT_EMAIL)}, '[email]', 'g'), "
-        f"{_q(_REDACT_PHONE)}, '[phone]', 'g')"
+        f"regexp_replace(regexp_replace({expr}, {sql_str(_REDACT_EMAIL)}, '[email]', 'g'), "
+        f"{sql_str(_REDACT_PHONE)}, '[phone]', 'g')"
     )
 
 
@@ -550,7 +551,7 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
     for c in source.columns:
         value = source.text(c)
         pairs.append((c, "'[redacted]'" if c in pii else redact_sql(value)))
-    record = "json_object(" + ", ".join(f"{_q(k)}, {v}" for k, v in pairs) + ")"
+    record = "json_object(" + ", ".join(f"{sql_str(k)}, {v}" for k, v in pairs) + ")"
     # Count first: a clean file (the common case) needs no reject table.
     failed = con.execute("SELECT count(*) FROM _mt_stage WHERE _reason IS NOT NULL").fetchall()
     where = "WHERE _reason IS NOT NULL" if failed[0][0] else "LIMIT 0"
@@ -586,7 +587,7 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         con.execute(
             f"COPY (SELECT row, reason, record::JSON AS record FROM _mt_rejects ORDER BY row) "
-            f"TO {_q(str(path))} (FORMAT json)"
+            f"TO {sql_str(str(path))} (FORMAT json)"
         )
     con.execute("DROP TABLE IF EXISTS _mt_rejects")
     return n

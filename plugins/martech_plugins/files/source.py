@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from martech._sql import sql_ident, sql_str
 from martech.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -49,18 +50,18 @@ class Source:
     def text(self, column: str) -> str:
         """SQL for the column's value as VARCHAR (NULL when absent or empty)."""
         if self.format == "jsonl":
-            return f"nullif(_j->>{_sql_str(_json_path(column))}, '')"
+            return f"nullif(_j->>{sql_str(_json_path(column))}, '')"
         if self.format == "csv":
-            return f"nullif(trim({_ident(column)}), '')"
+            return f"nullif(trim({sql_ident(column)}), '')"
         if self.never_blank(column):
-            return f"{_ident(column)}::VARCHAR"
-        return f"nullif(trim({_ident(column)}::VARCHAR), '')"
+            return f"{sql_ident(column)}::VARCHAR"
+        return f"nullif(trim({sql_ident(column)}::VARCHAR), '')"
 
     def missing(self, column: str) -> str:
         """SQL that is true when the column's value is absent or empty (``text(column) IS NULL``,
         without turning a typed Parquet value into text)."""
         if self.never_blank(column):
-            return f"{_ident(column)} IS NULL"
+            return f"{sql_ident(column)} IS NULL"
         return f"{self.text(column)} IS NULL"
 
     def never_blank(self, column: str) -> bool:
@@ -71,9 +72,9 @@ class Source:
         """SQL for the column's value keeping its type (JSON for JSONL, the typed value for
         Parquet, text for CSV), for ``to_json``."""
         if self.format == "jsonl":
-            return f"_j->{_sql_str(_json_path(column))}"
+            return f"_j->{sql_str(_json_path(column))}"
         if self.format == "parquet":
-            return _ident(column)
+            return sql_ident(column)
         return self.text(column)
 
     def object(self, column: str) -> str:
@@ -83,13 +84,13 @@ class Source:
             text = f"TRY_CAST({v}->>'$' AS JSON)"
             return f"CASE WHEN json_type({v}) = 'VARCHAR' THEN {text} ELSE {v} END"
         if self.format == "parquet" and not self.columns[column].startswith(("VARCHAR", "JSON")):
-            return f"to_json({_ident(column)})"
+            return f"to_json({sql_ident(column)})"
         return f"TRY_CAST({self.text(column)} AS JSON)"
 
     def raw(self, column: str) -> str:
         """SQL for the column as-is (typed for Parquet)."""
         if self.format == "parquet":
-            return _ident(column)
+            return sql_ident(column)
         return self.text(column)
 
 
@@ -148,14 +149,14 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
         while name in names:
             name += "_"
         names.append(name)
-    spec = "{" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in names) + "}"
-    delim = f", delim={_sql_str(delimiter)}, columns={spec}, auto_detect=false"
+    spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
+    delim = f", delim={sql_str(delimiter)}, columns={spec}, auto_detect=false"
     for t in ("_mt_rej_err", "_mt_rej_scan"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mt_src AS
             SELECT row_number() OVER () AS _rn, *
-            FROM read_csv({_sql_str(str(path))}, header=true, all_varchar=true, quote='"',
+            FROM read_csv({sql_str(str(path))}, header=true, all_varchar=true, quote='"',
                           escape='"', store_rejects=true, rejects_table='_mt_rej_err',
                           rejects_scan='_mt_rej_scan'{delim})"""
     )
@@ -215,7 +216,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mt_lines AS
             SELECT row_number() OVER () AS _rn, line
-            FROM read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
+            FROM read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
                           delim=chr(1), quote='', escape='', auto_detect=false,
                           strict_mode=false, null_padding=true)"""
     )
@@ -251,12 +252,12 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _mt_src AS
             SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS _rn
-            FROM read_parquet({_sql_str(str(path))}, file_row_number=true)"""
+            FROM read_parquet({sql_str(str(path))}, file_row_number=true)"""
     )
     columns = _describe(con)
     rows = int(
         con.execute(
-            f"SELECT sum(num_rows) FROM parquet_file_metadata({_sql_str(str(path))})"
+            f"SELECT sum(num_rows) FROM parquet_file_metadata({sql_str(str(path))})"
         ).fetchall()[0][0]
         or 0
     )
@@ -277,13 +278,5 @@ def _count(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM _mt_src").fetchall()[0][0])
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '\\"') + '"'
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .._sql import sql_str
 from ..errors import ConfigError
 from ..models import (
     DecisionLevel,
@@ -33,7 +34,7 @@ from ..models import (
 from .bucketing import bucket_sql, holdout_threshold
 from .decide import DecideContext, referenced_traits
 from .placements import compile_template
-from .strategies import sql_in, sql_str
+from .strategies import sql_in
 
 if TYPE_CHECKING:
     from ..models import AnyVariant

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 
+from .._sql import sql_str
+
 BUCKETS = 10_000
 HASH_VERSION = 1
 
@@ -26,8 +28,7 @@ def bucket(unit_id: str, seed: str) -> int:
 
 def bucket_sql(unit_column: str, seed: str) -> str:
     """A DuckDB expression computing :func:`bucket` for ``unit_column`` (a trusted identifier)."""
-    literal = seed.replace("'", "''")
-    digest = f"md5('{literal}:' || {unit_column})"
+    digest = f"md5({sql_str(seed + ':')} || {unit_column})"
     return f"CAST(('0x' || substr({digest}, 1, 8))::UBIGINT % {BUCKETS} AS INTEGER)"
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from .._sql import sql_str
 from ..errors import ConfigError
 from ..models import DecisionLevel, Event
 
@@ -160,10 +161,6 @@ def accepted(value: Any) -> frozenset[str]:
     """A rule value (scalar or list of alternatives) as the set of accepted texts."""
     values = value if isinstance(value, list) else [value]
     return frozenset(t for t in (_text(v) for v in values) if t is not None)
-
-
-def sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def sql_in(values: Iterable[str]) -> str:
