@@ -63,6 +63,22 @@ def _write(store: Store, parts: list[ProfileRows], source: str, cursor: str | No
             )
 
 
+@contextmanager
+def _leave_a_core(store: Store) -> Iterator[None]:
+    """DuckDB threads at most one fewer than the cores while pages download: the event loop
+    downloading and mapping them needs one, and extra writer threads only compete with it."""
+    threads = int(fetch_scalar(store.con, "SELECT current_setting('threads')") or 1)
+    fewer = max(1, (os.cpu_count() or 1) - 1)
+    if fewer >= threads:
+        yield
+        return
+    store.con.execute(f"SET threads = {fewer}")
+    try:
+        yield
+    finally:
+        store.con.execute(f"SET threads = {threads}")
+
+
 async def pull(
     connector: Connector,
     store: Store,
@@ -81,34 +97,6 @@ async def pull(
     """
     source = source or f"pull:{connector.name}"
     cursor = None if (full or since is not None) else checkpoint(store, source)
-    return await _pull(connector, store, since, cursor, source, flush_rows, flush_seconds)
-
-
-@contextmanager
-def _leave_a_core(store: Store) -> Iterator[None]:
-    """DuckDB threads at most one fewer than the cores while pages download: the event loop
-    downloading and mapping them needs one, and extra writer threads only compete with it."""
-    threads = int(fetch_scalar(store.con, "SELECT current_setting('threads')") or 1)
-    fewer = max(1, (os.cpu_count() or 1) - 1)
-    if fewer >= threads:
-        yield
-        return
-    store.con.execute(f"SET threads = {fewer}")
-    try:
-        yield
-    finally:
-        store.con.execute(f"SET threads = {threads}")
-
-
-async def _pull(
-    connector: Connector,
-    store: Store,
-    since: datetime | None,
-    cursor: str | None,
-    source: str,
-    flush_rows: int,
-    flush_seconds: float,
-) -> PullResult:
     started = time.perf_counter()
     chunk_started = time.monotonic()
     buffer: list[ProfileRows] = []
