@@ -47,7 +47,7 @@ from ..models import SyncResult
 from . import ledger
 from .deadletter import DeadLetter
 from .ledger import query_arrow
-from .plan import PreparedSync, SyncSpec, payload_sql, prepare
+from .plan import PreparedSync, SyncSpec, payload_sql, prepare, runs
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -259,15 +259,9 @@ def combine(results: Sequence[SyncResult]) -> SyncResult:
 
 
 def _batches(items: pa.Table) -> list[_Batch]:
-    """The runs of equal batch numbers in ``items`` (ordered by batch), found with numpy."""
-    import numpy as np
-
-    n = items.num_rows
-    if n == 0:
-        return []
+    """The runs of equal batch numbers in ``items`` (ordered by batch)."""
     numbers = items.column("batch").to_numpy()
-    starts = np.flatnonzero(np.r_[True, numbers[1:] != numbers[:-1]])
-    lengths = np.diff(np.r_[starts, n])
+    starts, lengths = runs(numbers)
     ops = items.column("op").take(starts).to_pylist()
     return [
         _Batch(number=int(numbers[s]), op=op, start=int(s), length=int(k))

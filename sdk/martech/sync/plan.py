@@ -35,6 +35,7 @@ from .diff import check_mode
 from .ledger import diff_sql, fold, query_arrow, unfinished_run
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from ..store import Store
@@ -344,6 +345,16 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
     )
 
 
+def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal consecutive ``values`` starts, and its length."""
+    import numpy as np
+
+    if len(values) == 0:
+        return np.array([], np.int64), np.array([], np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return starts, np.diff(np.r_[starts, len(values)])
+
+
 def _number_batches(items: pa.Table, batch_count: int) -> pa.Table:
     """:func:`assign_batches` with no byte cap, vectorized: items are ordered by op, each op's
     run is cut every ``batch_count`` items, batch numbers continue across ops."""
@@ -351,10 +362,8 @@ def _number_batches(items: pa.Table, batch_count: int) -> pa.Table:
     import pyarrow as pa
 
     n = items.num_rows
-    ops = np.asarray(items.column("op").to_numpy(zero_copy_only=False))
     # Where each op's run starts (items are ordered by op), and its first batch number.
-    starts = np.flatnonzero(np.r_[True, ops[1:] != ops[:-1]]) if n else np.array([], np.int64)
-    lengths = np.diff(np.r_[starts, n])
+    starts, lengths = runs(np.asarray(items.column("op").to_numpy(zero_copy_only=False)))
     first = np.r_[0, np.cumsum(-(-lengths // batch_count))[:-1]]
     run = np.repeat(np.arange(len(starts)), lengths)
     batch = first[run] + (np.arange(n) - starts[run]) // batch_count
