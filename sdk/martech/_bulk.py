@@ -57,8 +57,8 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     """Merge profiles into the store; see Store.upsert_profiles.
 
     ``table`` is an Arrow table, or the name of a table or view on ``con`` with the same columns.
+    ``martech_normalize_phone`` is registered on every writable store's connection when it opens.
     """
-    _ensure_phone_udf(con)
     relation = table if isinstance(table, str) else "_martech_in"
     if not isinstance(table, str):
         con.register("_martech_in", table)

@@ -367,10 +367,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     the checks and the objects, which read those columns instead of repeating the expressions
     (one flat CASE over repeated expressions costs several times more per row).
     """
-    from martech._bulk import _ensure_phone_udf
-
-    _ensure_phone_udf(con)
-    t = source.text
+    t = source.text  # martech_normalize_phone: registered when the (writable) store opened
     first: list[str] = []  # level 1: SQL AS name, over the file's columns
 
     def once(name: str, sql: str) -> str:
