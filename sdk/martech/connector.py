@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
 
 from pydantic import BaseModel, Field, JsonValue, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -423,6 +423,13 @@ class Connector:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """``async with connector:`` closes its HTTP client however the block ends."""
+        await self.aclose()
 
 
 __all__ = [

@@ -117,11 +117,8 @@ async def _pull_one(run: DemoRun, name: str) -> dict[str, Any]:
     emulator, url = run.emulator(name)
     emulator.reset_counters()
     before = run.store.count("profiles")
-    connector = connector_for(run, name)
-    try:
+    async with connector_for(run, name) as connector:
         result = await pull(connector, run.store, full=True)
-    finally:
-        await connector.aclose()
     new = run.store.count("profiles") - before
     return {
         "records": result.records,
@@ -198,11 +195,8 @@ def _plan_row(key: str, prepared: PreparedSync) -> dict[str, Any]:
 async def _apply_one(run: DemoRun, name: str, spec: SyncSpec) -> SyncResult:
     from ..sync import apply_async
 
-    connector = connector_for(run, name)
-    try:
+    async with connector_for(run, name) as connector:
         return await apply_async(run.store, connector, spec)
-    finally:
-        await connector.aclose()
 
 
 def _sync_round(run: DemoRun, specs: dict[tuple[str, str], SyncSpec]) -> list[dict[str, Any]]:

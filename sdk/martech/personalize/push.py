@@ -68,10 +68,8 @@ def push_placement(
         members = recommendation_members(store, placement.key, ledger=None if full else ledger)
 
         async def send() -> dict[str, Any]:
-            try:
+            async with connector:
                 return dict(await push_recs(members))
-            finally:
-                await connector.aclose()
 
         run_id = uuid.uuid4().hex
         sent = run_sync(send())
@@ -85,10 +83,8 @@ def push_placement(
         }
 
     async def go() -> dict[str, str]:
-        try:
+        async with connector:
             return await push_variants(connector, placement)
-        finally:
-            await connector.aclose()
 
     published = run_sync(go())
     return {"placement": placement.key, "connector": to, "published": published}

@@ -1,0 +1,28 @@
+"""The Connector base: what every connector inherits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from martech.testing.reference import ReferenceConfig, ReferenceConnector
+
+
+def test_async_with_closes_the_connector_however_the_block_ends() -> None:
+    closed: list[str] = []
+
+    class Recording(ReferenceConnector):
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    config = ReferenceConfig(base_url="http://reference.test", api_key="sk_test")
+
+    async def fails() -> None:
+        async with Recording(config=config) as connector:
+            assert isinstance(connector, Recording)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        asyncio.run(fails())
+    assert closed == ["reference"]
