@@ -350,3 +350,17 @@ def test_a_refused_person_is_tried_again_next_push(served: MailchimpEmulator, st
     again = push_placement(store, pl, "mailchimp")
     assert again["sent"] == again["rejected"] == 1
     assert again["errors"][0]["profile_id"] == refused.profile_id
+
+
+def test_counts_add_up_when_someone_in_the_holdout_has_no_email(store: Store) -> None:
+    # Each person is counted once: holdout first, then no consent, then no email.
+    (pid,) = store.con.execute(
+        f"""SELECT d.profile_id FROM decisions d JOIN profiles p ON p.id = d.profile_id
+        WHERE d.placement = ? AND d.holdout AND {CONSENTED} ORDER BY 1 LIMIT 1""",
+        [PLACEMENT],
+    ).fetchall()[0]
+    store.con.execute("DELETE FROM identities WHERE profile_id = ? AND kind = 'email'", [pid])
+    counts = recipient_counts(store, PLACEMENT)
+    assert counts["recipients"] == len(recommendation_members(store, PLACEMENT))
+    parts = counts["holdout"] + counts["no_consent"] + counts["no_email"] + counts["recipients"]
+    assert parts == counts["decided"]

@@ -175,7 +175,7 @@ def recipient_counts(store: Store, placement_key: str) -> dict[str, Any]:
                count(*) FILTER (WHERE l.holdout),
                count(*) FILTER (WHERE NOT l.holdout AND coalesce(
                    json_extract_string(p.consent, '$.email'), '') <> 'true'),
-               count(*) FILTER (WHERE json_extract_string(p.consent,
+               count(*) FILTER (WHERE NOT l.holdout AND json_extract_string(p.consent,
                    '$.email') = 'true' AND e.email IS NULL)
         FROM latest l LEFT JOIN profiles p ON p.id = l.profile_id
         LEFT JOIN emails e ON e.profile_id = l.profile_id""",
