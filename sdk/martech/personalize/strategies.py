@@ -615,6 +615,11 @@ class BecauseYouViewed(Individual):
 # -------------------------------------------------------------------------------- rule strategies
 
 
+def _cell_reason(rule: Rule) -> str:
+    assert rule.cell is not None
+    return "cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
+
+
 class Cell(Strategy):
     """Micro-segment: everyone whose attributes all match the rule's cell gets the same variant."""
 
@@ -633,14 +638,13 @@ class Cell(Strategy):
                 return Miss(f"cell needs {trait}, which this person lacks")
             if have not in accepted(want):
                 return Miss(f"cell wants {trait}={_show(want)}, this person has {have}")
-        return Pick((), "cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items()))
+        return Pick((), _cell_reason(rule))
 
     def sql(self, rule: Rule, params: Mapping[str, float], env: SqlEnv) -> str:
         assert rule.cell is not None
         where = " AND ".join(f"{env.col(t)} IN {sql_in(accepted(v))}" for t, v in rule.cell.items())
-        reason = "cell " + " + ".join(f"{t}={_show(v)}" for t, v in rule.cell.items())
         return (
-            f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(reason)} AS reason, "
+            f"SELECT profile_id, []::VARCHAR[] AS items, {sql_str(_cell_reason(rule))} AS reason, "
             f"'' AS caption FROM _tw WHERE {where}"
         )
 
