@@ -30,7 +30,7 @@ import hashlib
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -713,26 +713,38 @@ class MailchimpEmulator(Emulator):
         }
         return json_response(self._select(doc, request))
 
+    def _collection(
+        self,
+        request: Request,
+        lst: ListState,
+        key: str,
+        rows_of_type: Callable[[str | None], Sequence[Any]],
+    ) -> Response:
+        """A paged GET of a list's sub-resources (``count``/``offset``, ``?type=``, ``fields``)."""
+        count, offset, bad = self._paging(request)
+        if bad is not None:
+            return bad
+        with self.lock:
+            rows = rows_of_type(request.query_params.get("type"))
+            page = [r.wire(lst.id) for r in rows[offset : offset + count]]
+        doc = {key: page, "list_id": lst.id, "total_items": len(rows), "_links": []}
+        return json_response(self._select(doc, request))
+
     async def merge_fields(self, request: Request) -> Response:
         lst, denied = self._list(request)
         if denied is not None or lst is None:
             return denied  # type: ignore[return-value]
         if request.method == "GET":
-            count, offset, bad = self._paging(request)
-            if bad is not None:
-                return bad
-            kind = request.query_params.get("type")
-            with self.lock:
-                rows = sorted(lst.merge_fields.values(), key=lambda f: f.merge_id)
-                rows = [f for f in rows if kind in (None, f.type)]
-                page = [f.wire(lst.id) for f in rows[offset : offset + count]]
-            doc = {
-                "merge_fields": page,
-                "list_id": lst.id,
-                "total_items": len(rows),
-                "_links": [],
-            }
-            return json_response(self._select(doc, request))
+            return self._collection(
+                request,
+                lst,
+                "merge_fields",
+                lambda kind: [
+                    f
+                    for f in sorted(lst.merge_fields.values(), key=lambda f: f.merge_id)
+                    if kind in (None, f.type)
+                ],
+            )
         body = await self.read_json(request)
         if not isinstance(body, dict):
             return self.problem(400, "Invalid Resource", "Expected a JSON object.")
@@ -788,15 +800,12 @@ class MailchimpEmulator(Emulator):
         if denied is not None or lst is None:
             return denied  # type: ignore[return-value]
         if request.method == "GET":
-            count, offset, bad = self._paging(request)
-            if bad is not None:
-                return bad
-            kind = request.query_params.get("type")
-            with self.lock:
-                rows = [s for s in lst.segments.values() if kind in (None, "static")]
-                page = [s.wire(lst.id) for s in rows[offset : offset + count]]
-            doc = {"segments": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
-            return json_response(self._select(doc, request))
+            return self._collection(
+                request,
+                lst,
+                "segments",
+                lambda kind: [s for s in lst.segments.values() if kind in (None, "static")],
+            )
         body = await self.read_json(request)
         name = body.get("name") if isinstance(body, dict) else None
         emails = body.get("static_segment") if isinstance(body, dict) else None
