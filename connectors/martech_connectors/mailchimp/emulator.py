@@ -141,12 +141,15 @@ class ListState:
     segments: dict[int, Segment] = field(default_factory=dict)
     merge_fields: dict[str, MergeField] = field(default_factory=_default_fields)  # by tag
 
+    def next_merge_id(self) -> int:
+        return max((f.merge_id for f in self.merge_fields.values()), default=0) + 1
+
     def declare(self, tag: str, name: str | None = None, kind: str = "text") -> MergeField:
         """The field ``tag``, created if the audience lacks it (test setup; no validation)."""
         existing = self.merge_fields.get(tag)
         if existing is not None:
             return existing
-        merge_id = max((f.merge_id for f in self.merge_fields.values()), default=0) + 1
+        merge_id = self.next_merge_id()
         made = MergeField(merge_id, tag, name or tag, kind, display_order=merge_id + 1)
         self.merge_fields[tag] = made
         return made
@@ -772,7 +775,7 @@ class MailchimpEmulator(Emulator):
                 errors=errors,
             )
         with self.lock:
-            merge_id = max((f.merge_id for f in lst.merge_fields.values()), default=0) + 1
+            merge_id = lst.next_merge_id()
             final = tag.upper() if isinstance(tag, str) else f"MMERGE{merge_id}"
             if final in lst.merge_fields or final == "EMAIL":
                 return self.problem(
