@@ -141,6 +141,10 @@ class ListState:
     segments: dict[int, Segment] = field(default_factory=dict)
     merge_fields: dict[str, MergeField] = field(default_factory=_default_fields)  # by tag
 
+    def fields_in_order(self) -> list[MergeField]:
+        """The audience's merge fields in merge_id order (as Mailchimp lists them)."""
+        return sorted(self.merge_fields.values(), key=lambda f: f.merge_id)
+
     def next_merge_id(self) -> int:
         return max((f.merge_id for f in self.merge_fields.values()), default=0) + 1
 
@@ -286,8 +290,7 @@ class MailchimpEmulator(Emulator):
 
     def merge_tags(self, list_id: str = DEFAULT_LIST_ID) -> list[str]:
         """The audience's merge tags, in merge_id order (for assertions)."""
-        fields = sorted(self.lists[list_id].merge_fields.values(), key=lambda f: f.merge_id)
-        return [f.tag for f in fields]
+        return [f.tag for f in self.lists[list_id].fields_in_order()]
 
     def merge_values(self, email: str, list_id: str = DEFAULT_LIST_ID) -> dict[str, Any]:
         """A member's stored merge fields (for assertions); KeyError if not on the list."""
@@ -343,10 +346,6 @@ class MailchimpEmulator(Emulator):
             "tags": m["tags"],
             "list_id": list_id,
         }
-
-    def _looks_fake(self, email: str) -> bool:
-        domain = email.rpartition("@")[2].lower()
-        return domain in self.fake_domains
 
     def _merge_problem(self, lst: ListState, merge: Any) -> tuple[str, str] | None:
         """(tag, why) for the first merge field value the audience would refuse, or None."""
@@ -742,11 +741,7 @@ class MailchimpEmulator(Emulator):
                 request,
                 lst,
                 "merge_fields",
-                lambda kind: [
-                    f
-                    for f in sorted(lst.merge_fields.values(), key=lambda f: f.merge_id)
-                    if kind in (None, f.type)
-                ],
+                lambda kind: [f for f in lst.fields_in_order() if kind in (None, f.type)],
             )
         body = await self.read_json(request)
         if not isinstance(body, dict):
