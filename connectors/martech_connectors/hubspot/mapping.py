@@ -214,10 +214,7 @@ def _rows(contacts: Sequence[Mapping[str, Any]]) -> ProfileRows:
         if optout and optout.lower() == "true":
             consent["email"] = False
         identities = _identities(rid, props)
-        mid = props.get("martech_id")
-        if mid and type(mid) is not str:
-            raise TypeError("martech_id")
-        ids.append(mid if mid else "hubspot-" + rid)
+        ids.append(profile_id(rid, props))
         identities_col.append(dumps(identities).decode())
         traits_col.append(dumps(traits).decode())
         consent_col.append(dumps(consent).decode())
