@@ -115,3 +115,19 @@ def test_apply_to_an_unreachable_vendor_stops_says_why_and_exits_3(
     status = run_json(capsys, "sync", "status", "--json")
     assert status[0]["status"] == "interrupted"
     assert status[0]["stop_reason"]
+
+
+def test_status_table_piped_keeps_every_cell_whole(
+    workdir: ReferenceEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_json(capsys, "sync", "apply", "gold", "--to", "reference:vip", "--json")
+    run = run_json(capsys, "sync", "status", "--json")[0]  # type: ignore[index]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["sync", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    row = next(line for line in out.splitlines() if run["run_id"] in line)
+    for cell in ("reference:vip", "gold", run["status"], run["finished_at"]):
+        assert cell in row

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from .app import print_table
+
 if TYPE_CHECKING:
     from ..connector import Connector
     from ..models import SyncPlan, SyncResult
@@ -160,7 +162,7 @@ def step_pull(run: DemoRun) -> None:
         "emulators on loopback: "
         + ", ".join(f"{name} {url}" for name, (_, url) in run.emulators.items())
     )
-    run.out.print(table)
+    print_table(table, out=run.out)
     both = run.store.con.execute(
         "SELECT count(DISTINCT a.profile_id) FROM profile_aliases a JOIN identities i "
         "ON i.profile_id = a.profile_id AND i.kind = 'hubspot' "
@@ -293,7 +295,7 @@ def step_sync(run: DemoRun) -> None:
     pulled = run.summary.get("pull", {})
     new = sum(v["new_profiles"] for v in pulled.values() if isinstance(v, dict))
     run.out.print(f"segments evaluated again: the pull added {new:,} people, all non-purchasers")
-    run.out.print(_sync_table(rows))
+    print_table(_sync_table(rows), out=run.out)
     run.out.print(
         "sendable: Mailchimp needs email consent, Meta ad consent, a CRM list none (missing "
         "HubSpot contacts are created by email); req: planned / sent (sent adds the audience "

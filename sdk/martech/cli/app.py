@@ -6,11 +6,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 app = typer.Typer(
     name="martech",
@@ -53,6 +56,28 @@ def open_store(*, read_only: bool = False) -> Any:
 def interactive() -> bool:
     """Progress bars only on a terminal; quiet when piped."""
     return sys.stdout.isatty() and not os.environ.get("MARTECH_QUIET")
+
+
+def print_table(table: Table, *, out: Console | None = None) -> None:
+    """Print a table without hiding any of its text.
+
+    Cells fold rather than end in an ellipsis (``martech_regist…`` names no hook), and when stdout
+    is not a terminal the table gets the width it needs instead of the 80 columns rich assumes for
+    a pipe, so each row stays on one line unless a cell holds a line break.
+    """
+    from rich.measure import Measurement
+
+    out = out or console
+    for column in table.columns:
+        if column.overflow == "ellipsis" and not column.no_wrap:  # rich's default
+            column.overflow = "fold"
+    if not out.is_terminal:
+        natural = Measurement.get(out, out.options.update_width(1_000_000), table).maximum
+        if natural > out.width:
+            table.width = natural  # rich crops a printed line at the console width: crop=False
+            out.print(table, crop=False)
+            return
+    out.print(table)
 
 
 def print_json(data: Any) -> None:

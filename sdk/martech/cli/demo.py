@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ._demo_steps import step_audit, step_personalize, step_pull, step_sync
-from .app import console, print_json
+from .app import console, print_json, print_table
 
 
 @dataclass
@@ -99,7 +99,7 @@ def step_segments(run: DemoRun) -> None:
     table = Table("segment", "members", "definition version", box=None, pad_edge=False)
     for key, ids in run.members.items():
         table.add_row(key, f"{len(ids):,}", run.segments[key].version)
-    run.out.print(table)
+    print_table(table, out=run.out)
     run.out.print(f"evaluated {len(segments)} segments in {elapsed * 1000:.0f} ms")
     report = governance_report(run.store, segments, as_of=run.as_of)
     run.out.print("[bold]governance[/]")

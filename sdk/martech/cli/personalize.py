@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import ConfigError
-from .app import console, err_console, interactive, open_store, print_json
+from .app import console, err_console, interactive, open_store, print_json, print_table
 
 if TYPE_CHECKING:
     from ..personalize.decide import DecideContext
@@ -165,7 +165,7 @@ def _decide_batch(
     for level in ("personalization", "micro_segment", "segment", "default"):
         n = summary.by_level.get(level, 0)
         table.add_row(level, str(n), f"{n / summary.decided:.1%}" if summary.decided else "-")
-    console.print(table)
+    print_table(table)
     console.print(
         f"holdout {summary.holdout} (got the default) · "
         f"suppressed {summary.suppressed} (no consent) · "
@@ -236,7 +236,7 @@ def lift_cmd(
             _cell(r, "unsubscribe_rate"),
             r.verdict,
         )
-    console.print(table)
+    print_table(table)
 
 
 def _cell(row: LiftRow, name: str, pct: bool = True) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from .app import console, print_json
+from .app import print_json, print_table
 
 
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -38,7 +38,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
         table.add_row(
             i.name, i.package or "-", i.version or "-", "\n".join(i.hooks), registered, status
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import time
 
 import typer
 
-from .app import console, print_json
+from .app import console, print_json, print_table
 
 sandbox_app = typer.Typer(help="Vendor emulators on 127.0.0.1 (for demos, scripts and tests).")
 
@@ -29,7 +29,7 @@ def list_emulators(as_json: bool = typer.Option(False, "--json", help="Print JSO
     table = Table("connector", "emulator", box=None, pad_edge=False)
     for name, path in found.items():
         table.add_row(name, path)
-    console.print(table)
+    print_table(table)
 
 
 @sandbox_app.command("serve")

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from .app import console, err_console, open_store, print_json
+from .app import console, err_console, open_store, print_json, print_table
 from .segments import EXAMPLES_OPTION, FILE_OPTION
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _print_cells(report: CellReport) -> None:
         rest = "[dim](other)[/]" if c.remainder else "[dim]*[/]"
         shown += [rest] + ["[dim]*[/]"] * (len(report.attributes) - c.depth - 1)
         table.add_row(c.key, *shown[: len(report.attributes)], f"{c.size:,}", f"{share:.1%}")
-    console.print(table)
+    print_table(table)
     console.print(
         f"{len(report.cells)} cells of at least {report.min_size:,} over "
         f"{report.population:,} profiles; {len(report.rolled_up)} smaller cells rolled up"
@@ -190,7 +190,7 @@ def _print_report(report: Any) -> None:
         table.add_row(
             s.key, f"{s.size:,}", f"{s.share:.1%}", f"{s.exclusive:,}", f"{s.min_size:,}", flag
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"{report.active} segments (max {report.max_active}) over {report.population:,} "
         f"profiles; {report.unassigned:,} ({report.unassigned_share:.1%}) in no segment"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import ConfigError
-from .app import console, open_store, print_json
+from .app import console, open_store, print_json, print_table
 from .segments import AS_OF_OPTION, EXAMPLES_OPTION, FILE_OPTION, parse_as_of, read_definitions
 
 if TYPE_CHECKING:
@@ -321,7 +321,7 @@ def status_command(
             str(row["requests"]),
             row["finished_at"] or "",
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

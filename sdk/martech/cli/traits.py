@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..errors import ConfigError
-from .app import console, open_store, print_json
+from .app import console, open_store, print_json, print_table
 
 traits_app = typer.Typer(
     help="Computed traits (RFM, CLV, lifecycle stage, churn risk, …).", no_args_is_help=True
@@ -75,7 +75,7 @@ def list_traits(as_json: bool = typer.Option(False, "--json", help="Print JSON."
     table = Table("trait", "kind", "profiles", "description")
     for r in rows:
         table.add_row(r["name"], r["kind"], f"{r['materialized']:,}", r["description"])
-    console.print(table)
+    print_table(table)
 
 
 @traits_app.command("compute")
