@@ -59,3 +59,32 @@ def test_martech_plugins_piped_shows_every_hook_and_registration_whole(
     for kind, names in widest["registered"].items():
         assert f"{kind}: {', '.join(names)}" in row
     assert widest["hooks"][0] in row
+
+
+@pytest.mark.parametrize(
+    ("args", "flags", "valued"),
+    [
+        ([], ["--debug", "--version", "--help"], {"--home": "<path>"}),
+        (["plugins"], ["--json", "--help"], {}),
+        (["sync", "status"], ["--json", "--help"], {"--limit": "<int>"}),
+    ],
+    ids=["root", "plugins", "sync-status"],
+)
+def test_help_shows_no_metavar_beside_a_flag(
+    args: list[str],
+    flags: list[str],
+    valued: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    assert main([*args, "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    def option_line(option: str) -> str:
+        return next(line for line in lines if f" {option} " in line)
+
+    for flag in flags:
+        assert "<" not in option_line(flag), option_line(flag)
+    for option, metavar in valued.items():
+        assert metavar in option_line(option)

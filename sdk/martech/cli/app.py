@@ -15,6 +15,32 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.table import Table
 
+
+def _flags_show_no_metavar() -> None:
+    """Leave the type out of a flag's row in the rich help: ``--debug``, not ``--debug <bool>``.
+
+    typer 0.29's rich help prints ``display_type_rich()`` for every option, flags included, though a
+    flag takes no value; its plain help (``TyperOption.get_help_record``) already skips flags and
+    counters. Options that take a value keep theirs (``--home <path>``). The patch is to typer's
+    class, so plugin commands get it too; remove it once typer's rich help skips flags itself.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # another typer: nothing to correct
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        result: str | None = shown(self, ctx)
+        return result
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_metavar()
+
 app = typer.Typer(
     name="martech",
     help="Connect customer data to the tools you market with: "
