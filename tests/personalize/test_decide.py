@@ -47,6 +47,14 @@ def test_a_profile_with_no_events_and_no_traits_gets_the_default_with_reasons() 
     assert len(d.reasons) == 5  # three skipped levels, then the bucket
 
 
+def test_a_skipped_step_names_its_strategy_only_when_it_differs_from_the_level() -> None:
+    d = decide(person(), "hero", context=make_context())
+    skipped = [r for r in d.reasons if " skipped: " in r]
+    assert skipped[0].startswith("personalization (browse_abandonment) skipped: ")
+    assert skipped[1].startswith("micro_segment (cell) skipped: ")
+    assert skipped[2] == "segment skipped: no interest for this person"
+
+
 def test_template_falls_back_to_the_token_default() -> None:
     traits = {k: v for k, v in GARY.items() if k != "first_name"}
     d = decide(person(**traits), "hero", context=make_context())

@@ -62,6 +62,18 @@ class Step:
         return self.strategy.level
 
 
+def _skipped(step: Step, why: str) -> str:
+    """Why a step of the chain was passed over: ``personalization (browse_abandonment) skipped: …``.
+
+    The strategy is named only when its name is not its level's (``segment skipped: …``, never
+    ``segment (segment) skipped: …``).
+    """
+    name = step.level.value
+    if step.strategy.name != name:
+        name = f"{name} ({step.strategy.name})"
+    return f"{name} skipped: {why}"
+
+
 @dataclass
 class DecideContext:
     """What decisions read besides the person, prepared once.
@@ -318,7 +330,7 @@ def decide_outcome(
             person.build()
         result = step.strategy.choose(person, step.rule, step.params, context)
         if isinstance(result, Miss):
-            skipped.append(f"{step.level.value} ({step.strategy.name}) skipped: {result.reason}")
+            skipped.append(_skipped(step, result.reason))
             continue
         if isinstance(step.variant, RecommendationVariant):
             kept = [i for i in result.items if i in context.catalogue]
@@ -329,9 +341,7 @@ def decide_outcome(
                     + ", ".join(dropped[:3])
                 )
             if not kept:
-                skipped.append(
-                    f"{step.level.value} ({step.strategy.name}) skipped: no catalogue item left"
-                )
+                skipped.append(_skipped(step, "no catalogue item left"))
                 continue
             items = tuple(kept[: step.variant.slots])
         chosen, reason, caption = step, result.reason, result.caption
