@@ -45,6 +45,15 @@ def test_a_pipe_gets_the_whole_table_one_row_a_line() -> None:
     assert HOOK in rows[0]
 
 
+def test_a_title_wider_than_its_table_stays_on_one_line() -> None:
+    title = "email_hero: 26,788 decisions in 0.67 s"
+    table = Table("level", "people", title=title)
+    table.add_row("segment", "5,748")
+    buf = io.StringIO()
+    print_table(table, out=Console(file=buf, width=80))
+    assert title in buf.getvalue().splitlines()[0]
+
+
 def test_martech_plugins_piped_shows_every_hook_and_registration_whole(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

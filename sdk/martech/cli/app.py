@@ -91,9 +91,16 @@ def print_table(table: Table, *, out: Console | None = None) -> None:
     is not a terminal the table gets the width it needs instead of the 80 columns rich assumes for
     a pipe, so each row stays on one line unless a cell holds a line break.
     """
+    from rich.cells import cell_len
     from rich.measure import Measurement
+    from rich.text import Text
 
     out = out or console
+    if isinstance(table.title, str) and not table.width:
+        # rich wraps a title to the table's width: "… in 0.67 s" over two lines under a narrow
+        # table. Make the table at least as wide as its title (within the console).
+        title = cell_len(Text.from_markup(table.title).plain)
+        table.min_width = min(max(table.min_width or 0, title), out.width)
     for column in table.columns:
         if column.overflow == "ellipsis" and not column.no_wrap:  # rich's default
             column.overflow = "fold"

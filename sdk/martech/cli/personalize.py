@@ -157,19 +157,19 @@ def _decide_batch(
     from rich.table import Table
 
     table = Table(
-        title=f"{summary.placement}: {summary.decided} decisions in {summary.seconds:.2f} s"
+        title=f"{summary.placement}: {summary.decided:,} decisions in {summary.seconds:.2f} s"
     )
     table.add_column("level")
     table.add_column("people", justify="right")
     table.add_column("share", justify="right")
     for level in ("personalization", "micro_segment", "segment", "default"):
         n = summary.by_level.get(level, 0)
-        table.add_row(level, str(n), f"{n / summary.decided:.1%}" if summary.decided else "-")
+        table.add_row(level, f"{n:,}", f"{n / summary.decided:.1%}" if summary.decided else "-")
     print_table(table)
     console.print(
-        f"holdout {summary.holdout} (got the default) · "
-        f"suppressed {summary.suppressed} (no consent) · "
-        "treated by tactic: " + ", ".join(f"{k} {v}" for k, v in summary.by_tactic.items()),
+        f"holdout {summary.holdout:,} (got the default) · "
+        f"suppressed {summary.suppressed:,} (no consent) · "
+        "treated by tactic: " + ", ".join(f"{k} {v:,}" for k, v in summary.by_tactic.items()),
         markup=False,
     )
 

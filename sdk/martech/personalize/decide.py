@@ -251,8 +251,9 @@ def load_memberships(
         ).fetchall()
         if not snapshot:
             raise ConfigError(
-                f"segment {key!r} is neither defined (pass segments=) nor snapshotted in the "
-                "store (run `martech segments snapshot`)"
+                f"segment {key!r} is neither defined (`--segments FILE` on the command line, "
+                "segments= in Python) nor snapshotted in the store (`martech segments eval "
+                f"{key}` stores one)"
             )
         rows = store.con.execute(
             "SELECT profile_id FROM segment_members WHERE snapshot_id = ?", [snapshot[0][0]]
