@@ -77,3 +77,37 @@ def test_planted_outcomes_are_seeded(decided: Store) -> None:
             "SELECT count(*) FROM events WHERE properties IS NOT NULL"
         ).fetchall()
     )
+
+
+def test_decisions_newer_than_every_event_are_pending_not_no_difference(decided: Store) -> None:
+    # Decided as of the population's last moment: no event after any decision exists yet.
+    counts = dict(
+        decided.con.execute(
+            "SELECT coalesce(tactic, 'default'), count(*) FROM decisions GROUP BY ALL"
+        ).fetchall()
+    )
+    rows = lift(decided)
+    assert {r.tactic: r.pending for r in rows} == counts
+    for r in rows:
+        assert (r.n_treated, r.n_holdout, r.metrics, r.conclusive) == (0, 0, {}, False)
+        assert r.verdict.startswith(f"no outcomes yet: all {r.pending:,} decisions are newer")
+
+
+def test_only_decisions_after_the_latest_event_are_left_out(decided: Store) -> None:
+    plant_lift(decided, base_rate=0.05, uplift=0.04, seed=1, tactics={"co_occurrence"})
+    before = {r.tactic: r for r in lift(decided)}["co_occurrence"]
+    assert before.pending == 0
+    late = decided.con.execute(
+        """UPDATE decisions SET decided_at = (SELECT max(ts) FROM events) + INTERVAL 1 DAY
+           WHERE profile_id IN (SELECT profile_id FROM decisions
+                                WHERE tactic = 'co_occurrence' ORDER BY profile_id LIMIT 300)
+           RETURNING holdout"""
+    ).fetchall()
+    after = {r.tactic: r for r in lift(decided)}["co_occurrence"]
+    assert after.pending == len(late) == 300
+    held = sum(1 for (h,) in late if h)
+    assert (after.n_treated, after.n_holdout) == (
+        before.n_treated - (300 - held),
+        before.n_holdout - held,
+    )
+    assert after.metrics  # still measured on the people whose outcomes can be seen

@@ -202,6 +202,7 @@ def lift_cmd(
                     "tactic": r.tactic,
                     "n_treated": r.n_treated,
                     "n_holdout": r.n_holdout,
+                    "pending": r.pending,
                     "conclusive": r.conclusive,
                     "verdict": r.verdict,
                     "metrics": {k: m.__dict__ for k, m in r.metrics.items()},
@@ -230,13 +231,20 @@ def lift_cmd(
         table.add_row(
             r.placement,
             r.tactic,
-            f"{r.n_treated}/{r.n_holdout}",
+            f"{r.n_treated:,}/{r.n_holdout:,}" + (f"\n+{r.pending:,} pending" if r.pending else ""),
             _cell(r, "conversion"),
             _cell(r, "revenue_per_recipient", pct=False),
             _cell(r, "unsubscribe_rate"),
             r.verdict,
         )
     print_table(table)
+    if any(r.pending for r in rows):
+        console.print(
+            "pending: decided at or after the latest stored event, so no outcome can be seen "
+            "yet; they are left out of both arms until newer events are imported or pulled",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _cell(row: LiftRow, name: str, pct: bool = True) -> str:

@@ -8,6 +8,10 @@ the treated - holdout difference with a normal-approximation confidence interval
 Welch for revenue). A comparison with fewer than ``min_per_arm`` people in either arm says so
 plainly instead of printing a number to over-read.
 
+Decisions made at or after the latest stored event have had no time to show an outcome (decide
+today, events pulled last night): they are counted as ``pending`` and left out of both arms rather
+than counted as people who did nothing, which would read as "no difference".
+
 :func:`plant_lift` appends outcome events with a known uplift for the treated, seeded, so a test can
 check that the estimate's interval recovers what was planted.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,6 +57,8 @@ class LiftRow:
     metrics: dict[str, Metric] = field(default_factory=dict)
     verdict: str = ""
     conclusive: bool = False
+    #: Decisions newer than the latest stored event: no outcome can be seen yet, so not counted.
+    pending: int = 0
 
 
 def _z(confidence: float) -> float:
@@ -95,10 +102,21 @@ def lift(
     if placement:
         where.append("d.placement = ?")
         params.append(placement)
+    horizon = store.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
+    filters = " AND ".join(where)
+    pending_rows = store.con.execute(
+        "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
+        + (f"{filters} AND " if filters else "")
+        + "(?::TIMESTAMPTZ IS NULL OR decided_at >= ?) GROUP BY ALL",
+        [*params, horizon, horizon],
+    ).fetchall()
+    pending = {(pl, tac): int(n) for pl, tac, n in pending_rows}
+    where.append("(?::TIMESTAMPTZ IS NOT NULL AND d.decided_at < ?)")
+    params += [horizon, horizon]
     sql = f"""
     WITH d AS (SELECT profile_id, placement, coalesce(tactic, 'default') AS tactic, holdout,
         decided_at
-               FROM decisions d {"WHERE " + " AND ".join(where) if where else ""}),
+               FROM decisions d WHERE {" AND ".join(where)}),
     o AS (
         SELECT d.placement, d.tactic, d.holdout, d.profile_id,
                count(*) FILTER (WHERE e.type = 'purchase') > 0 AS conv,
@@ -117,12 +135,31 @@ def lift(
     arms: dict[tuple[str, str], dict[bool, tuple[float, ...]]] = {}
     for pl, tac, hold, *vals in rows:
         arms.setdefault((pl, tac), {})[bool(hold)] = tuple(float(v or 0) for v in vals)
+    for key in pending:
+        arms.setdefault(key, {})
     z = _z(confidence)
     out = []
     for (pl, tac), arm in sorted(arms.items()):
         t = arm.get(False, (0.0,) * 6)
         h = arm.get(True, (0.0,) * 6)
         n1, n0 = int(t[0]), int(h[0])
+        waiting = pending.get((pl, tac), 0)
+        if n1 + n0 == 0 and waiting:
+            latest = "there are none"
+            if horizon is not None:
+                latest = f"the latest is {horizon.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            out.append(
+                LiftRow(
+                    pl,
+                    tac,
+                    0,
+                    0,
+                    verdict=f"no outcomes yet: all {waiting:,} decisions are newer than the "
+                    f"latest stored event ({latest}); import or pull the events that follow them",
+                    pending=waiting,
+                )
+            )
+            continue
         if min(n1, n0) < max(min_per_arm, 2):
             smaller = "holdout" if n0 <= n1 else "treated group"
             out.append(
@@ -133,6 +170,7 @@ def lift(
                     n0,
                     verdict=f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
                     f"at least {min_per_arm} per arm are needed",
+                    pending=waiting,
                 )
             )
             continue
@@ -156,7 +194,9 @@ def lift(
                 f"no detectable conversion difference: {c.diff * 100:+.2f} pp, the {pct} "
                 f"({c.low * 100:+.2f} to {c.high * 100:+.2f}) includes 0"
             )
-        out.append(LiftRow(pl, tac, n1, n0, metrics, verdict, conclusive=c.significant))
+        out.append(
+            LiftRow(pl, tac, n1, n0, metrics, verdict, conclusive=c.significant, pending=waiting)
+        )
     return out
 
 
