@@ -97,3 +97,24 @@ def test_help_shows_no_metavar_beside_a_flag(
         assert "<" not in option_line(flag), option_line(flag)
     for option, metavar in valued.items():
         assert metavar in option_line(option)
+
+
+def test_a_long_message_stays_one_line_when_piped(capsys: pytest.CaptureFixture[str]) -> None:
+    from martech.cli.sync import show_result
+
+    show_result(
+        {
+            "destination": "mailchimp",
+            "audience": "purchasers",
+            "complete": True,
+            "sent": 26788,
+            "rejected": 0,
+            "invalid": 8177,
+            "dead_lettered": 0,
+            "requests": 164,
+            "rejected_reasons": [],
+        }
+    )
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "sent 26,788, rejected 0, 8,177 not sendable, dead-lettered 0, 164 requests" in line
+    assert len(line) > 80

@@ -68,8 +68,17 @@ class State:
 
 
 state = State()
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+
+def _piped(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return not (callable(isatty) and isatty())
+
+
+# Piped or redirected, a line stays one line (rich would break it at 80 columns, mid-sentence, in
+# a log or for grep); in a terminal, text wraps to the window as usual.
+console = Console(stderr=False, highlight=False, soft_wrap=_piped(sys.stdout))
+err_console = Console(stderr=True, highlight=False, soft_wrap=_piped(sys.stderr))
 
 
 def open_store(*, read_only: bool = False) -> Any:

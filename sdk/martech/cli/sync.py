@@ -152,21 +152,26 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
 def show_plan(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{data['destination']}:{data['audience']}[/] ({data['mode']}): "
-        f"+{data['adds']} add, -{data['removes']} remove, ~{data['updates']} update; "
-        f"{data['invalid']} not sendable; {data['requests']} requests, "
+        f"+{data['adds']:,} add, -{data['removes']:,} remove, ~{data['updates']:,} update; "
+        f"{data['invalid']:,} not sendable; {data['requests']:,} requests, "
         f"~{data['estimated_seconds']:.1f}s"
     )
     for reason, n in sorted(data["invalid_reasons"].items()):
-        console.print(f"  not sent: {n} {reason}")
+        console.print(f"  not sent: {n:,} {reason}")
 
 
 def show_result(data: dict[str, Any]) -> None:
     state = "complete" if data["complete"] else f"stopped; resume after {data['resume_after']}"
     console.print(
-        f"[bold]{data['destination']}:{data['audience']}[/]: {state}; sent {data['sent']}, "
-        f"rejected {data['rejected']}, {data['invalid']} not sendable, "
-        f"dead-lettered {data['dead_lettered']}, {data['requests']} requests "
-        "(with audience lookups and retries)"
+        f"[bold]{data['destination']}:{data['audience']}[/]: {state}; sent {data['sent']:,}, "
+        f"rejected {data['rejected']:,}, {data['invalid']:,} not sendable, "
+        f"dead-lettered {data['dead_lettered']:,}, {data['requests']:,} requests"
+        + (
+            " (with audience lookups, retries and a vendor's extra calls, e.g. Mailchimp "
+            "subscribing people new to the list)"
+            if data["requests"]
+            else ""
+        )
     )
     for reason in data["rejected_reasons"]:
         console.print(f"  rejected: {reason}")
@@ -293,18 +298,10 @@ def status_command(
         return
     from rich.table import Table
 
-    table = Table(
-        "run",
-        "destination",
-        "segment",
-        "mode",
-        "status",
-        "sent",
-        "rejected",
-        "invalid",
-        "requests",
-        "finished",
-    )
+    from rich.table import Column
+
+    numbers = [Column(n, justify="right") for n in ("sent", "rejected", "invalid", "requests")]
+    table = Table("run", "destination", "segment", "mode", "status", *numbers, "finished")
     for row in rows:
         status_text = row["status"]
         if row["resume_after"]:
@@ -315,10 +312,10 @@ def status_command(
             row["segment"] or "",
             row["mode"],
             status_text,
-            str(row["sent"]),
-            str(row["rejected"]),
-            str(row["invalid"]),
-            str(row["requests"]),
+            f"{row['sent']:,}",
+            f"{row['rejected']:,}",
+            f"{row['invalid']:,}",
+            f"{row['requests']:,}",
             row["finished_at"] or "",
         )
     print_table(table)
