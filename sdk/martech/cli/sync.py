@@ -296,9 +296,7 @@ def status_command(
     if not rows:
         console.print("no sync runs yet")
         return
-    from rich.table import Table
-
-    from rich.table import Column
+    from rich.table import Column, Table
 
     numbers = [Column(n, justify="right") for n in ("sent", "rejected", "invalid", "requests")]
     table = Table("run", "destination", "segment", "mode", "status", *numbers, "finished")
