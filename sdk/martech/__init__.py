@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ConnectorConfig,
         Limits,
         ProfileRows,
+        PublishedContent,
         PullPage,
     )
     from .errors import (
@@ -79,6 +80,7 @@ _LAZY: dict[str, str] = {
             "ConnectorConfig",
             "Limits",
             "ProfileRows",
+            "PublishedContent",
             "PullPage",
         ),
         "errors": (
@@ -178,6 +180,7 @@ __all__ = [
     "PluginError",
     "Profile",
     "ProfileRows",
+    "PublishedContent",
     "PullPage",
     "RateLimitedError",
     "RecommendationVariant",

@@ -190,6 +190,17 @@ class BatchOutcome(BaseModel, frozen=True, extra="forbid"):
     requests: int = 1
 
 
+class PublishedContent(BaseModel, frozen=True, extra="forbid"):
+    """What publishing one variant did: the vendor's id for it and whether anything was written.
+
+    ``unchanged`` means the vendor already held this exact content, published: no write, no new
+    version in the CMS's history. A connector that cannot tell returns ``published``.
+    """
+
+    vendor_id: str
+    action: Literal["created", "updated", "unchanged", "published"] = "published"
+
+
 class ProfileRows:
     """Profiles as columns, the shape the store's bulk upsert takes: per profile its id and its
     identities, traits and consent as JSON object text.
@@ -409,8 +420,12 @@ class Connector:
         """Yield the vendor-side member keys, to reconcile against the ledger."""
         raise self._unsupported("push_audience")
 
-    async def push_content(self, variant: ContentVariant) -> str:
-        """Publish a variant; return the vendor's id for it."""
+    async def push_content(self, variant: ContentVariant) -> PublishedContent | str:
+        """Publish a variant; return what happened (or just the vendor's id for it).
+
+        Publishing content the vendor already holds, published, should write nothing and say
+        ``unchanged``: re-running a push must not add versions to a CMS's history.
+        """
         raise self._unsupported("push_content")
 
     async def decide(self, profile: Profile, placement: str) -> Decision | ContentVariant | str:

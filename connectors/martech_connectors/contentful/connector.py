@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from martech.connector import Connector, ConnectorKind, Limits
+from martech.connector import Connector, ConnectorKind, Limits, PublishedContent
 from martech.errors import FatalVendorError, ValidationError
 from martech.models import AnyVariant, Capability, ContentVariant, Level
 
@@ -111,14 +111,21 @@ class ContentfulConnector(Connector):
                 raise ValidationError(f"variants {seen[eid]!r} and {v.id!r} map to entry {eid!r}")
             seen[eid] = v.id
 
-    async def push_content(self, variant: ContentVariant) -> str:
-        """Create or update the variant's entry, then publish it; returns the entry id."""
+    async def push_content(self, variant: ContentVariant) -> PublishedContent:
+        """Create or update the variant's entry, then publish it.
+
+        An entry already holding these fields, published with no draft changes on top
+        (``version == publishedVersion + 1``), is left alone: ``unchanged``, nothing written.
+        """
         v: AnyVariant = variant  # type: ignore[assignment]
         eid = entry_id(v)
         body = {"fields": localize(variant_fields(v), self.config.locale)}
         path = f"{self._entries}/{eid}"
         for attempt in (1, 2):
-            version = await self._current_version(path)
+            current = await self._current(path)
+            if current is not None and _published_as(current, body["fields"]):
+                return PublishedContent(vendor_id=eid, action="unchanged")
+            version = None if current is None else int(current["sys"]["version"])
             headers = (
                 {"X-Contentful-Content-Type": self.config.content_type}
                 if version is None
@@ -142,17 +149,24 @@ class ContentfulConnector(Connector):
             await self._cma(
                 "PUT", f"{path}/published", headers={"X-Contentful-Version": str(new_version)}
             )
-            return eid
+            return PublishedContent(
+                vendor_id=eid, action="created" if version is None else "updated"
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _current_version(self, path: str) -> int | None:
+    async def _current(self, path: str) -> dict[str, Any] | None:
+        """The entry as the Management API holds it (draft fields, versions), or None."""
         try:
             r = await self._cma("GET", path)
         except FatalVendorError as exc:
             if exc.status == 404:
                 return None
             raise
-        return int(r.data["sys"]["version"])
+        if not isinstance(r.data, dict) or not isinstance(r.data.get("sys"), dict):
+            raise FatalVendorError(
+                f"contentful: GET {path} returned no entry (no sys)", vendor="contentful"
+            )
+        return r.data
 
     # ----------------------------------------------------------------------------- reading
 
@@ -191,6 +205,17 @@ class ContentfulConnector(Connector):
         await super().aclose()
         if self._delivery is not None:
             await self._delivery.aclose()
+
+
+def _published_as(entry: dict[str, Any], fields: dict[str, Any]) -> bool:
+    """The entry holds ``fields`` and is published with no draft changes since."""
+    sys = entry["sys"]
+    published = sys.get("publishedVersion")
+    return (
+        entry.get("fields") == fields
+        and isinstance(published, int)
+        and sys.get("version") == published + 1
+    )
 
 
 __all__ = ["ContentfulConnector"]

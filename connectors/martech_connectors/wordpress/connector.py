@@ -2,7 +2,8 @@
 
 Auth is an application password over HTTP basic; a 401/403 (``rest_not_logged_in``,
 ``rest_cannot_create``) is an :class:`~martech.errors.AuthError` from the HTTP layer. Publishing is
-idempotent by slug: an existing post with the variant's slug is updated, not duplicated. Reading
+idempotent by slug: an existing post with the variant's slug is updated, not duplicated, and left
+alone when it already holds the same title, content, excerpt and status (``unchanged``). Reading
 pages with ``page``/``per_page`` and stops at ``X-WP-TotalPages`` (``X-WP-Total`` counts items),
 with a loop guard.
 """
@@ -13,7 +14,7 @@ import base64
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from martech.connector import Connector, ConnectorKind, Limits
+from martech.connector import Connector, ConnectorKind, Limits, PublishedContent
 from martech.errors import FatalVendorError, ValidationError
 from martech.models import AnyVariant, Capability, ContentVariant, Level
 
@@ -87,19 +88,22 @@ class WordPressConnector(Connector):
                 )
             slugs[body["slug"]] = v.id
 
-    async def push_content(self, variant: ContentVariant) -> str:
-        """Create the post (or block), or update the one with the same slug; returns its id."""
+    async def push_content(self, variant: ContentVariant) -> PublishedContent:
+        """Create the post (or block), or update the one with the same slug (unless it already
+        says the same: ``unchanged``, nothing written)."""
         v: AnyVariant = variant  # type: ignore[assignment]
         body = post_body(v, self.config.status)
         found = await self._call(
             "GET", self._path, params={"slug": slug(v), "status": "any", "context": "edit"}
         )
         if isinstance(found.data, list) and found.data:
-            post_id = found.data[0]["id"]
-            r = await self._call("POST", f"{self._path}/{post_id}", json=body)
-        else:
-            r = await self._call("POST", self._path, json=body)
-        return str(r.data["id"])
+            post = found.data[0]
+            if _holds(post, body):
+                return PublishedContent(vendor_id=str(post["id"]), action="unchanged")
+            r = await self._call("POST", f"{self._path}/{post['id']}", json=body)
+            return PublishedContent(vendor_id=str(r.data["id"]), action="updated")
+        r = await self._call("POST", self._path, json=body)
+        return PublishedContent(vendor_id=str(r.data["id"]), action="created")
 
     async def read_posts(self, *, search: str | None = "martech-") -> list[dict[str, Any]]:
         """Every post (or block) the site lists, following X-WP-TotalPages."""
@@ -122,6 +126,18 @@ class WordPressConnector(Connector):
         raise FatalVendorError(
             f"wordpress: more than {MAX_PAGES} pages; stopped (loop guard)", vendor="wordpress"
         )
+
+
+def _holds(post: dict[str, Any], body: dict[str, Any]) -> bool:
+    """The post (read with ``context=edit``: raw fields) already says what ``body`` would."""
+
+    def raw(key: str) -> Any:
+        value = post.get(key)
+        return value.get("raw") if isinstance(value, dict) else None
+
+    return post.get("status") == body["status"] and all(
+        raw(key) == body[key] for key in ("title", "content", "excerpt")
+    )
 
 
 __all__ = ["WordPressConnector"]

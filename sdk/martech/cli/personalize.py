@@ -325,6 +325,9 @@ def push_cmd(
     if as_json:
         print_json(result)
         return
+    if "variants" in result:  # a CMS: one row per variant
+        _show_published(result)
+        return
     for key, value in result.items():
         if key == "errors":
             continue
@@ -337,6 +340,22 @@ def push_cmd(
         console.print(f"  refused {who}: {why}", markup=False, soft_wrap=True)
     if len(errors) > 10:
         console.print(f"  … and {len(errors) - 10} more (--json lists them all)", markup=False)
+
+
+def _show_published(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    counts = [f"{result[a]} {a}" for a in ("created", "updated", "unchanged", "published")]
+    table = Table(
+        "variant",
+        "id at the vendor",
+        "action",
+        title=f"{result['placement']} → {result['connector']}: "
+        + ", ".join(c for c in counts if not c.startswith("0 ")),
+    )
+    for row in result["variants"]:
+        table.add_row(row["variant"], row["vendor_id"], row["action"])
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

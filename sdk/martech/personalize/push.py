@@ -5,7 +5,9 @@ person's own row, written to the vendor's per-contact fields; who is sent is :mo
 rule (email identity, email consent, not in the holdout).
 
 Never a half-published placement: every variant is validated by the connector (``validate_content``)
-before the first write, so a bad variant stops the push with nothing sent.
+before the first write, so a bad variant stops the push with nothing sent. Re-publishing content
+the CMS already holds writes nothing: each variant comes back ``created``, ``updated`` or
+``unchanged`` (:class:`~martech.connector.PublishedContent`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from ..connector import Connector
+    from ..connector import Connector, PublishedContent
     from ..store import Store
     from .placements import Placement
 
@@ -31,16 +33,21 @@ def connector_for(name: str, values: dict[str, Any] | None = None) -> Connector:
     return cls(config=cls.Config.load(name, merged))  # type: ignore[no-any-return]
 
 
-async def push_variants(connector: Connector, placement: Placement) -> dict[str, str]:
-    """Validate every variant, then publish each; returns variant id -> vendor id."""
+async def push_variants(connector: Connector, placement: Placement) -> dict[str, PublishedContent]:
+    """Validate every variant, then publish each; returns variant id -> what publishing did."""
+    from ..connector import PublishedContent
+
     if not connector.supports("push_content"):
         raise ConfigError(f"connector {connector.name!r} does not offer push_content")
     validate = getattr(connector, "validate_content", None)
     if validate is not None:
         validate(placement.variants)
-    out: dict[str, str] = {}
+    out: dict[str, PublishedContent] = {}
     for variant in placement.variants:
-        out[variant.id] = await connector.push_content(variant)
+        done = await connector.push_content(variant)
+        out[variant.id] = (
+            done if isinstance(done, PublishedContent) else PublishedContent(vendor_id=done)
+        )
     return out
 
 
@@ -82,9 +89,18 @@ def push_placement(
             **sent,
         }
 
-    async def go() -> dict[str, str]:
+    async def go() -> dict[str, PublishedContent]:
         async with connector:
             return await push_variants(connector, placement)
 
     published = run_sync(go())
-    return {"placement": placement.key, "connector": to, "published": published}
+    actions = [p.action for p in published.values()]
+    return {
+        "placement": placement.key,
+        "connector": to,
+        "variants": [
+            {"variant": v, "vendor_id": p.vendor_id, "action": p.action}
+            for v, p in published.items()
+        ],
+        **{a: actions.count(a) for a in ("created", "updated", "unchanged", "published")},
+    }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from martech.errors import AuthError, FatalVendorError, ValidationError
@@ -52,8 +56,10 @@ def test_push_publishes_every_variant_and_the_cda_reads_them_back(
     emulator: ContentfulEmulator,
 ) -> None:
     c = connect(emulator)
-    ids = run_sync(push_variants(c, HERO))
-    assert ids == {v.id: f"email_hero--{v.id}" for v in HERO.variants}
+    done = run_sync(push_variants(c, HERO))
+    assert {k: (p.vendor_id, p.action) for k, p in done.items()} == {
+        v.id: (f"email_hero--{v.id}", "created") for v in HERO.variants
+    }
     stored = emulator.entries["email_hero--fishing_news"]
     assert stored["fields"]["body"] == {"en-US": "New fishing gear this week, {{first_name}}"}
     assert stored["sys"]["publishedVersion"] == 1
@@ -73,17 +79,50 @@ def test_updating_sends_the_current_version_and_republishes(emulator: Contentful
     changed = parse_placements([{**HERO.model_dump(mode="json"), "variants": variants}])[
         "email_hero"
     ]
-    run_sync(push_variants(c, changed))
+    writes = emulator.writes
+    done = run_sync(push_variants(c, changed))
+    assert {k: p.action for k, p in done.items()} == {
+        v.id: "updated" if v.id == "weekend_gear" else "unchanged" for v in HERO.variants
+    }
+    assert emulator.writes == writes + 1  # only the changed entry was saved
     entry = emulator.entries["email_hero--weekend_gear"]
     assert entry["sys"]["version"] == 4  # create 1, publish 2, update 3, publish 4
     (cat,) = [v for v in run_sync(c.read_variants("email_hero")) if v.id == "weekend_gear"]
     assert cat.content == "Gear up, weekend!"  # type: ignore[union-attr]
 
 
+def test_publishing_again_writes_nothing_and_says_unchanged(emulator: ContentfulEmulator) -> None:
+    c = connect(emulator)
+    run_sync(push_variants(c, HERO))
+
+    def versions() -> dict[str, int]:
+        return {k: e["sys"]["version"] for k, e in emulator.entries.items()}
+
+    writes, before = emulator.writes, versions()
+    again = run_sync(push_variants(c, HERO))
+    assert {p.action for p in again.values()} == {"unchanged"}
+    assert emulator.writes == writes
+    assert versions() == before
+
+
+def test_a_draft_edited_in_the_cms_is_published_again(emulator: ContentfulEmulator) -> None:
+    c = connect(emulator)
+    run_sync(push_variants(c, HERO))
+    eid = f"email_hero--{HERO.variants[0].id}"
+    emulator.entries[eid]["sys"]["version"] += 1  # someone saved a draft on top of it
+    emulator.entries[eid]["fields"]["body"] = {"en-US": "edited by hand"}
+    done = run_sync(c.push_content(HERO.variants[0]))
+    assert done.action == "updated"
+    assert emulator.entries[eid]["fields"]["body"] != {"en-US": "edited by hand"}
+    assert emulator.published[eid]["fields"] == emulator.entries[eid]["fields"]
+
+
 def test_a_version_conflict_is_resolved_by_re_reading_once(emulator: ContentfulEmulator) -> None:
     c = connect(emulator)
     run_sync(push_variants(c, HERO))
     emulator.conflicts_on_put = 1
+    eid = f"email_hero--{HERO.variants[0].id}"
+    emulator.entries[eid]["fields"]["body"] = {"en-US": "edited by hand"}  # so there is a write
     run_sync(c.push_content(HERO.variants[0]))
     assert c.conflicts == 1
     assert (
@@ -98,6 +137,8 @@ def test_a_second_conflict_is_an_error_naming_the_entry(emulator: ContentfulEmul
     c = connect(emulator)
     run_sync(push_variants(c, HERO))
     emulator.conflicts_on_put = 2
+    eid = f"email_hero--{HERO.variants[0].id}"
+    emulator.entries[eid]["fields"]["body"] = {"en-US": "edited by hand"}  # so there is a write
     with pytest.raises(
         FatalVendorError, match=r"entry 'email_hero--reels_you_viewed' changed again"
     ):
@@ -146,3 +187,35 @@ def test_mapping_round_trips_every_variant_kind() -> None:
             entry = {"sys": {"id": "x"}, "fields": variant_fields(v)}
             assert entry_to_variant(entry) == v
             assert set(localize(variant_fields(v), "en-US")["body"]) == {"en-US"}
+
+
+def test_cli_push_lists_each_variant_and_a_second_push_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from martech.cli import main
+    from martech.sandbox import serve
+    from martech.store import Store
+
+    monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    Store(tmp_path / "martech.duckdb").close()
+    forget_budgets()
+    with serve("contentful") as (emu, url):
+        settings = emu.connection(url)
+        (tmp_path / "martech.toml").write_text(
+            "[connectors.contentful]\n"
+            + "".join(f'{k} = "{settings[k]}"\n' for k in ("base_url", "delivery_url", "space_id")),
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("MARTECH_CONTENTFUL_MANAGEMENT_TOKEN", settings["management_token"])
+        monkeypatch.setenv("MARTECH_CONTENTFUL_DELIVERY_TOKEN", settings["delivery_token"])
+        push = ["personalize", "push", "--placement", "email_hero", "--to", "contentful"]
+        assert main(push) == 0
+        first = capsys.readouterr().out
+        assert main([*push, "--json"]) == 0
+        again = json.loads(capsys.readouterr().out)
+    assert f"email_hero → contentful: {len(HERO.variants)} created" in first
+    for v in HERO.variants:
+        assert re.search(rf"│ {v.id} +│ email_hero--{v.id} +│ created", first)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, len(HERO.variants))
+    assert {r["action"] for r in again["variants"]} == {"unchanged"}

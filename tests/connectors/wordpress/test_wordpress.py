@@ -38,8 +38,9 @@ def test_publish_renders_templates_with_defaults_and_reads_back_over_pages(
     emulator: WordPressEmulator,
 ) -> None:
     c = connect(emulator)
-    ids = run_sync(push_variants(c, HOME))
-    assert len(set(ids.values())) == 6
+    done = run_sync(push_variants(c, HOME))
+    assert len({p.vendor_id for p in done.values()}) == 6
+    assert {p.action for p in done.values()} == {"created"}
     posts = run_sync(c.read_posts())  # 6 posts, 4 per page: two pages, X-WP-TotalPages = 2
     assert len(posts) == 6
     assert emulator.requests["GET /wp-json/wp/v2/posts"] == 6 + 2  # slug lookups + two pages
@@ -53,9 +54,17 @@ def test_publishing_again_updates_by_slug_instead_of_duplicating(
 ) -> None:
     c = connect(emulator)
     first = run_sync(push_variants(c, HOME))
+    writes = emulator.writes
     again = run_sync(push_variants(c, HOME))
-    assert first == again
+    assert {k: p.vendor_id for k, p in again.items()} == {k: p.vendor_id for k, p in first.items()}
+    assert {p.action for p in again.values()} == {"unchanged"}
+    assert emulator.writes == writes  # nothing rewritten
     assert len(emulator.items["posts"]) == 6
+    (post,) = [p for p in emulator.items["posts"].values() if p["slug"].endswith("hero-welcome")]
+    post["content"]["raw"] = "edited by hand"
+    third = run_sync(push_variants(c, HOME))
+    assert [k for k, p in third.items() if p.action == "updated"] == ["hero_welcome"]
+    assert emulator.writes == writes + 1
 
 
 def test_variants_can_be_published_as_reusable_blocks(emulator: WordPressEmulator) -> None:
