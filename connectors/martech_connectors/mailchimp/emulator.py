@@ -33,6 +33,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from martech.sandbox import Emulator, Faults, json_response
@@ -52,6 +54,25 @@ ERROR_DOCS = "https://mailchimp.com/developer/marketing/docs/errors/"
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,.]+$")
 #: Member keys a partial response can build straight from the stored member.
 _STORED_KEYS = frozenset({"email_address", "status", "last_changed"})
+#: A member's wire keys, each from (list id, subscriber hash, stored member): a partial response
+#: (``fields=members.x,…``) builds only the keys it names.
+_WIRE: dict[str, Callable[[str, str, dict[str, Any]], Any]] = {
+    "id": lambda lid, h, m: h,
+    "email_address": lambda lid, h, m: m["email_address"],
+    "unique_email_id": lambda lid, h, m: h[:10],
+    "email_type": lambda lid, h, m: "html",
+    "status": lambda lid, h, m: m["status"],
+    "merge_fields": lambda lid, h, m: m["merge_fields"],
+    "interests": lambda lid, h, m: {},
+    "stats": lambda lid, h, m: {"avg_open_rate": 0, "avg_click_rate": 0},
+    "timestamp_opt": lambda lid, h, m: m["timestamp_opt"],
+    "last_changed": lambda lid, h, m: m["last_changed"],
+    "tags_count": lambda lid, h, m: len(m["tags"]),
+    "tags": lambda lid, h, m: m["tags"],
+    "list_id": lambda lid, h, m: lid,
+}
+#: ``last_changed`` text -> time, remembered: a ``since_last_changed`` page compares every member.
+_parsed = lru_cache(maxsize=1 << 16)(parse_time)
 _TAG = re.compile(r"^[A-Z0-9_]{1,10}$")
 #: Merge field types Mailchimp accepts on ``POST /lists/{id}/merge-fields``.
 MERGE_TYPES = (
@@ -331,21 +352,8 @@ class MailchimpEmulator(Emulator):
     ) -> dict[str, Any]:
         if only is not None and only <= _STORED_KEYS:
             return {k: m[k] for k in only}  # a partial response: build only what was asked
-        return {
-            "id": h,
-            "email_address": m["email_address"],
-            "unique_email_id": h[:10],
-            "email_type": "html",
-            "status": m["status"],
-            "merge_fields": m["merge_fields"],
-            "interests": {},
-            "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
-            "timestamp_opt": m["timestamp_opt"],
-            "last_changed": m["last_changed"],
-            "tags_count": len(m["tags"]),
-            "tags": m["tags"],
-            "list_id": list_id,
-        }
+        wire = _WIRE if only is None else {k: _WIRE[k] for k in only if k in _WIRE}
+        return {k: get(list_id, h, m) for k, get in wire.items()}  # unknown names: left out
 
     def _merge_problem(self, lst: ListState, merge: Any) -> tuple[str, str] | None:
         """(tag, why) for the first merge field value the audience would refuse, or None."""
@@ -523,16 +531,23 @@ class MailchimpEmulator(Emulator):
             return bad
         status = request.query_params.get("status")
         since = parse_time(request.query_params.get("since_last_changed"))
+        only = self._only(request, "members")
         with self.lock:
-            rows = [
-                (h, m)
-                for h, m in lst.members.items()
-                if (status is None or m["status"] == status)
-                and (since is None or (parse_time(m["last_changed"]) or since) > since)
-            ]
-            page = [self._wire_member(lst.id, h, m) for h, m in rows[offset : offset + count]]
-        doc = {"members": page, "list_id": lst.id, "total_items": len(rows), "_links": []}
-        return json_response(self._select(doc, request))
+            if status is None and since is None:
+                # Unfiltered (a full pull): slice the list in place, not a copy of it per page.
+                total = len(lst.members)
+                rows = list(islice(lst.members.items(), offset, offset + count))
+            else:
+                matching = [
+                    (h, m)
+                    for h, m in lst.members.items()
+                    if (status is None or m["status"] == status)
+                    and (since is None or (_parsed(m["last_changed"]) or since) > since)
+                ]
+                total, rows = len(matching), matching[offset : offset + count]
+            page = [self._wire_member(lst.id, h, m, only) for h, m in rows]
+        doc = {"members": page, "list_id": lst.id, "total_items": total, "_links": []}
+        return json_response(self._select(doc, request, projected=("members",) if only else ()))
 
     async def member(self, request: Request) -> Response:
         lst, denied = self._list(request)

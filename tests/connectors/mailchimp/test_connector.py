@@ -157,6 +157,29 @@ def test_pull_asks_only_for_the_fields_it_maps(
     assert all(set(m) == {"email_address"} for m in r.data["members"])
 
 
+def test_member_pages_slice_the_list_and_project_any_member_keys(
+    emulator: MailchimpEmulator, connector: MailchimpConnector
+) -> None:
+    emulator.seed_data(7)
+    path = f"/lists/{DEFAULT_LIST_ID}/members"
+    full = run_sync(connector._call("GET", path, params={"count": 100})).data["members"]
+    fields = "members.email_address,members.tags,members.list_id,members.nope,total_items"
+    pages = [
+        run_sync(
+            connector._call("GET", path, params={"fields": fields, "count": 3, "offset": offset})
+        ).data
+        for offset in (0, 3, 6, 9)
+    ]
+    assert [len(p["members"]) for p in pages] == [3, 3, 1, 0]
+    assert {p["total_items"] for p in pages} == {7}
+    got = [m for p in pages for m in p["members"]]
+    assert got == [
+        {"email_address": m["email_address"], "tags": m["tags"], "list_id": DEFAULT_LIST_ID}
+        for m in full
+    ]
+    assert set(full[0]) >= {"id", "unique_email_id", "stats", "merge_fields", "tags_count"}
+
+
 # --------------------------------------------------------------------------------------- push
 
 
