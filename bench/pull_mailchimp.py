@@ -90,7 +90,7 @@ def ours_extract(url: str) -> int:
         c = connector(url)
         n = 0
         async for page in c.pull_profiles():  # type: ignore[attr-defined]
-            n += len(page.profiles)
+            n += len(page)  # rows as the connector yields them; no Profile objects
         return n
 
     return run_sync(go())

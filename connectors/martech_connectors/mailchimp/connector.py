@@ -44,7 +44,7 @@ from .mapping import (
     encode_cursor,
     incremental_since,
     member_email,
-    member_to_profile,
+    members_to_rows,
     merge_fields_for,
     parse_time,
     recommendation_fields,
@@ -210,7 +210,7 @@ class MailchimpConnector(Connector):
             pages += 1
             if pages > 100_000:
                 raise PaginationLoopError("mailchimp: more than 100000 member pages; stopped")
-            profiles = [p for m in members if (p := member_to_profile(m)) is not None]
+            rows = members_to_rows(members)
             stamps = [c for m in members if isinstance(c := m.get("last_changed"), str)]
             if stamps:
                 # Mailchimp writes every last_changed in UTC (+00:00): strings sort as times.
@@ -223,7 +223,7 @@ class MailchimpConnector(Connector):
             done = not members or offset >= total
             next_cursor = encode_cursor(None if done else offset, since, high)
             if members or done:
-                yield PullPage(profiles=profiles, cursor=next_cursor)
+                yield PullPage(rows=rows, cursor=next_cursor)
             if done:
                 return
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import JsonValue
 
-from martech.connector import AudienceMember, MemberBatch
+from martech.connector import AudienceMember, MemberBatch, ProfileRows
 from martech.errors import ValidationError
 from martech.identity import normalize_email, normalize_phone
 from martech.models import Profile
@@ -41,6 +41,7 @@ UNKNOWN_PREFIX = "mc_"
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
 
 _DATACENTER = re.compile(r"-([a-z]{2,4}\d{1,3})$")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def subscriber_hash(email: str) -> str:
@@ -88,13 +89,11 @@ def _present(value: Any) -> bool:
     return value not in (None, "", {}, [])
 
 
-def member_to_profile(member: Mapping[str, Any]) -> Profile | None:
-    """One member as a Profile, or None when it has no usable email address.
+_Parts = tuple[str, dict[str, str], dict[str, JsonValue], dict[str, bool]]
 
-    The profile id is ``mailchimp:<subscriber hash>``; the store merges it with any profile that
-    owns the same email. Known merge fields become named traits, unknown ones ``mc_<tag>``,
-    ``PHONE`` also becomes a phone identity when it parses; status maps to email consent.
-    """
+
+def _member_parts(member: Mapping[str, Any]) -> _Parts | None:
+    """(profile id, identities, traits, consent) of one member; None without a usable email."""
     email = member.get("email_address")
     normalized = normalize_email(email) if isinstance(email, str) else None
     if normalized is None:
@@ -107,7 +106,9 @@ def member_to_profile(member: Mapping[str, Any]) -> Profile | None:
             if not _present(value):
                 continue
             if tag == "PHONE" and isinstance(value, str):
-                if (phone := normalize_phone(value)) is not None:
+                # E.164 as given skips the (slow) phonenumbers parse.
+                phone = value if _E164.fullmatch(value) else normalize_phone(value)
+                if phone is not None:
                     identities["phone"] = phone
                 continue
             traits[trait_for_tag(str(tag))] = value
@@ -120,15 +121,46 @@ def member_to_profile(member: Mapping[str, Any]) -> Profile | None:
             *sorted(str(t["name"]) for t in tags if isinstance(t, Mapping) and "name" in t)
         ]
         traits["mailchimp_tags"] = names
-    # model_construct: every field is built above with the types Profile declares (JSON values
-    # straight from orjson, a known consent channel), and this runs once per pulled member.
+    consent = consent_from_status(status if isinstance(status, str) else None)
+    return f"mailchimp:{subscriber_hash(normalized)}", identities, traits, consent
+
+
+def member_to_profile(member: Mapping[str, Any]) -> Profile | None:
+    """One member as a Profile, or None when it has no usable email address.
+
+    The profile id is ``mailchimp:<subscriber hash>``; the store merges it with any profile that
+    owns the same email. Known merge fields become named traits, unknown ones ``mc_<tag>``,
+    ``PHONE`` also becomes a phone identity when it parses; status maps to email consent.
+    """
+    parts = _member_parts(member)
+    if parts is None:
+        return None
+    pid, identities, traits, consent = parts
+    # model_construct: every field is built with the types Profile declares (JSON values
+    # straight from orjson, a known consent channel).
     return Profile.model_construct(
-        id=f"mailchimp:{subscriber_hash(normalized)}",
-        identities=identities,
-        traits=traits,
-        events=[],
-        consent=consent_from_status(status if isinstance(status, str) else None),
+        id=pid, identities=identities, traits=traits, events=[], consent=consent
     )
+
+
+def members_to_rows(members: Iterable[Mapping[str, Any]]) -> ProfileRows:
+    """A page of members as :class:`~martech.connector.ProfileRows`, the columns the store
+    upserts: the profiles of :func:`member_to_profile` (members without an email left out),
+    without a pydantic object per member."""
+    ids: list[str] = []
+    identities: list[str] = []
+    traits: list[str] = []
+    consent: list[str] = []
+    dumps = orjson.dumps
+    for member in members:
+        parts = _member_parts(member)
+        if parts is None:
+            continue
+        ids.append(parts[0])
+        identities.append(dumps(parts[1]).decode())
+        traits.append(dumps(parts[2]).decode())
+        consent.append(dumps(parts[3]).decode())
+    return ProfileRows(ids=ids, identities=identities, traits=traits, consent=consent)
 
 
 def member_email(member: AudienceMember) -> str | None:
@@ -320,6 +352,7 @@ __all__ = [
     "item_errors",
     "member_email",
     "member_to_profile",
+    "members_to_rows",
     "merge_fields_for",
     "parse_time",
     "recommendation_fields",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from martech_connectors.mailchimp.mapping import (
     decode_cursor,
     encode_cursor,
     member_to_profile,
+    members_to_rows,
     merge_fields_for,
     rejected_by_key,
     split_by_email,
@@ -160,3 +162,42 @@ def test_cursors_round_trip(
 def test_a_foreign_cursor_is_a_validation_error() -> None:
     with pytest.raises(ValidationError, match="cursor"):
         decode_cursor("after=abc")
+
+
+_MEMBERS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "email_address": st.one_of(
+                st.sampled_from(["Jane@Example.com", " bo@x.io ", "not-an-email", ""]),
+                st.emails(),
+            ),
+            "merge_fields": st.dictionaries(
+                st.sampled_from(["FNAME", "LNAME", "PHONE", "COMPANY", "SHOESIZE", "REC1"]),
+                st.one_of(
+                    st.none(),
+                    st.just(""),
+                    st.sampled_from(["+14155550100", "(415) 555-0101", "12", "Ann"]),
+                    st.integers(-5, 5),
+                ),
+            ),
+        },
+        optional={
+            "status": st.sampled_from(["subscribed", "unsubscribed", "cleaned", "pending"]),
+            "tags": st.lists(
+                st.fixed_dictionaries({"id": st.integers(1, 9), "name": st.sampled_from("abc")}),
+                max_size=3,
+            ),
+        },
+    ),
+    max_size=6,
+)
+
+
+@given(_MEMBERS)
+def test_columnar_rows_give_the_same_profiles_as_the_per_member_mapping(
+    members: list[dict[str, Any]],
+) -> None:
+    expected = [p for m in members if (p := member_to_profile(m)) is not None]
+    rows = members_to_rows(members)
+    assert rows.ids == [p.id for p in expected]
+    assert rows.profiles() == expected
