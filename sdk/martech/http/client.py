@@ -248,7 +248,6 @@ class HttpClient:
             self._learn_secrets(headers)
         started = time.monotonic()
         first_wait = len(self.waits)
-        attempts = 0
 
         def wait(state: tenacity.RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -278,6 +277,14 @@ class HttpClient:
             self.waits.append(pause)
             return pause
 
+        # The first attempt outside tenacity: most requests succeed at once, and building the
+        # retry machinery costs more than the request's own Python work. A failure enters the
+        # loop below as its first attempt, so waits and counts are as if tenacity ran it.
+        attempts = 1
+        try:
+            return await self._once(method, path, params, body, send_headers)
+        except RetriableVendorError as exc:
+            first: RetriableVendorError | None = exc
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(policy.max_attempts),
             retry=tenacity.retry_if_exception_type(RetriableVendorError),
@@ -289,6 +296,9 @@ class HttpClient:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if first is not None:
+                        failed, first = first, None
+                        raise failed
                     attempts += 1
                     result = await self._once(method, path, params, body, send_headers)
         except RetriableVendorError as exc:
