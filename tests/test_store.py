@@ -288,12 +288,31 @@ def test_a_schema_3_store_gains_the_computed_traits_profile_index(tmp_path, monk
     monkeypatch.undo()
     indexes = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'computed_traits'"
     with Store(path) as s:
-        assert s.schema_version == 4
+        assert s.schema_version == store_module.SCHEMA_VERSION
         assert s.con.execute(indexes).fetchall() == [("computed_traits_profile",)]
         rows = s.con.execute(
             "SELECT name, value FROM computed_traits WHERE profile_id = ? ORDER BY name", ["a"]
         ).fetchall()
         assert rows == [("orders", "3"), ("rfm", '"gold"')]
+
+
+def test_schema_5_marks_the_batches_an_older_martech_folded(tmp_path, monkeypatch):
+    path = tmp_path / "m.duckdb"
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 4)
+    with Store(path) as s:
+        s.con.execute(
+            "INSERT INTO sync_batches (run_id, batch, op, items, sent, rejected, requests) "
+            "VALUES ('r', 0, 'add', 2, 2, 0, 1), ('r', 1, 'add', 2, 2, 0, 1)"
+        )
+        # batch 0 was folded (its log rows deleted); batch 1 was committed, then the run died
+        s.con.execute(
+            "INSERT INTO sync_ledger_log (run_id, batch, op, profile_id, state) "
+            "VALUES ('r', 1, 'add', 'a', 'present'), ('r', 1, 'add', 'b', 'present')"
+        )
+    monkeypatch.undo()
+    with Store(path) as s:
+        folded = s.con.execute("SELECT batch, folded FROM sync_batches ORDER BY batch").fetchall()
+    assert folded == [(0, True), (1, False)]
 
 
 def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: version -> statements that bring the schema from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {
@@ -184,6 +184,15 @@ MIGRATIONS: dict[int, list[str]] = {
     # (profile_id, name) serves only lookups naming both, so this read was a scan of every
     # profile's traits (~90 ms at 1M profiles; ~1.5 ms with this index).
     4: ["CREATE INDEX computed_traits_profile ON computed_traits (profile_id)"],
+    # sync: the ledger log keeps only refused items; a committed batch's other items are read
+    # from the run's plan when it is folded, and ``folded`` marks the batches already folded.
+    # Batches an older martech already folded (their log rows are gone) are marked folded.
+    5: [
+        "ALTER TABLE sync_batches ADD COLUMN folded BOOLEAN DEFAULT false",
+        """UPDATE sync_batches SET folded = NOT EXISTS (
+               SELECT 1 FROM sync_ledger_log l
+               WHERE l.run_id = sync_batches.run_id AND l.batch = sync_batches.batch)""",
+    ],
 }
 
 

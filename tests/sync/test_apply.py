@@ -201,6 +201,60 @@ def test_a_wait_past_the_deadline_stops_cleanly_and_the_next_apply_resumes(
     assert [r.status for r in status(store)][:2] == ["complete", "complete"]
 
 
+def test_refusals_before_a_stop_are_still_retried_after_the_resume(
+    store: Store, emulator: ReferenceEmulator, connector: ReferenceConnector
+) -> None:
+    # Batch 1 goes through with some items refused, then every request is a 429 asking for an
+    # hour: the run stops (folding batch 1) and the next apply resumes and folds the rest. The
+    # refusals of batch 1 must survive that second fold, so they are sent again.
+    emulator.set_faults(
+        Faults(
+            reject_rate=0.2,
+            seed=5,
+            too_many_requests=Burst(every=2, length=1000),
+            retry_after="3600",
+            paths=("/v1/audiences/1/",),
+        )
+    )
+    spec = SyncSpec(audience="a", members=ids(300))
+    stopped = apply(store, connector, spec, deadline=datetime.now(UTC) + timedelta(seconds=30))
+    assert not stopped.complete
+    assert stopped.rejected
+    refused = set(stopped.rejected)
+    states = dict(store.con.execute("SELECT profile_id, state FROM sync_ledger").fetchall())
+    assert {k for k, v in states.items() if v == "rejected"} == refused
+    emulator.set_faults(Faults())
+    result = apply(store, connector, spec)
+    assert result.complete
+    assert emulator.members("a") == emails(300)
+    assert emulator.duplicate_adds == 0
+    present = fetch_scalar(store.con, "SELECT count(*) FROM sync_ledger WHERE state = 'present'")
+    assert present == 300
+
+
+def test_only_refused_items_reach_the_ledger_log(store: Store) -> None:
+    from martech.sync import ledger
+
+    def record(batch: int, states: list[str]) -> ledger.BatchRecord:
+        keys = [f"k{batch}-{i}" for i in range(len(states))]
+        reasons = ["no" if s == "rejected" else None for s in states]
+        return ledger.BatchRecord(batch, "add", keys, [None] * len(keys), states, reasons, 1)
+
+    ledger.commit_batches(
+        store.con,
+        "r1",
+        [record(0, ["present"] * 3), record(1, ["present", "rejected", "present", "rejected"])],
+    )
+    logged = store.con.execute(
+        "SELECT batch, profile_id, state, reason FROM sync_ledger_log ORDER BY ALL"
+    ).fetchall()
+    assert logged == [(1, "k1-1", "rejected", "no"), (1, "k1-3", "rejected", "no")]
+    batches = store.con.execute(
+        "SELECT batch, items, sent, rejected, folded FROM sync_batches ORDER BY batch"
+    ).fetchall()
+    assert batches == [(0, 3, 3, 0, False), (1, 4, 2, 2, False)]
+
+
 class Crash(Exception):
     pass
 

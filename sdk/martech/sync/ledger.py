@@ -1,6 +1,6 @@
 """The sync ledger in the store: what this tool sent where, batch by batch, and its runs.
 
-Tables (schema v1 + v3, see ``martech.store.MIGRATIONS``):
+Tables (schema v1 + v3 + v5, see ``martech.store.MIGRATIONS``):
 
 - ``sync_ledger``: one row per (destination, audience, member) — the folded state: ``present``
   (we added it and it is there), ``removed`` (we removed it), ``rejected`` (the vendor refused
@@ -9,9 +9,12 @@ Tables (schema v1 + v3, see ``martech.store.MIGRATIONS``):
   complete), ``started_upto`` (the highest batch it may have started) and ``resume_after``.
 - ``sync_plan_items``: a run's intent, written before anything is sent: every item with its
   deterministic batch number. A resumed run replays exactly these batches.
-- ``sync_ledger_log`` + ``sync_batches``: per-batch results, appended in one transaction per
-  commit (a cheap append; a primary-key upsert per batch costs ~10 ms per 500 rows). The log is
-  folded into ``sync_ledger`` when a run ends or is resumed.
+- ``sync_batches`` + ``sync_ledger_log``: per-batch results, appended in one transaction per
+  group commit: a row per batch, and a log row only for each item the vendor refused (with its
+  reason). Every other item of a committed batch is done (``present``, or ``removed`` for a
+  remove), so its state comes from the run's plan. When a run ends or stops, its batches not yet
+  ``folded`` are folded into ``sync_ledger``: a million sent members are one append per batch
+  while sending and one set-based fold at the end, not a million log rows.
 
 A batch is committed or it is not: a kill -9 loses at most the batches that were in flight, and
 those are found again as ``batch <= started_upto`` without a ``sync_batches`` row.
@@ -39,7 +42,7 @@ UNFINISHED = ("running", "stopped", "interrupted")
 
 @dataclass
 class BatchRecord:
-    """What one batch did, ready to commit: one ledger-log row per item."""
+    """What one batch did, ready to commit; only its refused items reach the ledger log."""
 
     batch: int
     op: str
@@ -277,7 +280,8 @@ def set_started_upto(con: duckdb.DuckDBPyConnection, run_id: str, upto: int) -> 
 def commit_batches(
     con: duckdb.DuckDBPyConnection, run_id: str, records: Iterable[BatchRecord]
 ) -> None:
-    """Append finished batches to the ledger log, all in one transaction (group commit)."""
+    """Record finished batches, all in one transaction (group commit): a ``sync_batches`` row
+    each, and a ledger-log row for each refused item."""
     import pyarrow as pa
 
     records = list(records)
@@ -292,13 +296,18 @@ def commit_batches(
         "reason": [],
     }
     for rec in records:
-        n = len(rec.keys)
-        cols["batch"].extend([rec.batch] * n)
-        cols["op"].extend([rec.op] * n)
-        cols["profile_id"].extend(rec.keys)
-        cols["state"].extend(rec.states)
-        cols["payload_hash"].extend(rec.hashes)
-        cols["reason"].extend(rec.reasons)
+        if not rec.rejected:
+            continue  # the common case: nothing refused, nothing to log item by item
+        for key, state, payload_hash, reason in zip(
+            rec.keys, rec.states, rec.hashes, rec.reasons, strict=True
+        ):
+            if state == "rejected":
+                cols["batch"].append(rec.batch)
+                cols["op"].append(rec.op)
+                cols["profile_id"].append(key)
+                cols["state"].append(state)
+                cols["payload_hash"].append(payload_hash)
+                cols["reason"].append(reason)
     table = pa.table(
         cols,
         schema=pa.schema(
@@ -347,20 +356,34 @@ def commit_batches(
 
 
 def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience: str) -> None:
-    """Fold a run's ledger log into ``sync_ledger`` (latest row per member wins); idempotent.
+    """Fold a run's committed, not yet folded batches into ``sync_ledger``; idempotent.
 
-    A refused update or remove leaves the member as it was, so only refused adds are folded.
+    Each planned item of such a batch is ``present`` (``removed`` for a remove) unless the log
+    says the vendor refused it; the latest batch per member wins. A refused update or remove
+    leaves the member as it was, so only refused adds are folded.
     """
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "INSERT OR REPLACE INTO sync_ledger (destination, audience, profile_id, state, "
             "payload_hash, batch_id, run_id, updated_at) "
-            "SELECT ?, ?, profile_id, state, payload_hash, CAST(batch AS VARCHAR), run_id, "
-            "logged_at FROM sync_ledger_log WHERE run_id = ? "
-            "AND NOT (state = 'rejected' AND op <> 'add') "
-            "QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY batch DESC) = 1",
+            "SELECT ?, ?, p.profile_id, "
+            "  CASE WHEN r.profile_id IS NOT NULL THEN 'rejected' "
+            "       WHEN p.op = 'remove' THEN 'removed' ELSE 'present' END, "
+            "  p.payload_hash, CAST(p.batch AS VARCHAR), p.run_id, b.committed_at "
+            "FROM sync_plan_items p "
+            "JOIN sync_batches b ON b.run_id = p.run_id AND b.batch = p.batch AND b.op = p.op "
+            "  AND NOT coalesce(b.folded, false) "
+            "LEFT JOIN sync_ledger_log r ON r.run_id = p.run_id AND r.batch = p.batch "
+            "  AND r.profile_id = p.profile_id AND r.state = 'rejected' "
+            "WHERE p.run_id = ? AND NOT (r.profile_id IS NOT NULL AND p.op <> 'add') "
+            "QUALIFY row_number() OVER (PARTITION BY p.profile_id ORDER BY p.batch DESC) = 1",
             [destination, audience, run_id],
+        )
+        con.execute(
+            "UPDATE sync_batches SET folded = true "
+            "WHERE run_id = ? AND NOT coalesce(folded, false)",
+            [run_id],
         )
         con.execute("DELETE FROM sync_ledger_log WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
