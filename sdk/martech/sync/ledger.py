@@ -335,12 +335,13 @@ def commit_batches(
     try:
         con.register("_martech_log", table)
         con.register("_martech_batches", summary)
-        con.execute(
-            "INSERT INTO sync_ledger_log (run_id, batch, op, profile_id, state, payload_hash, "
-            "reason) SELECT ?, batch, op, profile_id, state, payload_hash, reason "
-            "FROM _martech_log",
-            [run_id],
-        )
+        if table.num_rows:
+            con.execute(
+                "INSERT INTO sync_ledger_log (run_id, batch, op, profile_id, state, "
+                "payload_hash, reason) SELECT ?, batch, op, profile_id, state, payload_hash, "
+                "reason FROM _martech_log",
+                [run_id],
+            )
         con.execute(
             "INSERT INTO sync_batches (run_id, batch, op, items, sent, rejected, requests) "
             "SELECT ?, batch, op, items, sent, rejected, requests FROM _martech_batches",
