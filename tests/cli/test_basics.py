@@ -149,3 +149,16 @@ def test_plugins_strict_in_martech_toml_makes_a_broken_plugin_fatal(tmp_path, mo
     (tmp_path / "martech.toml").write_text("[plugins]\nstrict = true\n")
     cli._strict_plugins_from_config()
     assert os.environ.get("MARTECH_STRICT_PLUGINS") == "1"
+
+
+def test_version_answers_without_loading_plugins(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import martech.cli as cli
+
+    def no(*args: object) -> None:
+        raise AssertionError("--version built the app (and loaded every plugin)")
+
+    monkeypatch.setattr(cli, "build_app", no)
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("martech ")

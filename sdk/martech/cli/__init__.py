@@ -100,6 +100,8 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
+        if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+            _version(True)  # answered before any plugin loads; raises typer.Exit
         _strict_plugins_from_config()
         cli = build_app()
         # Without standalone mode click returns typer.Exit's code instead of raising it.
