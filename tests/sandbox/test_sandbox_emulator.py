@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -204,3 +205,24 @@ def test_a_taken_port_is_a_clear_error() -> None:
             serve("mailchimp", port=port),
         ):
             pass
+
+
+def test_cli_serve_latency_reaches_the_emulators_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    import martech.sandbox as sandbox
+    from martech.cli import main
+
+    seen: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def fake_serve(name: str, **kw: Any) -> Iterator[tuple[Any, str]]:
+        seen.update(kw, name=name)
+        raise KeyboardInterrupt  # stop right there: the settings are what this test reads
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(sandbox, "serve", fake_serve)
+    main(["sandbox", "serve", "mailchimp", "--latency", "0.25", "--records", "0"])
+    assert seen["name"] == "mailchimp"
+    assert seen["faults"].latency == 0.25
+    assert main(["sandbox", "serve", "mailchimp", "--latency", "-1"]) == 2

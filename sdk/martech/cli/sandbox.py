@@ -44,6 +44,9 @@ def serve(
     for_seconds: float | None = typer.Option(
         None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
     ),
+    latency: float = typer.Option(
+        0.0, "--latency", min=0.0, help="Seconds to hold every answer (a vendor far away)."
+    ),
 ) -> None:
     """Serve NAME's emulator on 127.0.0.1 until Ctrl-C; prints the base URL first.
 
@@ -53,7 +56,7 @@ def serve(
     from ..sandbox import Faults
     from ..sandbox import serve as serve_emulator
 
-    faults = Faults(seed=seed)
+    faults = Faults(seed=seed, latency=latency)
     limits = not no_limits
     with serve_emulator(
         name, port=port, records=records, seed=seed, faults=faults, limits=limits

@@ -105,6 +105,50 @@ def test_pull_pages_members_into_a_real_store(
     assert emulator.requests[f"GET /3.0/lists/{DEFAULT_LIST_ID}/members"] == 3
 
 
+def test_pages_after_the_first_are_fetched_ten_at_a_time_and_yielded_in_order(
+    emulator: MailchimpEmulator,
+) -> None:
+    emulator.seed_data(250)
+    emulator.set_faults(Faults(latency=0.02))  # each page takes a while: prefetching shows
+    connector = connect(emulator, page_size=10)
+
+    async def go() -> list[tuple[list[str], str | None]]:
+        return [
+            ([p.identities["email"] for p in page.profiles], page.cursor)
+            async for page in connector.pull_profiles()
+        ]
+
+    pages = run_sync(go())
+    emails = [e for page, _ in pages for e in page]
+    assert emails == [f"member{i:07d}@sandbox.example.com" for i in range(250)]
+    assert 2 <= emulator.max_in_flight <= 10  # Mailchimp's connection cap, never more
+    assert emulator.requests[f"GET /3.0/lists/{DEFAULT_LIST_ID}/members"] == 25
+    # Page 7's cursor resumes at page 8, whatever was in flight when it was yielded.
+    rest, _ = pull_all(connect(emulator, page_size=10), pages[6][1])
+    assert rest == emails[70:]
+
+
+def test_a_page_cut_short_mid_list_is_read_on_from_where_it_ended(
+    emulator: MailchimpEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list changed under the pull: pages guessed past a short page are dropped."""
+    emulator.seed_data(60)
+    connector = connect(emulator, page_size=10)
+    real = connector._call
+    cut = {"done": False}
+
+    async def shorter(method, path, *, params=None, json=None):  # type: ignore[no-untyped-def]
+        r = await real(method, path, params=params, json=json)
+        if params and params.get("offset") == 20 and not cut["done"]:
+            cut["done"] = True
+            r.data["members"] = r.data["members"][:4]  # 4 of 10, total still 60
+        return r
+
+    monkeypatch.setattr(connector, "_call", shorter)
+    emails, _ = pull_all(connector)
+    assert emails == [f"member{i:07d}@sandbox.example.com" for i in range(60)]
+
+
 def test_the_last_cursor_makes_the_next_pull_incremental(
     emulator: MailchimpEmulator, connector: MailchimpConnector
 ) -> None:
