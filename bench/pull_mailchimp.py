@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/pull_mailchimp.py [--records 100000] [--runs 3]
+    .venv/bin/python bench/pull_mailchimp.py [--records 100000] [--runs 3] [--latency 0.2]
 
 The emulator runs in its own process (``martech sandbox serve mailchimp --no-limits``) so it
 does not share our GIL. Every runner pages ``GET /3.0/lists/{id}/members`` with ``count=1000``
@@ -14,6 +14,8 @@ and the same ``fields`` selection, stopping at ``total_items``. Measured, median
 
 Prints rec/s for each and ours / floor. The emulator renders each page on request (member
 objects, partial-response filtering), so part of every runner's time is the server's.
+``--latency S`` holds every answer S seconds, as a vendor across the internet does: the floor
+waits for each page in turn; the connector keeps up to 10 pages in flight (Mailchimp's cap).
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ FIELDS = (
 )
 
 
-def start_emulator(records: int) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(records: int, latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
     """``martech sandbox serve mailchimp`` in a child process; wait (bounded) for its URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "martech", "sandbox", "serve", "mailchimp", "--records",
-         str(records), "--no-limits", "--port", "0"],
+         str(records), "--no-limits", "--port", "0", "--latency", str(latency)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -134,11 +136,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0, help="Seconds per answer.")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-mailchimp-"))
-    proc, url = start_emulator(args.records)
+    proc, url = start_emulator(args.records, args.latency)
     try:
-        print(f"emulator {url} with {args.records} members")
+        print(f"emulator {url} with {args.records} members, {args.latency:g} s per answer")
         assert floor(url) == args.records
         ours_extract(url)  # warm-up: imports
         runners: dict[str, Callable[[], int]] = {
