@@ -72,6 +72,26 @@ def test_profiles_sharing_an_identity_merge_across_batches(martech_store, kind, 
     assert martech_store.resolve(kind, second) == "s1"
 
 
+@pytest.mark.parametrize("placeholder", ["+10000000000", "+15555550100"])
+def test_a_placeholder_phone_shared_by_many_merges_nobody(martech_store, placeholder):
+    # E.164-shaped but no real number: within one batch, then against stored profiles.
+    martech_store.upsert_profiles(
+        profiles(*[(f"p{i}", {"email": f"p{i}@x.io", "phone": placeholder}, {}) for i in range(3)])
+    )
+    martech_store.upsert_profiles(profiles(("p9", {"phone": placeholder}, {"late": True})))
+    assert martech_store.count("profiles") == 4
+    assert martech_store.resolve("phone", placeholder) is None
+    assert martech_store.resolve("email", "p1@x.io") == "p1"
+
+
+def test_a_real_phone_shared_in_a_batch_still_merges_in_its_canonical_form(martech_store):
+    martech_store.upsert_profiles(
+        profiles(("a", {"phone": "+4402079460000"}, {}), ("b", {"phone": "+4402079460000"}, {}))
+    )
+    assert martech_store.count("profiles") == 1
+    assert martech_store.resolve("phone", "+442079460000") == "a"
+
+
 def test_duplicates_inside_one_batch_merge_into_the_smallest_id(martech_store):
     counts = martech_store.upsert_profiles(
         profiles(

@@ -133,6 +133,8 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     unique_in_batch = empty_ids and bool(
         fetch_scalar(con, "SELECT count(*) = count(DISTINCT hash(kind, value)) FROM _in_ids")
     )
+    if not (empty_ids and unique_in_batch):
+        _check_shared_phones(con)
     canon_kind = "TABLE"
     if empty_ids and no_aliases and unique_in_batch:
         # A first load (the common bulk case): nothing can merge, so skip the joins.
@@ -223,6 +225,28 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     con.execute("DROP TABLE IF EXISTS _in_ids")
     con.execute(f"DROP {in_kind} IF EXISTS _in")
     return UpsertCounts(inserted=inserted, updated=updated)
+
+
+def _check_shared_phones(con: duckdb.DuckDBPyConnection) -> None:
+    """Run the full phone check on each E.164-shaped phone that would merge two profiles.
+
+    Phones already in E.164 skip phonenumbers when extracted (a million calls would cost ~40 s).
+    But a placeholder such as ``+10000000000`` is E.164-shaped, and every profile carrying it
+    would merge into one. So a phone shared within the batch, or owned by another stored
+    profile, is checked now; one that is not a real number is dropped (neither stored nor merged
+    on), and a real one takes its canonical form.
+    """
+    con.execute(
+        f"""UPDATE _in_ids SET value = martech_normalize_phone(value)
+            WHERE kind = 'phone' AND regexp_full_match(value, '{_E164}') AND value IN (
+                SELECT value FROM _in_ids WHERE kind = 'phone'
+                GROUP BY value HAVING count(DISTINCT profile_id) > 1
+                UNION
+                SELECT n.value FROM _in_ids n JOIN identities x
+                  ON x.kind = 'phone' AND x.value = n.value AND x.profile_id <> n.profile_id
+                WHERE n.kind = 'phone')"""
+    )
+    con.execute("DELETE FROM _in_ids WHERE value IS NULL")
 
 
 def _table_shape(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[Any], list[Any]]:

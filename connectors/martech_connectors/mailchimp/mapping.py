@@ -41,7 +41,6 @@ UNKNOWN_PREFIX = "mc_"
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional", "archived")
 
 _DATACENTER = re.compile(r"-([a-z]{2,4}\d{1,3})$")
-_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 def subscriber_hash(email: str) -> str:
@@ -106,8 +105,9 @@ def _member_parts(member: Mapping[str, Any]) -> _Parts | None:
             if not _present(value):
                 continue
             if tag == "PHONE" and isinstance(value, str):
-                # E.164 as given skips the (slow) phonenumbers parse.
-                phone = value if _E164.fullmatch(value) else normalize_phone(value)
+                # Always the full check: a placeholder such as +10000000000 is E.164-shaped, and a
+                # phone identity shared by many people would merge them into one profile.
+                phone = normalize_phone(value)
                 if phone is not None:
                     identities["phone"] = phone
                 continue

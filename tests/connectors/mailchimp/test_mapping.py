@@ -201,3 +201,23 @@ def test_columnar_rows_give_the_same_profiles_as_the_per_member_mapping(
     rows = members_to_rows(members)
     assert rows.ids == [p.id for p in expected]
     assert rows.profiles() == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "identity"),
+    [
+        ("+10000000000", None),  # E.164-shaped placeholder: not a number anyone has
+        ("+15555550100", None),
+        ("+4402079460000", "+442079460000"),  # the national 0 dropped: one form per number
+        ("(415) 555-0101", "+14155550101"),  # national format, default region US
+        ("+14155550100", "+14155550100"),
+    ],
+)
+def test_a_phone_merge_field_becomes_an_identity_only_when_it_is_a_real_number(
+    given: str, identity: str | None
+) -> None:
+    member = {"email_address": "a@x.io", "status": "subscribed", "merge_fields": {"PHONE": given}}
+    profile = member_to_profile(member)
+    assert profile is not None
+    assert profile.identities.get("phone") == identity
+    assert members_to_rows([member]).profiles() == [profile]
