@@ -48,6 +48,10 @@ def test_the_interval_recovers_a_planted_uplift_for_the_treated_tactic_only(deci
     assert co.conclusive
     assert co.verdict.startswith("conversion up")
     assert co.metrics["revenue_per_recipient"].low > 0
+    # Every planted outcome falls inside its window, so the latest event is younger than
+    # decided_at + 7 days: every counted decision's window is still open, and it says so.
+    assert co.partial == co.n_treated + co.n_holdout
+    assert f"window is still open for {co.partial:,} of them" in co.verdict
     # no uplift was planted for people the default served anyway
     d = default.metrics["conversion"]
     assert d.low <= 0 <= d.high
@@ -111,3 +115,16 @@ def test_only_decisions_after_the_latest_event_are_left_out(decided: Store) -> N
         before.n_holdout - held,
     )
     assert after.metrics  # still measured on the people whose outcomes can be seen
+
+
+def test_once_later_events_arrive_no_window_is_open(decided: Store) -> None:
+    plant_lift(decided, base_rate=0.05, uplift=0.04, seed=1, tactics={"co_occurrence"})
+    (pid,) = decided.con.execute("SELECT profile_id FROM decisions LIMIT 1").fetchall()[0]
+    late = decided.con.execute("SELECT max(decided_at) + INTERVAL 30 DAY FROM decisions")
+    decided.con.execute(
+        "INSERT INTO events (profile_id, type, ts) VALUES (?, 'view', ?)",
+        [pid, late.fetchall()[0][0]],
+    )
+    rows = lift(decided)
+    assert all(r.partial == 0 and r.pending == 0 for r in rows)
+    assert not any("still open" in r.verdict for r in rows)

@@ -203,6 +203,7 @@ def lift_cmd(
                     "n_treated": r.n_treated,
                     "n_holdout": r.n_holdout,
                     "pending": r.pending,
+                    "partial": r.partial,
                     "conclusive": r.conclusive,
                     "verdict": r.verdict,
                     "metrics": {k: m.__dict__ for k, m in r.metrics.items()},

@@ -10,7 +10,9 @@ plainly instead of printing a number to over-read.
 
 Decisions made at or after the latest stored event have had no time to show an outcome (decide
 today, events pulled last night): they are counted as ``pending`` and left out of both arms rather
-than counted as people who did nothing, which would read as "no difference".
+than counted as people who did nothing, which would read as "no difference". Counted decisions
+whose window runs past that event are reported as ``partial``: their outcomes so far are all
+there is, and the verdict says the window is still open.
 
 :func:`plant_lift` appends outcome events with a known uplift for the treated, seeded, so a test can
 check that the estimate's interval recovers what was planted.
@@ -59,6 +61,8 @@ class LiftRow:
     conclusive: bool = False
     #: Decisions newer than the latest stored event: no outcome can be seen yet, so not counted.
     pending: int = 0
+    #: Counted decisions whose window runs past the latest stored event (outcomes so far only).
+    partial: int = 0
 
 
 def _z(confidence: float) -> float:
@@ -111,6 +115,14 @@ def lift(
         [*params, horizon, horizon],
     ).fetchall()
     pending = {(pl, tac): int(n) for pl, tac, n in pending_rows}
+    partial_rows = store.con.execute(
+        "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
+        + (f"{filters} AND " if filters else "")
+        + "decided_at < ? AND decided_at + to_microseconds(CAST(? * 86400e6 AS BIGINT)) > ? "
+        "GROUP BY ALL",
+        [*params, horizon, window_days, horizon],
+    ).fetchall()
+    partial = {(pl, tac): int(n) for pl, tac, n in partial_rows}
     where.append("(?::TIMESTAMPTZ IS NOT NULL AND d.decided_at < ?)")
     params += [horizon, horizon]
     sql = f"""
@@ -144,6 +156,13 @@ def lift(
         h = arm.get(True, (0.0,) * 6)
         n1, n0 = int(t[0]), int(h[0])
         waiting = pending.get((pl, tac), 0)
+        young = partial.get((pl, tac), 0)
+        open_note = (
+            f"; the {window_days:g}-day window is still open for {young:,} of them (outcomes "
+            "so far only)"
+            if young
+            else ""
+        )
         if n1 + n0 == 0 and waiting:
             latest = "there are none"
             if horizon is not None:
@@ -171,6 +190,7 @@ def lift(
                     verdict=f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
                     f"at least {min_per_arm} per arm are needed",
                     pending=waiting,
+                    partial=young,
                 )
             )
             continue
@@ -195,7 +215,17 @@ def lift(
                 f"({c.low * 100:+.2f} to {c.high * 100:+.2f}) includes 0"
             )
         out.append(
-            LiftRow(pl, tac, n1, n0, metrics, verdict, conclusive=c.significant, pending=waiting)
+            LiftRow(
+                pl,
+                tac,
+                n1,
+                n0,
+                metrics,
+                verdict + open_note,
+                conclusive=c.significant,
+                pending=waiting,
+                partial=young,
+            )
         )
     return out
 
