@@ -114,17 +114,21 @@ class ContentfulConnector(Connector):
     async def push_content(self, variant: ContentVariant) -> PublishedContent:
         """Create or update the variant's entry, then publish it.
 
-        An entry already holding these fields, published with no draft changes on top
+        Only this connector's locale of the variant's fields is written: other locales and
+        fields someone added in Contentful are kept (a PUT replaces the whole ``fields``). An
+        entry already holding these values, published with no draft changes on top
         (``version == publishedVersion + 1``), is left alone: ``unchanged``, nothing written.
         """
         v: AnyVariant = variant  # type: ignore[assignment]
         eid = entry_id(v)
-        body = {"fields": localize(variant_fields(v), self.config.locale)}
+        ours = localize(variant_fields(v), self.config.locale)
         path = f"{self._entries}/{eid}"
         for attempt in (1, 2):
             current = await self._current(path)
-            if current is not None and _published_as(current, body["fields"]):
+            fields = ours if current is None else _overlay(current.get("fields") or {}, ours)
+            if current is not None and _published_as(current, fields):
                 return PublishedContent(vendor_id=eid, action="unchanged")
+            body = {"fields": fields}
             version = None if current is None else int(current["sys"]["version"])
             headers = (
                 {"X-Contentful-Content-Type": self.config.content_type}
@@ -205,6 +209,14 @@ class ContentfulConnector(Connector):
         await super().aclose()
         if self._delivery is not None:
             await self._delivery.aclose()
+
+
+def _overlay(current: dict[str, Any], ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The entry's fields with ours written over them, locale by locale."""
+    out = {name: dict(by_locale) for name, by_locale in current.items()}
+    for name, by_locale in ours.items():
+        out.setdefault(name, {}).update(by_locale)
+    return out
 
 
 def _published_as(entry: dict[str, Any], fields: dict[str, Any]) -> bool:

@@ -534,7 +534,7 @@ class MailchimpEmulator(Emulator):
         only = self._only(request, "members")
         with self.lock:
             if status is None and since is None:
-                # Unfiltered (a full pull): slice the list in place, not a copy of it per page.
+                # Unfiltered (a full pull): walk to the offset without copying the list per page.
                 total = len(lst.members)
                 rows = list(islice(lst.members.items(), offset, offset + count))
             else:

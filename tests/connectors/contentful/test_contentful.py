@@ -117,6 +117,25 @@ def test_a_draft_edited_in_the_cms_is_published_again(emulator: ContentfulEmulat
     assert emulator.published[eid]["fields"] == emulator.entries[eid]["fields"]
 
 
+def test_an_update_keeps_other_locales_and_fields_added_in_contentful() -> None:
+    emulator = ContentfulEmulator(cma_rate=None, locales=("en-US", "de-DE"))
+    c = connect(emulator)
+    run_sync(push_variants(c, HERO))
+    eid = f"email_hero--{HERO.variants[0].id}"
+    entry = emulator.entries[eid]
+    entry["fields"]["body"]["de-DE"] = "Auf Deutsch"
+    entry["fields"]["note"] = {"en-US": "added by an editor"}
+    entry["fields"]["body"]["en-US"] = "edited by hand"  # ours: restored by the push
+    entry["sys"]["version"] += 1
+    done = run_sync(c.push_content(HERO.variants[0]))
+    assert done.action == "updated"
+    fields = emulator.entries[eid]["fields"]
+    assert fields["body"]["de-DE"] == "Auf Deutsch"
+    assert fields["note"] == {"en-US": "added by an editor"}
+    assert fields["body"]["en-US"] != "edited by hand"
+    assert run_sync(c.push_content(HERO.variants[0])).action == "unchanged"
+
+
 def test_a_version_conflict_is_resolved_by_re_reading_once(emulator: ContentfulEmulator) -> None:
     c = connect(emulator)
     run_sync(push_variants(c, HERO))
