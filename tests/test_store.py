@@ -297,15 +297,24 @@ def test_an_older_store_is_migrated_in_place_keeping_its_data(tmp_path, monkeypa
         assert s.con.execute("SELECT count(*) FROM extra").fetchall() == [(1,)]
 
 
+def older_store(path, monkeypatch, version: int, *statements: str) -> None:
+    """A store at schema ``version`` holding what ``statements`` insert."""
+    with monkeypatch.context() as m:
+        m.setattr(store_module, "SCHEMA_VERSION", version)
+        with Store(path) as s:
+            for statement in statements:
+                s.con.execute(statement)
+
+
 def test_a_schema_3_store_gains_the_computed_traits_profile_index(tmp_path, monkeypatch):
     path = tmp_path / "m.duckdb"
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
-    with Store(path) as s:
-        s.con.execute(
-            "INSERT INTO computed_traits (profile_id, name, value) VALUES "
-            "('a', 'rfm', '\"gold\"'), ('a', 'orders', '3'), ('b', 'rfm', '\"lapsed\"')"
-        )
-    monkeypatch.undo()
+    older_store(
+        path,
+        monkeypatch,
+        3,
+        "INSERT INTO computed_traits (profile_id, name, value) VALUES "
+        "('a', 'rfm', '\"gold\"'), ('a', 'orders', '3'), ('b', 'rfm', '\"lapsed\"')",
+    )
     indexes = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'computed_traits'"
     with Store(path) as s:
         assert s.schema_version == store_module.SCHEMA_VERSION
@@ -318,18 +327,16 @@ def test_a_schema_3_store_gains_the_computed_traits_profile_index(tmp_path, monk
 
 def test_schema_5_marks_the_batches_an_older_martech_folded(tmp_path, monkeypatch):
     path = tmp_path / "m.duckdb"
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 4)
-    with Store(path) as s:
-        s.con.execute(
-            "INSERT INTO sync_batches (run_id, batch, op, items, sent, rejected, requests) "
-            "VALUES ('r', 0, 'add', 2, 2, 0, 1), ('r', 1, 'add', 2, 2, 0, 1)"
-        )
-        # batch 0 was folded (its log rows deleted); batch 1 was committed, then the run died
-        s.con.execute(
-            "INSERT INTO sync_ledger_log (run_id, batch, op, profile_id, state) "
-            "VALUES ('r', 1, 'add', 'a', 'present'), ('r', 1, 'add', 'b', 'present')"
-        )
-    monkeypatch.undo()
+    # batch 0 was folded (its log rows deleted); batch 1 was committed, then the run died
+    older_store(
+        path,
+        monkeypatch,
+        4,
+        "INSERT INTO sync_batches (run_id, batch, op, items, sent, rejected, requests) "
+        "VALUES ('r', 0, 'add', 2, 2, 0, 1), ('r', 1, 'add', 2, 2, 0, 1)",
+        "INSERT INTO sync_ledger_log (run_id, batch, op, profile_id, state) "
+        "VALUES ('r', 1, 'add', 'a', 'present'), ('r', 1, 'add', 'b', 'present')",
+    )
     with Store(path) as s:
         folded = s.con.execute("SELECT batch, folded FROM sync_batches ORDER BY batch").fetchall()
     assert folded == [(0, True), (1, False)]

@@ -108,21 +108,22 @@ def lift(
         params.append(placement)
     horizon = store.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
     filters = " AND ".join(where)
-    pending_rows = store.con.execute(
-        "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
-        + (f"{filters} AND " if filters else "")
-        + "(?::TIMESTAMPTZ IS NULL OR decided_at >= ?) GROUP BY ALL",
-        [*params, horizon, horizon],
-    ).fetchall()
-    pending = {(pl, tac): int(n) for pl, tac, n in pending_rows}
-    partial_rows = store.con.execute(
-        "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
-        + (f"{filters} AND " if filters else "")
-        + "decided_at < ? AND decided_at + to_microseconds(CAST(? * 86400e6 AS BIGINT)) > ? "
-        "GROUP BY ALL",
-        [*params, horizon, window_days, horizon],
-    ).fetchall()
-    partial = {(pl, tac): int(n) for pl, tac, n in partial_rows}
+
+    def per_tactic(condition: str, args: list[object]) -> dict[tuple[str, str], int]:
+        """Decisions per (placement, tactic) meeting ``condition`` (and the filters)."""
+        rows = store.con.execute(
+            "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
+            + (f"{filters} AND " if filters else "")
+            + f"{condition} GROUP BY ALL",
+            [*params, *args],
+        ).fetchall()
+        return {(pl, tac): int(n) for pl, tac, n in rows}
+
+    pending = per_tactic("(?::TIMESTAMPTZ IS NULL OR decided_at >= ?)", [horizon, horizon])
+    partial = per_tactic(
+        "decided_at < ? AND decided_at + to_microseconds(CAST(? * 86400e6 AS BIGINT)) > ?",
+        [horizon, window_days, horizon],
+    )
     where.append("(?::TIMESTAMPTZ IS NOT NULL AND d.decided_at < ?)")
     params += [horizon, horizon]
     sql = f"""
@@ -167,32 +168,19 @@ def lift(
             latest = "there are none"
             if horizon is not None:
                 latest = f"the latest is {horizon.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-            out.append(
-                LiftRow(
-                    pl,
-                    tac,
-                    0,
-                    0,
-                    verdict=f"no outcomes yet: all {waiting:,} decisions are newer than the "
-                    f"latest stored event ({latest}); import or pull the events that follow them",
-                    pending=waiting,
-                )
+            verdict = (
+                f"no outcomes yet: all {waiting:,} decisions are newer than the latest stored "
+                f"event ({latest}); import or pull the events that follow them"
             )
+            out.append(LiftRow(pl, tac, 0, 0, verdict=verdict, pending=waiting, partial=young))
             continue
         if min(n1, n0) < max(min_per_arm, 2):
             smaller = "holdout" if n0 <= n1 else "treated group"
-            out.append(
-                LiftRow(
-                    pl,
-                    tac,
-                    n1,
-                    n0,
-                    verdict=f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
-                    f"at least {min_per_arm} per arm are needed",
-                    pending=waiting,
-                    partial=young,
-                )
+            verdict = (
+                f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
+                f"at least {min_per_arm} per arm are needed"
             )
+            out.append(LiftRow(pl, tac, n1, n0, verdict=verdict, pending=waiting, partial=young))
             continue
         metrics = {
             "conversion": _rate(t[1], n1, h[1], n0, z, "conversion"),
@@ -222,7 +210,7 @@ def lift(
                 n0,
                 metrics,
                 verdict + open_note,
-                conclusive=c.significant,
+                c.significant,
                 pending=waiting,
                 partial=young,
             )
