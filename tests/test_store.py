@@ -287,8 +287,9 @@ def test_an_older_store_is_migrated_in_place_keeping_its_data(tmp_path, monkeypa
         new,
         ["CREATE TABLE extra (x INTEGER)", "INSERT INTO extra VALUES (7)"],
     )
-    with pytest.raises(StoreError, match="needs a migration"):
-        Store(path, read_only=True)
+    with Store(path, read_only=True) as s:  # reading after an upgrade migrates first
+        assert s.read_only
+        assert s.schema_version == new
     with Store(path) as s:
         assert s.schema_version == new
         assert s.con.execute("SELECT x FROM extra").fetchall() == [(7,)]
@@ -340,6 +341,41 @@ def test_schema_5_marks_the_batches_an_older_martech_folded(tmp_path, monkeypatc
     with Store(path) as s:
         folded = s.con.execute("SELECT batch, folded FROM sync_batches ORDER BY batch").fetchall()
     assert folded == [(0, True), (1, False)]
+
+
+def test_reading_an_older_store_another_reader_holds_says_so(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.duckdb"
+    older_store(path, monkeypatch, store_module.SCHEMA_VERSION - 1)
+    reader = (
+        f"import duckdb, sys; c = duckdb.connect({str(path)!r}, read_only=True); "
+        "print('open', flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", reader], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreLockedError, match="older martech and needs a migration"):
+            Store(path, read_only=True)
+    finally:
+        holder.communicate("", timeout=30)
+    with Store(path, read_only=True) as s:
+        assert s.schema_version == store_module.SCHEMA_VERSION
+
+
+def test_reading_a_duckdb_file_that_is_no_store_changes_nothing(tmp_path):
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).close()
+    with pytest.raises(StoreError, match="needs a migration"):
+        Store(path, read_only=True)
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM information_schema.tables").fetchall() == [(0,)]
 
 
 def test_a_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):

@@ -239,16 +239,46 @@ class Store:
         If another process holds it, retry for up to ``wait`` seconds, then raise
         :class:`StoreLockedError`.
         """
-        import time
-
-        import duckdb
-
         self.path = Path(path) if path is not None else default_path()
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}; run `martech generate` or `martech import`")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._open(wait)
+        if read_only and 0 < self._stored_version() < SCHEMA_VERSION:
+            # A store from an older martech, opened to read (`profiles show` after an upgrade):
+            # migrate it once for writing, then read. Not while another process has it open.
+            self.con.close()
+            try:
+                Store(self.path, wait=wait).close()
+            except StoreLockedError:
+                raise StoreLockedError(
+                    f"{self.path} comes from an older martech and needs a migration to schema "
+                    f"{SCHEMA_VERSION}, but another process has it open; try again when it "
+                    "finishes"
+                ) from None
+            self._open(wait)
+        try:
+            self._migrate()
+            if not read_only:
+                from ._bulk import _ensure_phone_udf
+
+                # Registered outside any transaction: one registered inside a transaction that
+                # rolls back is gone from DuckDB's catalog but cannot be registered again.
+                _ensure_phone_udf(self.con)
+        except BaseException:
+            self.con.close()  # release the file: a refused store must not stay locked
+            raise
+
+    def _open(self, wait: float) -> None:
+        """Connect to the file, retrying for up to ``wait`` seconds while another process holds
+        its lock."""
+        import time
+
+        import duckdb
+
+        read_only = self.read_only
         deadline = time.monotonic() + max(0.0, wait)
         for attempt in range(10_000):  # bounded; the deadline ends it much sooner
             try:
@@ -268,17 +298,13 @@ class Store:
                 time.sleep(min(0.05 * (attempt + 1), 0.5))
             except duckdb.Error as exc:
                 raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
-        try:
-            self._migrate()
-            if not read_only:
-                from ._bulk import _ensure_phone_udf
 
-                # Registered outside any transaction: one registered inside a transaction that
-                # rolls back is gone from DuckDB's catalog but cannot be registered again.
-                _ensure_phone_udf(self.con)
-        except BaseException:
-            self.con.close()  # release the file: a refused store must not stay locked
-            raise
+    def _stored_version(self) -> int:
+        """The file's schema version (0 for a file without martech's tables)."""
+        has_meta = fetch_scalar(
+            self.con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        )
+        return self.schema_version if has_meta else 0
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -297,10 +323,7 @@ class Store:
         return int(value) if value is not None else 0
 
     def _migrate(self) -> None:
-        has_meta = fetch_scalar(
-            self.con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        )
-        current = self.schema_version if has_meta else 0
+        current = self._stored_version()
         if current > SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self.path} has schema version {current}, this martech knows up to "
