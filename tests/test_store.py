@@ -217,13 +217,15 @@ def test_read_only_on_a_missing_file_is_a_clear_error(tmp_path):
 
 
 @contextmanager
-def holder(path: Path, *, read_only: bool) -> Iterator[None]:
-    """Another process holding the store open until the block ends."""
-    code = (
-        "import sys; from martech.store import Store; "
-        f"s = Store({str(path)!r}, read_only={read_only}); print('ready', flush=True); "
-        "sys.stdin.read()"
+def holder(path: Path, *, read_only: bool, raw: bool = False) -> Iterator[None]:
+    """Another process holding the store open until the block ends (``raw``: a plain DuckDB
+    connection, which neither creates nor migrates anything)."""
+    opener = (
+        f"import duckdb; s = duckdb.connect({str(path)!r}, read_only={read_only})"
+        if raw
+        else f"from martech.store import Store; s = Store({str(path)!r}, read_only={read_only})"
     )
+    code = f"import sys; {opener}; print('ready', flush=True); sys.stdin.read()"
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -344,25 +346,13 @@ def test_schema_5_marks_the_batches_an_older_martech_folded(tmp_path, monkeypatc
 
 
 def test_reading_an_older_store_another_reader_holds_says_so(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
     path = tmp_path / "m.duckdb"
     older_store(path, monkeypatch, store_module.SCHEMA_VERSION - 1)
-    reader = (
-        f"import duckdb, sys; c = duckdb.connect({str(path)!r}, read_only=True); "
-        "print('open', flush=True); sys.stdin.read()"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", reader], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "open"
-        with pytest.raises(StoreLockedError, match="older martech and needs a migration"):
-            Store(path, read_only=True)
-    finally:
-        holder.communicate("", timeout=30)
+    with (
+        holder(path, read_only=True, raw=True),
+        pytest.raises(StoreLockedError, match="older martech and needs a migration"),
+    ):
+        Store(path, read_only=True)
     with Store(path, read_only=True) as s:
         assert s.schema_version == store_module.SCHEMA_VERSION
 
