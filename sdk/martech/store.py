@@ -246,21 +246,8 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._open(wait)
-        if read_only and 0 < self._stored_version() < SCHEMA_VERSION:
-            # A store from an older martech, opened to read (`profiles show` after an upgrade):
-            # migrate it once for writing, then read. Not while another process has it open.
-            self.con.close()
-            try:
-                Store(self.path, wait=wait).close()
-            except StoreLockedError:
-                raise StoreLockedError(
-                    f"{self.path} comes from an older martech and needs a migration to schema "
-                    f"{SCHEMA_VERSION}, but another process has it open; try again when it "
-                    "finishes"
-                ) from None
-            self._open(wait)
         try:
-            self._migrate()
+            self._migrate(wait)
             if not read_only:
                 from ._bulk import _ensure_phone_udf
 
@@ -322,7 +309,7 @@ class Store:
         value = fetch_scalar(self.con, "SELECT value FROM meta WHERE key = 'schema_version'")
         return int(value) if value is not None else 0
 
-    def _migrate(self) -> None:
+    def _migrate(self, wait: float) -> None:
         current = self._stored_version()
         if current > SCHEMA_VERSION:
             raise SchemaVersionError(
@@ -331,11 +318,25 @@ class Store:
             )
         if current == SCHEMA_VERSION:
             return
-        if self.read_only:
+        if self.read_only and current == 0:  # no martech tables: a read never creates them
             raise StoreError(
                 f"{self.path} needs a migration to schema {SCHEMA_VERSION}; "
                 "open it once for writing"
             )
+        if self.read_only:
+            # A store from an older martech, opened to read (`profiles show` after an upgrade):
+            # migrate it once for writing, then read. Not while another process has it open.
+            self.con.close()
+            try:
+                Store(self.path, wait=wait).close()
+            except StoreLockedError:
+                raise StoreLockedError(
+                    f"{self.path} comes from an older martech and needs a migration to schema "
+                    f"{SCHEMA_VERSION}, but another process has it open; try again when it "
+                    "finishes"
+                ) from None
+            self._open(wait)
+            return
         self._apply_migrations(current)  # all or nothing: a failure leaves the old version
 
     def _apply_migrations(self, current: int) -> None:
