@@ -197,12 +197,12 @@ class MailchimpConnector(Connector):
         seen_pages: set[bytes] = set()
         pages = 0
         async with aclosing(self._member_pages(params, offset, count)) as fetched:
-            async for r in fetched:
-                page = self._member_page(r, offset, seen_pages, high)
+            async for r, members, total in fetched:
+                rows, high = self._member_page(r, members, offset, seen_pages, high)
                 pages += 1
                 if pages > 100_000:
                     raise PaginationLoopError("mailchimp: more than 100000 member pages; stopped")
-                rows, n, total, high = page
+                n = len(members)
                 offset += n
                 done = not n or offset >= total
                 next_cursor = encode_cursor(None if done else offset, since, high)
@@ -212,14 +212,17 @@ class MailchimpConnector(Connector):
                     return
 
     def _member_page(
-        self, r: Response, offset: int, seen_pages: set[bytes], high: datetime | None
-    ) -> tuple[ProfileRows, int, int, datetime | None]:
-        """(rows, members on the page, total_items, newest last_changed so far) of one page."""
+        self,
+        r: Response,
+        members: list[Any],
+        offset: int,
+        seen_pages: set[bytes],
+        high: datetime | None,
+    ) -> tuple[ProfileRows, datetime | None]:
+        """One page's rows and the newest ``last_changed`` seen so far; a page served again
+        is a loop."""
         from martech.http.paginate import PaginationLoopError
 
-        data = r.data if isinstance(r.data, dict) else {}
-        members = data.get("members") or []
-        total = int(data.get("total_items") or 0)
         if members and r.content in seen_pages:
             raise PaginationLoopError(
                 f"mailchimp: GET {self._list_path}/members served the same page again at "
@@ -236,20 +239,20 @@ class MailchimpConnector(Connector):
             )
             if high is None or newest > high:
                 high = newest
-        return rows, len(members), total, high
+        return rows, high
 
     async def _member_pages(
         self, params: Mapping[str, Any], offset: int, count: int
-    ) -> AsyncIterator[Response]:
-        """Member pages from ``offset`` on, in order, with up to ``limits.concurrency`` requests
-        in flight once the first page has said how many members there are.
+    ) -> AsyncIterator[tuple[Response, list[Any], int]]:
+        """(response, members, total_items) of each member page from ``offset`` on, in order,
+        with up to ``limits.concurrency`` requests in flight once the first page has said how
+        many members there are.
 
         Mailchimp pages by offset, so every later page's address is known from the first one:
-        with network latency per page this is the difference between one
-        round trip per page and ten at a time. The connection budget (10 per API key) still
-        bounds everything that uses the key. A page shorter than ``count`` before the end means
-        the list changed under the pull: the pages guessed past it are dropped and reading goes
-        on from where that page ended.
+        with network latency, one round trip per page becomes ten at a time. The connection
+        budget (10 per API key) still bounds everything that uses the key. A page shorter than
+        ``count`` before the end means the list changed under the pull: the pages guessed past
+        it are dropped and reading goes on from where that page ended.
         """
         path = f"{self._list_path}/members"
         window = max(1, self.limits.concurrency)
@@ -266,14 +269,15 @@ class MailchimpConnector(Connector):
                 at, task = inflight.popleft()
                 r = await task
                 data = r.data if isinstance(r.data, dict) else {}
-                got = len(data.get("members") or [])
+                members = data.get("members") or []
                 total = int(data.get("total_items") or 0)
+                got = len(members)
                 if got < count and at + got < total:
                     for _, guessed in inflight:
                         guessed.cancel()
                     inflight.clear()
                     upcoming = at + got
-                yield r
+                yield r, members, total
                 if not got:
                     return
                 while len(inflight) < window and upcoming < total:
