@@ -345,6 +345,26 @@ def test_schema_5_marks_the_batches_an_older_martech_folded(tmp_path, monkeypatc
     assert folded == [(0, True), (1, False)]
 
 
+def test_schema_6_keeps_every_identity_and_drops_only_the_key(tmp_path, monkeypatch):
+    path = tmp_path / "m.duckdb"
+    older_store(
+        path,
+        monkeypatch,
+        5,
+        "INSERT INTO identities VALUES ('email', 'a@x.io', 'a'), ('phone', '+14155550100', 'a'), "
+        "('email', 'b@x.io', 'b')",
+    )
+    keys = (
+        "SELECT count(*) FROM duckdb_constraints() "
+        "WHERE table_name = 'identities' AND constraint_type = 'PRIMARY KEY'"
+    )
+    with Store(path) as s:
+        assert s.con.execute(keys).fetchall() == [(0,)]
+        assert s.resolve("email", "b@x.io") == "b"
+        assert s.resolve("phone", "+1 415 555 0100") == "a"
+        assert s.count("identities") == 3
+
+
 def test_reading_an_older_store_another_reader_holds_says_so(tmp_path, monkeypatch):
     path = tmp_path / "m.duckdb"
     older_store(path, monkeypatch, store_module.SCHEMA_VERSION - 1)
@@ -409,12 +429,32 @@ def test_a_first_load_keeps_the_schema_and_its_primary_keys(tmp_path, monkeypatc
         assert _shape(loaded) == _shape(fresh)
         with pytest.raises(duckdb.ConstraintException):
             loaded.con.execute("INSERT INTO profiles (id) VALUES ('a')")
-        with pytest.raises(duckdb.ConstraintException):
-            loaded.con.execute("INSERT INTO identities VALUES ('email', 'a@x.io', 'b')")
         # The next batch goes through the keyed upsert and still merges by identity.
         loaded.upsert_profiles(profiles(("c", {"email": "a@x.io"}, {"m": 2})))
         assert loaded.resolve("email", "a@x.io") == "a"
         assert loaded.count("profiles") == 2
+        assert loaded.con.execute("SELECT kind, value, profile_id FROM identities").fetchall() == [
+            ("email", "a@x.io", "a")
+        ]
+
+
+def test_identities_stay_one_row_per_identity_without_a_key(martech_store):
+    """Schema 6 dropped the (kind, value) key: the upsert alone keeps each identity once, across
+    batches, within a batch, and when a batch re-sends identities already stored."""
+    martech_store.upsert_profiles(profiles(("a", {"email": "a@x.io", "phone": "+14155550100"}, {})))
+    martech_store.upsert_profiles(
+        profiles(
+            ("b", {"email": "A@x.io"}, {}),  # the same email, other case: merges into a
+            ("c", {"email": "c@x.io"}, {}),
+            ("d", {"email": "c@x.io", "phone": "+14155550100"}, {}),  # shares both
+        )
+    )
+    martech_store.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {"again": True})))
+    rows = martech_store.con.execute(
+        "SELECT kind, value, count(*) FROM identities GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert rows == [("email", "a@x.io", 1), ("email", "c@x.io", 1), ("phone", "+14155550100", 1)]
+    assert martech_store.resolve("phone", "+14155550100") == "a"
 
 
 def test_a_first_load_keeps_an_index_of_the_users_own(martech_store):

@@ -192,16 +192,17 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
                  updated_at = now()"""
         )
     if empty_ids and unique_in_batch and not n_moved:
-        restore = _drop_primary_key_while_empty(con, "identities")
         con.execute("INSERT INTO identities SELECT kind, value, profile_id FROM _in_ids")
-        _restore_primary_key(con, "identities", restore)
     else:
+        # (kind, value) is unique by this insert alone (the table has no key, see schema 6):
+        # one row per identity, and none that is stored already.
         con.execute(
             """INSERT INTO identities (kind, value, profile_id)
                SELECT DISTINCT ON (n.kind, n.value) n.kind, n.value, c.id
                FROM _in_ids n JOIN _canon c ON c.incoming = n.profile_id
-               ORDER BY n.kind, n.value, c.id
-               ON CONFLICT DO NOTHING"""
+               WHERE NOT EXISTS (SELECT 1 FROM identities x
+                                 WHERE x.kind = n.kind AND x.value = n.value)
+               ORDER BY n.kind, n.value, c.id"""
         )
     # Merged ids: remember the alias, move anything stored under it, drop its row.
     if n_moved:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: version -> statements that bring the schema from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {
@@ -192,6 +192,21 @@ MIGRATIONS: dict[int, list[str]] = {
         """UPDATE sync_batches SET folded = NOT EXISTS (
                SELECT 1 FROM sync_ledger_log l
                WHERE l.run_id = sync_batches.run_id AND l.batch = sync_batches.batch)""",
+    ],
+    # identities without its primary key. DuckDB never used that index for a lookup (it
+    # covers two columns, so `kind = ? AND value = ?` scanned the table with or without it),
+    # while keeping it cost a bulk load ~150 MB of index per million profiles, built on insert
+    # and written at the checkpoint. (kind, value) stays unique: every write goes through
+    # _bulk.upsert_profiles, which inserts only identities not yet stored.
+    6: [
+        """CREATE TABLE identities_v6 (
+            kind VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            profile_id VARCHAR NOT NULL
+        )""",
+        "INSERT INTO identities_v6 SELECT kind, value, profile_id FROM identities",
+        "DROP TABLE identities",
+        "ALTER TABLE identities_v6 RENAME TO identities",
     ],
 }
 
@@ -369,6 +384,29 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def _bulk_load(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """:meth:`transaction` for one large load, checkpointed as it commits.
+
+        DuckDB writes a big insert's row groups straight to the file from several threads,
+        which leaves a few of them part-filled; the checkpoint after it would merge those
+        ("vacuum"), rewriting the freshly written data (~1 s per million profiles) to reclaim
+        no deleted row at all. So the load's own checkpoint runs without vacuuming; later
+        checkpoints vacuum as usual once rows are deleted.
+        """
+        import duckdb
+
+        self.con.execute("SET max_vacuum_tasks = 0")
+        try:
+            with self.transaction() as con:
+                yield con
+            # The load is committed (in the WAL) either way: a checkpoint that fails only
+            # leaves the write to the next one, and must not report the import as failed.
+            with suppress(duckdb.Error):
+                self.con.execute("CHECKPOINT")
+        finally:
+            self.con.execute("RESET max_vacuum_tasks")
+
     # ---------------------------------------------------------------------------- bulk writes
 
     def upsert_profiles(self, table: pa.Table | Iterable[Profile]) -> UpsertCounts:
@@ -410,14 +448,14 @@ class Store:
         and ``identities`` are typed JSON is read in place, not copied; later rows win."""
         from ._bulk import upsert_profiles
 
-        with self.transaction():
+        with self._bulk_load():
             return upsert_profiles(self.con, relation)
 
     def append_events_from(self, relation: str) -> int:
         """:meth:`append_events` from a table or view on :attr:`con` (same columns)."""
         from ._bulk import append_events
 
-        with self.transaction():
+        with self._bulk_load():
             return append_events(self.con, relation)
 
     # ---------------------------------------------------------------------------------- reads
