@@ -53,10 +53,15 @@ def _is_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     )
 
 
-def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> UpsertCounts:
+def upsert_profiles(
+    con: duckdb.DuckDBPyConnection, table: pa.Table | str, *, normalized: bool = False
+) -> UpsertCounts:
     """Merge profiles into the store; see Store.upsert_profiles.
 
     ``table`` is an Arrow table, or the name of a table or view on ``con`` with the same columns.
+    ``normalized``: the caller already gave each identity its stored form (emails lowercased and
+    valid, phones E.164, other kinds trimmed, no empty values), as the file importer's checks do;
+    they are then taken as they are instead of being checked a second time.
     ``martech_normalize_phone`` is registered on every writable store's connection when it opens.
     """
     relation = table if isinstance(table, str) else "_martech_in"
@@ -64,13 +69,20 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
         con.register("_martech_in", table)
     try:
         types = _column_types(con, relation)
-        ids = "identities::JSON" if "identities" in types else "NULL::JSON"
+        # identities: a JSON object (kind -> value), or a STRUCT with a field per kind (a file
+        # import's columns, read without building and parsing JSON text)
+        struct_ids = types.get("identities", "").startswith("STRUCT(")
+        ids = "NULL::JSON"
+        if "identities" in types:
+            ids = "identities" if struct_ids else "identities::JSON"
         # A table whose objects are JSON already is read in place (its row order is rowid);
         # anything else (Arrow, a view, JSON as text) is copied once, parsing the JSON.
         in_kind = "TABLE"
         rn = "row_number() OVER ()"
-        if _is_table(con, relation) and all(
-            types.get(c, "JSON") == "JSON" for c in ("traits", "consent", "identities")
+        if (
+            _is_table(con, relation)
+            and all(types.get(c, "JSON") == "JSON" for c in ("traits", "consent"))
+            and (struct_ids or types.get("identities", "JSON") == "JSON")
         ):
             in_kind, rn = "VIEW", "rowid"
         con.execute(
@@ -86,19 +98,30 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
             con.unregister("_martech_in")
     # Normalized identities of the incoming rows: find the kinds once, then extract them all
     # with one json_extract_string per row (json_each is ~30x slower at a million rows).
-    kinds = [
-        str(r[0])
-        for r in con.execute(
-            "SELECT DISTINCT unnest(json_keys(identities)) FROM _in WHERE identities IS NOT NULL"
-        ).fetchall()
-    ]
+    if struct_ids:  # the struct's fields are the kinds
+        kinds = sorted(
+            str(r[0]) for r in con.execute("DESCRIBE SELECT identities.* FROM _in").fetchall()
+        )
+    else:
+        kinds = [
+            str(r[0])
+            for r in con.execute(
+                "SELECT DISTINCT unnest(json_keys(identities)) FROM _in "
+                "WHERE identities IS NOT NULL"
+            ).fetchall()
+        ]
     if kinds:
         kinds.sort()
         names = "[" + ", ".join(sql_str(k) for k in kinds) + "]"
-        paths = "[" + ", ".join(sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds) + "]"
+        if struct_ids:
+            values = "[" + ", ".join(f"identities.{sql_ident(k)}::VARCHAR" for k in kinds) + "]"
+        else:
+            paths = ", ".join(sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds)
+            values = f"json_extract_string(identities, [{paths}])"
+        v = "v" if normalized else "trim(v)"
         raw = (
-            f"SELECT profile_id, kind, trim(v) AS v FROM (SELECT id AS profile_id, "
-            f"unnest({names}) AS kind, unnest(json_extract_string(identities, {paths})) AS v "
+            f"SELECT profile_id, kind, {v} AS v FROM (SELECT id AS profile_id, "
+            f"unnest({names}) AS kind, unnest({values}) AS v "
             "FROM _in WHERE identities IS NOT NULL) WHERE v IS NOT NULL"
         )
     else:
@@ -108,19 +131,22 @@ def upsert_profiles(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> Up
     n_in, n_ids = fetch_one(con, "SELECT count(*), count(DISTINCT id) FROM _in") or (0, 0)
     # With every id once in the batch, (profile, kind) is unique: no DISTINCT needed.
     distinct = "DISTINCT" if n_in != n_ids else ""
+    value = (
+        "v"
+        if normalized
+        else f"""CASE kind
+                   WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
+                                          THEN lower(v) END
+                   WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
+                                          ELSE martech_normalize_phone(v) END
+                   ELSE nullif(v, '')
+                 END"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _in_ids AS
             WITH raw AS ({raw})
             SELECT * FROM (
-              SELECT {distinct} profile_id, kind,
-                     CASE kind
-                       WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
-                                              THEN lower(v) END
-                       WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
-                                              ELSE martech_normalize_phone(v) END
-                       ELSE nullif(v, '')
-                     END AS value
-              FROM raw)
+              SELECT {distinct} profile_id, kind, {value} AS value FROM raw)
             WHERE value IS NOT NULL"""
     )
     # Canonical id: an existing owner of any of the identities wins, else the smallest id in the

@@ -442,14 +442,17 @@ class Store:
         with self.transaction():
             return append_events(self.con, table)
 
-    def upsert_profiles_from(self, relation: str) -> UpsertCounts:
+    def upsert_profiles_from(self, relation: str, *, normalized: bool = False) -> UpsertCounts:
         """:meth:`upsert_profiles` from a table or view on :attr:`con` (same columns), so a file
-        read by DuckDB never round-trips through Python. A table whose ``traits``, ``consent``
-        and ``identities`` are typed JSON is read in place, not copied; later rows win."""
+        read by DuckDB never round-trips through Python. A table whose ``traits`` and ``consent``
+        are typed JSON, and ``identities`` JSON or a STRUCT (a field per kind), is read in place,
+        not copied; later rows win. ``normalized``: every identity is already in its stored form
+        (emails lowercased and valid, phones E.164, others trimmed and not empty), so it is not
+        checked again."""
         from ._bulk import upsert_profiles
 
         with self._bulk_load():
-            return upsert_profiles(self.con, relation)
+            return upsert_profiles(self.con, relation, normalized=normalized)
 
     def append_events_from(self, relation: str) -> int:
         """:meth:`append_events` from a table or view on :attr:`con` (same columns)."""

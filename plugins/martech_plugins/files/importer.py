@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from martech._sql import sql_str
+from martech._sql import sql_ident, sql_str
 from martech.errors import MappingError, ValidationError
 from martech.models import CHANNELS, EVENT_TYPES
 
@@ -233,7 +233,12 @@ def import_file(
             # The table itself, rejects taken out: the store reads it in place, in file order.
             if rejected:
                 con.execute("DELETE FROM _mt_stage WHERE _reason IS NOT NULL")
-            counts = store.upsert_profiles_from("_mt_stage")
+            # The email and phone columns were normalized and checked above (a bad one rejects
+            # its row); identities from elsewhere are checked by the store as usual.
+            normalized = "@identities" not in cols and not (
+                {"identities.email", "identities.phone"} & cols.keys()
+            )
+            counts = store.upsert_profiles_from("_mt_stage", normalized=normalized)
             inserted, updated = counts.inserted, counts.updated
             imported = n_good
         else:
@@ -440,11 +445,19 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     ]
     base_traits = source.object(cols["@traits"]) if "@traits" in cols else None
     base_consent = source.object(cols["@consent"]) if "@consent" in cols else None
-    base_ids = source.object(cols["@identities"]) if "@identities" in cols else None
+    if "@identities" in cols:
+        ids = f"{_object(identities, source.object(cols['@identities']))}::JSON"
+    elif identities and len({k.lower() for k, _ in identities}) == len(identities):
+        # Columns as they are (a STRUCT): the store reads each kind without a JSON round trip.
+        ids = "struct_pack(" + ", ".join(f"{sql_ident(k)} := {v}" for k, v in identities) + ")"
+    elif identities:  # a kind named twice (struct fields would clash): as a JSON object
+        ids = f"{_object(identities)}::JSON"
+    else:
+        ids = "NULL::JSON"
     return f"""SELECT _rn, {_reason(checks)} AS _reason, {id_} AS id,
                       {_object(traits, base_traits)}::JSON AS traits,
                       {_object(consent, base_consent)}::JSON AS consent,
-                      {_object(identities, base_ids)}::JSON AS identities
+                      {ids} AS identities
                FROM (SELECT *, {phone} AS __mt_phone
                      FROM (SELECT *, {", ".join(first)} FROM _mt_src))"""
 

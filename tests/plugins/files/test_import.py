@@ -403,3 +403,36 @@ def test_a_phone_column_named_like_the_staging_columns_is_reported_by_its_name(
     )
     b = martech_store.get_profile("b")
     assert (b.identities, b.traits) == ({"phone": "+14155550123"}, {"email_phone": "y"})
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        # email/phone columns (checked by the importer) plus an external id: a STRUCT of columns
+        (
+            ["id=id", "email=mail", "phone=tel", "identities.crm=crm"],
+            {"email": "ann@x.io", "phone": "+14155550100", "crm": "C-1"},
+        ),
+        # identities.email skips the importer's email check: the store normalizes it
+        (
+            ["id=id", "identities.email=mail", "identities.crm=crm"],
+            {"email": "ann@x.io", "crm": "C-1"},
+        ),
+        # a kind named twice in two cases: a JSON object, still normalized by the store
+        (
+            ["id=id", "email=mail", "identities.Email=mail"],
+            {"email": "ann@x.io", "Email": "Ann@X.io"},
+        ),
+    ],
+    ids=["columns", "identities-email", "kind-twice"],
+)
+def test_identities_reach_the_store_normalized_whichever_way_they_are_mapped(
+    martech_store, tmp_path, mapping, expected
+):
+    f = write(tmp_path / "p.csv", "id,mail,tel,crm\na, Ann@X.io ,(415) 555-0100, C-1 \n")
+    m, _ = load_mapping(None, mapping)
+    s = import_file(martech_store, "profiles", f, mapping=m, extra="ignore")
+    assert (s.imported, s.rejected) == (1, 0)
+    stored = dict(martech_store.con.execute("SELECT kind, value FROM identities").fetchall())
+    assert stored == expected
+    assert martech_store.resolve("email", "ANN@x.io") == "a"
