@@ -195,7 +195,7 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     # identities without its primary key. DuckDB never used that index for a lookup (it
     # covers two columns, so `kind = ? AND value = ?` scanned the table with or without it),
-    # while keeping it cost a bulk load ~150 MB of index per million profiles, built on insert
+    # while keeping it cost a bulk load ~110 MB of index per million profiles, built on insert
     # and written at the checkpoint. (kind, value) stays unique: every write goes through
     # _bulk.upsert_profiles, which inserts only identities not yet stored.
     6: [
