@@ -246,3 +246,48 @@ async def test_clients_sharing_a_credential_share_one_budget() -> None:
     assert a.budget is b.budget
     assert a.budget is not None
     assert other.budget is not a.budget
+
+
+async def test_a_proxy_from_the_environment_still_carries_the_request(monkeypatch) -> None:
+    """Requests go out through the transport httpx picks for the URL, so HTTP_PROXY is honoured:
+    a loopback server playing the proxy receives the request for the vendor's absolute URL."""
+    import asyncio
+
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head)
+        body = b'{"via": "proxy"}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    async with server:
+        c = HttpClient(base_url="http://api.vendor.test", headers={"Authorization": "Bearer t"})
+        r = await c.get("/things", params={"after": "7"})
+        await c.aclose()
+    assert r.data == {"via": "proxy"}
+    assert seen[0].startswith(b"GET http://api.vendor.test/things?after=7 HTTP/1.1\r\n")
+
+
+@respx.mock
+async def test_a_gzip_body_is_decoded_before_parsing() -> None:
+    import gzip
+
+    respx.get(f"{BASE}/z").respond(
+        200,
+        content=gzip.compress(b'{"results": [1]}'),
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    r = await client(Sleeps()).get("/z")
+    assert r.data == {"results": [1]}
+    assert r.url == f"{BASE}/z"
