@@ -226,3 +226,33 @@ def test_cli_serve_latency_reaches_the_emulators_faults(monkeypatch: pytest.Monk
     assert seen["name"] == "mailchimp"
     assert seen["faults"].latency == 0.25
     assert main(["sandbox", "serve", "mailchimp", "--latency", "-1"]) == 2
+
+
+async def test_a_client_gone_mid_request_ends_quietly_and_frees_its_slot() -> None:
+    """A sync killed while sending (bench/sync_faults.py) leaves a request whose body never
+    arrives: the handler's read sees the disconnect; the emulator raises nothing (uvicorn printed
+    a traceback per cut request) and counts the request out of flight."""
+
+    class Reader(Emulator):
+        name = "reader"
+
+        def routes(self) -> list[BaseRoute]:
+            async def post(request: Request) -> Response:
+                return json_response({"got": await self.read_json(request)})
+
+            return [Route("/in", post, methods=["POST"])]
+
+    emu = Reader()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/in", "raw_path": b"/in",
+             "query_string": b"", "headers": [], "http_version": "1.1", "scheme": "http",
+             "server": ("e", 80), "root_path": ""}  # fmt: skip
+    await emu(scope, receive, send)  # raised ClientDisconnect before
+    assert emu.in_flight == 0

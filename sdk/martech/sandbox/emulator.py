@@ -178,6 +178,8 @@ class Emulator:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        from starlette.requests import ClientDisconnect  # loaded with the app already
+
         path: str = scope["path"]
         with self.lock:
             self.requests[f"{scope['method']} {path}"] += 1
@@ -205,6 +207,8 @@ class Emulator:
                 await self.error(status, "Service Unavailable")(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
+        except ClientDisconnect:
+            pass  # the client went away mid-request (a killed sync): nobody to answer
         finally:
             with self.lock:
                 self.in_flight -= 1
