@@ -415,7 +415,10 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         )
     for target, column in cols.items():
         if target.startswith("identities."):
-            identities.append((target[11:], t(column)))
+            v = t(column)
+            if source.format == "jsonl":  # read untrimmed (CSV and Parquet text is trimmed)
+                v = f"nullif(trim({v}), '')"
+            identities.append((target[11:], v))  # in stored form: the store takes it as it is
     consent: list[tuple[str, str]] = []
     for i, (target, column) in enumerate(cols.items()):
         if not target.startswith("consent."):

@@ -436,3 +436,18 @@ def test_identities_reach_the_store_normalized_whichever_way_they_are_mapped(
     stored = dict(martech_store.con.execute("SELECT kind, value FROM identities").fetchall())
     assert stored == expected
     assert martech_store.resolve("email", "ANN@x.io") == "a"
+
+
+def test_a_jsonl_identity_column_is_trimmed_and_a_blank_one_dropped(martech_store, tmp_path):
+    """JSONL values are not trimmed when read (CSV ones are): an ``identities.<kind>`` column
+    still reaches the store trimmed, and a blank value is no identity at all."""
+    f = write(
+        tmp_path / "p.jsonl",
+        '{"id": "a", "crm": " C-1 "}\n{"id": "b", "crm": "   "}\n{"id": "c", "crm": "C-1"}\n',
+    )
+    m, _ = load_mapping(None, ["id=id", "identities.crm=crm"])
+    s = import_file(martech_store, "profiles", f, mapping=m, extra="ignore")
+    assert (s.imported, s.rejected) == (3, 0)
+    stored = martech_store.con.execute("SELECT kind, value, profile_id FROM identities").fetchall()
+    assert stored == [("crm", "C-1", "a")]  # c merged into a by the same id
+    assert martech_store.resolve("crm", "C-1") == "a"
