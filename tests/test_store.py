@@ -365,6 +365,26 @@ def test_schema_6_keeps_every_identity_and_drops_only_the_key(tmp_path, monkeypa
         assert s.count("identities") == 3
 
 
+def test_schema_6_keeps_an_index_of_the_users_own_on_identities(tmp_path, monkeypatch):
+    """The migration rebuilds identities without its key: an index the user made on it (the
+    lookup by profile id is a scan without one) comes back with the table."""
+    path = tmp_path / "m.duckdb"
+    older_store(
+        path,
+        monkeypatch,
+        5,
+        "INSERT INTO identities VALUES ('email', 'a@x.io', 'a'), ('email', 'b@x.io', 'b')",
+        "CREATE INDEX my_profile_index ON identities (profile_id)",
+    )
+    with Store(path) as s:
+        names = s.con.execute(
+            "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'identities'"
+        ).fetchall()
+        assert names == [("my_profile_index",)]
+        assert s.count("identities") == 2
+        assert s.resolve("email", "b@x.io") == "b"
+
+
 def test_reading_an_older_store_another_reader_holds_says_so(tmp_path, monkeypatch):
     path = tmp_path / "m.duckdb"
     older_store(path, monkeypatch, store_module.SCHEMA_VERSION - 1)

@@ -210,6 +210,10 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
+#: version -> tables its migration rebuilds (DROP and re-CREATE): an index a user made on one
+#: would go with the old table, so it is created again on the new one, in the same transaction.
+_REBUILT_TABLES: dict[int, tuple[str, ...]] = {6: ("identities",)}
+
 
 def fetch_one(
     con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
@@ -223,6 +227,18 @@ def fetch_scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | N
     """The first column of the first row, or None."""
     row = fetch_one(con, sql, params)
     return None if row is None else row[0]
+
+
+def _index_statements(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> list[str]:
+    """The CREATE INDEX statements of ``tables``' indexes (a primary key is not one of them)."""
+    if not tables:
+        return []
+    rows = con.execute(
+        "SELECT sql FROM duckdb_indexes() WHERE schema_name = 'main' "
+        "AND list_contains(?, table_name) AND sql IS NOT NULL ORDER BY index_name",
+        [list(tables)],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
 
 
 def default_home() -> Path:
@@ -361,7 +377,9 @@ class Store:
             if current == 0:
                 self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             for version in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version]:
+                # An index the user made on a table this migration rebuilds comes back with it.
+                indexes = _index_statements(self.con, _REBUILT_TABLES.get(version, ()))
+                for statement in [*MIGRATIONS[version], *indexes]:
                     try:
                         self.con.execute(statement)
                     except duckdb.Error as exc:
