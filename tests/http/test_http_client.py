@@ -291,3 +291,17 @@ async def test_a_gzip_body_is_decoded_before_parsing() -> None:
     r = await client(Sleeps()).get("/z")
     assert r.data == {"results": [1]}
     assert r.url == f"{BASE}/z"
+
+
+@respx.mock
+async def test_the_response_kept_on_an_error_can_be_inspected() -> None:
+    """``VendorError.response`` is the httpx response, kept for inspection: its request and
+    elapsed time are there as httpx gives them (``.elapsed`` raised RuntimeError once the
+    client sent through the transport itself)."""
+    respx.get(f"{BASE}/missing").respond(404, json={"message": "no such thing"})
+    with pytest.raises(FatalVendorError) as info:
+        await client(Sleeps()).get("/missing")
+    response = info.value.response
+    assert response is not None
+    assert response.request.url == f"{BASE}/missing"
+    assert response.elapsed >= timedelta(0)

@@ -404,12 +404,15 @@ async def _send(
     pick = getattr(client, "_transport_for_url", None)  # httpx >= 0.18; else the public path
     if pick is None:  # pragma: no cover - older or future httpx without it
         return await client.send(request)
+    start = time.perf_counter()
     response: httpx.Response = await pick(request.url).handle_async_request(request)
     response.request = request
     try:
         await response.aread()  # decodes gzip/deflate as httpx does
     finally:
         await response.aclose()
+        # As AsyncClient.send's stream wrapper does: errors keep the response for inspection.
+        response.elapsed = timedelta(seconds=time.perf_counter() - start)
     return response
 
 
