@@ -141,6 +141,25 @@ def test_upsert_from_a_table_text_or_json_merges_in_row_order(martech_store, jso
     assert martech_store.get_profile("c").traits == {}
 
 
+def test_a_bulk_load_gives_back_the_users_vacuum_setting(martech_store):
+    """A bulk load checkpoints without vacuuming; the setting it changes for that comes back as
+    it was, after a load and after a failed one (not to DuckDB's default)."""
+    import duckdb
+
+    setting = "SELECT current_setting('max_vacuum_tasks')"
+    martech_store.con.execute("SET max_vacuum_tasks = 7")
+    martech_store.con.execute(
+        "CREATE TEMP TABLE incoming AS SELECT 'a' AS id, NULL AS traits, NULL AS consent, "
+        '\'{"email": "a@x.io"}\' AS identities'
+    )
+    martech_store.upsert_profiles_from("incoming")
+    assert martech_store.con.execute(setting).fetchall() == [(7,)]
+    with pytest.raises(duckdb.Error):
+        martech_store.upsert_profiles_from("no_such_table")
+    assert martech_store.con.execute(setting).fetchall() == [(7,)]
+    assert martech_store.resolve("email", "a@x.io") == "a"
+
+
 def test_events_follow_a_merged_alias(martech_store):
     martech_store.upsert_profiles(profiles(("keep", {"email": "k@x.io"}, {})))
     martech_store.upsert_profiles(profiles(("gone", {}, {})))

@@ -414,6 +414,7 @@ class Store:
         """
         import duckdb
 
+        tasks = int(fetch_scalar(self.con, "SELECT current_setting('max_vacuum_tasks')"))
         self.con.execute("SET max_vacuum_tasks = 0")
         try:
             with self.transaction() as con:
@@ -423,7 +424,7 @@ class Store:
             with suppress(duckdb.Error):
                 self.con.execute("CHECKPOINT")
         finally:
-            self.con.execute("RESET max_vacuum_tasks")
+            self.con.execute(f"SET max_vacuum_tasks = {tasks}")  # as it was, not the default
 
     # ---------------------------------------------------------------------------- bulk writes
 
