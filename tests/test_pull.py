@@ -38,9 +38,18 @@ class Paged(Connector):
     name = "paged"
     kind = "other"
 
-    def __init__(self, total: int, size: int, *, columnar: bool, die_after: int | None = None):
+    def __init__(
+        self,
+        total: int,
+        size: int,
+        *,
+        columnar: bool,
+        die_after: int | None = None,
+        death: type[BaseException] = RuntimeError,
+    ):
         super().__init__(config=ConnectorConfig(base_url="http://unused.test"))
         self.total, self.size, self.columnar, self.die_after = total, size, columnar, die_after
+        self.death = death
         self.served: list[int] = []  # offsets of the pages handed out
 
     async def pull_profiles(
@@ -50,7 +59,7 @@ class Paged(Connector):
         pages = 0
         while offset < self.total:
             if self.die_after is not None and pages == self.die_after:
-                raise RuntimeError("killed")
+                raise self.death("killed")
             batch = [person(n) for n in range(offset, min(offset + self.size, self.total))]
             self.served.append(offset)
             offset += len(batch)
@@ -139,8 +148,10 @@ async def test_a_killed_pull_resumes_from_its_last_chunk_and_loses_or_duplicates
         await pull(Paged(230, 20, columnar=True), store, flush_rows=50)
         whole = stored(store)
     with Store(tmp_path / "killed.duckdb") as store:
-        dying = Paged(230, 20, columnar=True, die_after=7)
-        with pytest.raises(RuntimeError, match="killed"):
+        # A kill: nothing in the process runs after it (a BaseException here, so no handler
+        # that saves buffered pages runs either).
+        dying = Paged(230, 20, columnar=True, die_after=7, death=Killed)
+        with pytest.raises(Killed, match="killed"):
             await pull(dying, store, **flush)
         # What was written went with its cursor: every profile before it, none after.
         assert checkpoint(store, "pull:paged") == str(kept)
@@ -151,6 +162,31 @@ async def test_a_killed_pull_resumes_from_its_last_chunk_and_loses_or_duplicates
         assert result.records == 230 - kept
         assert stored(store) == whole
         assert checkpoint(store, "pull:paged") == "230"
+
+
+class Killed(BaseException):
+    """Stands for a kill: not an Exception, so the pull's error handling does not see it."""
+
+
+@pytest.mark.parametrize("flush_rows", [50, 10_000])
+async def test_a_connector_that_fails_keeps_what_it_delivered(
+    flush_rows: int, tmp_path: Any
+) -> None:
+    """An error from the connector (say, retries exhausted on page 8): the 7 pages it delivered
+    are stored with their cursor, whatever the chunk size, and the next run resumes after them."""
+    with Store(tmp_path / "whole.duckdb") as store:
+        await pull(Paged(230, 20, columnar=True), store)
+        whole = stored(store)
+    with Store(tmp_path / "s.duckdb") as store:
+        failing = Paged(230, 20, columnar=True, die_after=7)
+        with pytest.raises(RuntimeError, match="killed"):
+            await pull(failing, store, flush_rows=flush_rows)
+        assert checkpoint(store, "pull:paged") == "140"
+        assert store.count("profiles") == 140
+        again = Paged(230, 20, columnar=True)
+        await pull(again, store, flush_rows=flush_rows)
+        assert again.served[0] == 140
+        assert stored(store) == whole
 
 
 async def test_a_pull_leaves_the_stores_thread_setting_as_it_found_it(tmp_path: Any) -> None:

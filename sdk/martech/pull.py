@@ -8,7 +8,8 @@ comes first: big chunks for a fast source (every chunk costs the store a fixed s
 after the first merges against what is stored: a 100k-contact HubSpot pull in 4 chunks used
 ~30% more CPU than in one), regular checkpoints for a slow one. A crash loses at most the
 unflushed chunk, and the next run resumes from the stored cursor; re-pulled pages are harmless
-because upserts are idempotent.
+because upserts are idempotent. When the connector itself fails, the pages it delivered are
+written with their cursor before the error is raised.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ async def pull(
     last: str | None = cursor
     written = cursor  # the cursor the store holds (or the one we resumed from)
     stream = connector.pull_profiles(since=since, cursor=cursor)
+    store_failed = False
     with _leave_a_core(store):  # restored once no write is in flight
         try:
             async for page in stream:
@@ -117,11 +119,24 @@ async def pull(
                 last = page.cursor
                 if buffered >= flush_rows or time.monotonic() - chunk_started >= flush_seconds:
                     if pending is not None:
+                        store_failed = True  # until this write is known to have worked
                         await pending
+                        store_failed = False
                     write = asyncio.to_thread(_write, store, buffer, source, last)
                     pending = asyncio.create_task(write)
                     buffer, buffered, written = [], 0, last
                     chunk_started = time.monotonic()
+        except Exception:
+            # The connector failed (an error it could not retry, a deadline, a malformed page):
+            # what it delivered before is good, so it is stored with its cursor before the
+            # error goes on, and the next run resumes after it instead of downloading it again.
+            # (A kill, or a failing store write, keeps only the chunks already written.)
+            if not store_failed and buffer:
+                if pending is not None:
+                    task, pending = pending, None
+                    await task
+                await asyncio.to_thread(_write, store, buffer, source, last)
+            raise
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
             if pending is not None:
