@@ -521,3 +521,51 @@ def test_a_first_load_that_fails_leaves_the_empty_store_and_its_keys(tmp_path, m
         assert _shape(store) == _shape(fresh)
         store.upsert_profiles(profiles(("a", {"email": "a@x.io"}, {})))
         assert store.resolve("email", "A@x.io") == "a"
+
+
+def test_two_stores_on_one_file_in_threads_never_store_an_identity_twice(tmp_path):
+    """Two Store objects on one file share one DuckDB database. Without a lock, an upsert that
+    began while another was still open did not see its new identity and added it again (schema
+    6 has no key to refuse that): transactions on one file now take turns."""
+    import threading
+    import time
+
+    from martech import _bulk
+
+    path = tmp_path / "s.duckdb"
+    a_inserted, b_starting = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first(store: Store) -> None:
+        with store.transaction() as con:
+            _bulk.upsert_profiles(con, profiles(("p", {"email": "p@x.io"}, {})))
+            a_inserted.set()
+            b_starting.wait(5)
+            time.sleep(0.2)  # B's upsert is under way before this commits (ordering, not timing)
+
+    def second(store: Store) -> None:
+        a_inserted.wait(5)
+        b_starting.set()
+        store.upsert_profiles(profiles(("q", {"email": "p@x.io"}, {"n": 1})))
+
+    with Store(path) as a, Store(path) as b:
+        threads = [
+            threading.Thread(target=lambda f=f, s=s: _run(f, s, errors))
+            for f, s in ((first, a), (second, b))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert errors == []
+        rows = a.con.execute("SELECT kind, value, profile_id FROM identities").fetchall()
+        assert rows == [("email", "p@x.io", "p")]
+        assert a.count("profiles") == 1
+        assert a.get_profile("p").traits == {"n": 1}
+
+
+def _run(fn, store, errors) -> None:
+    try:
+        fn(store)
+    except BaseException as exc:  # surfaced by the test's assertion
+        errors.append(exc)

@@ -10,6 +10,7 @@ no writer holds it. A second writer gets :class:`StoreLockedError`, never a corr
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -241,6 +242,17 @@ def _index_statements(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -
     return [str(r[0]) for r in rows]
 
 
+#: One lock per store file, for the write transactions of this process (see Store.transaction).
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
 def default_home() -> Path:
     """``$MARTECH_HOME`` or ``./.martech``."""
     return Path(os.environ.get("MARTECH_HOME") or Path.cwd() / ".martech")
@@ -276,6 +288,7 @@ class Store:
             raise StoreError(f"no store at {self.path}; run `martech generate` or `martech import`")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _write_lock(self.path)
         self._open(wait)
         try:
             self._migrate(wait)
@@ -393,14 +406,20 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """All or nothing: a crash or an exception inside leaves the store as it was."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield self.con
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        """All or nothing: a crash or an exception inside leaves the store as it was.
+
+        One at a time per store file within a process: two Store objects on one file (threads
+        of one program) share a single DuckDB database, where two overlapping upserts could
+        each add the same new identity, as nothing but the upsert keeps identities unique.
+        """
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
 
     @contextmanager
     def _bulk_load(self) -> Iterator[duckdb.DuckDBPyConnection]:
