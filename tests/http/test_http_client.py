@@ -305,3 +305,22 @@ async def test_the_response_kept_on_an_error_can_be_inspected() -> None:
     assert response is not None
     assert response.request.url == f"{BASE}/missing"
     assert response.elapsed >= timedelta(0)
+
+
+@respx.mock
+async def test_a_cookie_the_vendor_sets_is_sent_back() -> None:
+    """As AsyncClient does: load balancers and bot management set cookies they expect back."""
+    respx.get(f"{BASE}/first").respond(200, json={}, headers={"Set-Cookie": "lb=node-7; Path=/"})
+    second = respx.get(f"{BASE}/second").respond(200, json={})
+    c = client(Sleeps())
+    await c.get("/first")
+    await c.get("/second")
+    assert second.calls.last.request.headers.get("cookie") == "lb=node-7"
+
+
+@respx.mock
+async def test_credentials_in_the_base_url_become_basic_auth() -> None:
+    route = respx.get("https://api.vendor.test/x").respond(200, json={"ok": True})
+    c = HttpClient(base_url="https://user:s3cret@api.vendor.test")
+    assert (await c.get("/x")).data == {"ok": True}
+    assert route.calls.last.request.headers["authorization"].startswith("Basic ")

@@ -391,22 +391,26 @@ async def _send(
     headers: dict[str, str],
 ) -> httpx.Response:
     """One exchange, read to the end: the request httpx builds (base URL, default headers,
-    timeouts), sent through the transport httpx would pick for its URL (proxies and mounts
-    honoured), without the client's auth-flow, redirect and cookie layers.
+    cookies, timeouts), sent through the transport httpx would pick for its URL (proxies and
+    mounts honoured), without AsyncClient.send's auth-flow and redirect layers.
 
-    martech sends credentials as explicit headers, never follows a vendor API's redirects, and
-    keeps no cookies, so those layers did nothing here but cost ~0.5 ms of CPU per request,
-    about a third of a plain page loop's (bench/http_overhead.py).
+    martech sends credentials as explicit headers and never follows a vendor API's redirects,
+    so those layers did nothing here but cost ~0.5 ms of CPU per request, about a third of a
+    plain page loop's. Cookies a vendor sets (load-balancer stickiness, bot management) are
+    still kept and sent back, as AsyncClient does; a base URL with credentials in it
+    (``https://user:pass@host``, Basic auth) takes AsyncClient.send.
     """
     request = client.build_request(
         method, path, params=params, content=content, headers=headers or None
     )
     pick = getattr(client, "_transport_for_url", None)  # httpx >= 0.18; else the public path
-    if pick is None:  # pragma: no cover - older or future httpx without it
+    if pick is None or request.url.userinfo:
         return await client.send(request)
     start = time.perf_counter()
     response: httpx.Response = await pick(request.url).handle_async_request(request)
     response.request = request
+    if "set-cookie" in response.headers:
+        client.cookies.extract_cookies(response)
     try:
         await response.aread()  # decodes gzip/deflate as httpx does
     finally:
