@@ -433,17 +433,18 @@ class Store:
         """
         import duckdb
 
-        tasks = int(fetch_scalar(self.con, "SELECT current_setting('max_vacuum_tasks')"))
-        self.con.execute("SET max_vacuum_tasks = 0")
-        try:
-            with self.transaction() as con:
-                yield con
-            # The load is committed (in the WAL) either way: a checkpoint that fails only
-            # leaves the write to the next one, and must not report the import as failed.
-            with suppress(duckdb.Error):
-                self.con.execute("CHECKPOINT")
-        finally:
-            self.con.execute(f"SET max_vacuum_tasks = {tasks}")  # as it was, not the default
+        with self._lock:  # the setting is the database's: one load changes it at a time
+            tasks = int(fetch_scalar(self.con, "SELECT current_setting('max_vacuum_tasks')"))
+            self.con.execute("SET max_vacuum_tasks = 0")
+            try:
+                with self.transaction() as con:
+                    yield con
+                # The load is committed (in the WAL) either way: a checkpoint that fails only
+                # leaves the write to the next one, and must not report the import as failed.
+                with suppress(duckdb.Error):
+                    self.con.execute("CHECKPOINT")
+            finally:
+                self.con.execute(f"SET max_vacuum_tasks = {tasks}")  # as it was, not the default
 
     # ---------------------------------------------------------------------------- bulk writes
 
