@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._sql import sql_ident, sql_str
+from ._sql import sql_ident, sql_json_path, sql_str
 from .errors import StoreError
 from .identity import normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
@@ -99,9 +99,7 @@ def upsert_profiles(
     # Normalized identities of the incoming rows: find the kinds once, then extract them all
     # with one json_extract_string per row (json_each is ~30x slower at a million rows).
     if struct_ids:  # the struct's fields are the kinds
-        kinds = sorted(
-            str(r[0]) for r in con.execute("DESCRIBE SELECT identities.* FROM _in").fetchall()
-        )
+        kinds = [str(r[0]) for r in con.execute("DESCRIBE SELECT identities.* FROM _in").fetchall()]
     else:
         kinds = [
             str(r[0])
@@ -116,7 +114,7 @@ def upsert_profiles(
         if struct_ids:
             values = "[" + ", ".join(f"identities.{sql_ident(k)}::VARCHAR" for k in kinds) + "]"
         else:
-            paths = ", ".join(sql_str('$."' + k.replace('"', '\\"') + '"') for k in kinds)
+            paths = ", ".join(sql_json_path(k) for k in kinds)
             values = f"json_extract_string(identities, [{paths}])"
         v = "v" if normalized else "trim(v)"
         raw = (

@@ -14,3 +14,8 @@ def sql_str(value: str) -> str:
 def sql_ident(name: str) -> str:
     """``name`` as a quoted SQL identifier (double quotes doubled)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_json_path(key: str) -> str:
+    """The JSON path of the top-level member ``key`` (``$."key"``), as a SQL string literal."""
+    return sql_str('$."' + key.replace('"', '\\"') + '"')

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from martech._sql import sql_ident, sql_str
+from martech._sql import sql_ident, sql_json_path, sql_str
 from martech.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Source:
     def text(self, column: str) -> str:
         """SQL for the column's value as VARCHAR (NULL when absent or empty)."""
         if self.format == "jsonl":
-            return f"nullif(_j->>{sql_str(_json_path(column))}, '')"
+            return f"nullif(_j->>{sql_json_path(column)}, '')"
         if self.format == "csv":
             return f"nullif(trim({sql_ident(column)}), '')"
         if self.never_blank(column):
@@ -72,7 +72,7 @@ class Source:
         """SQL for the column's value keeping its type (JSON for JSONL, the typed value for
         Parquet, text for CSV), for ``to_json``."""
         if self.format == "jsonl":
-            return f"_j->{sql_str(_json_path(column))}"
+            return f"_j->{sql_json_path(column)}"
         if self.format == "parquet":
             return sql_ident(column)
         return self.text(column)
@@ -276,7 +276,3 @@ def _describe(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT count(*) FROM _mt_src").fetchall()[0][0])
-
-
-def _json_path(key: str) -> str:
-    return '$."' + key.replace('"', '\\"') + '"'

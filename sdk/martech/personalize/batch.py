@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .._sql import sql_str
+from .._sql import sql_json_path, sql_str
 from ..errors import ConfigError
 from ..models import (
     DecisionLevel,
@@ -68,10 +68,6 @@ class _Sql:
 
     def col(self, trait: str) -> str:
         return self._cols[trait]
-
-
-def _json_path(name: str) -> str:
-    return sql_str('$."' + name.replace('"', '\\"') + '"')
 
 
 def decide_batch(
@@ -126,7 +122,7 @@ def decide_batch(
     _drop_registered(con)
     consent = pl.consent_key
     consent_sql = (
-        f"json_extract_string(p.consent, {_json_path(consent)}) = 'true'" if consent else "TRUE"
+        f"json_extract_string(p.consent, {sql_json_path(consent)}) = 'true'" if consent else "TRUE"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _scope AS SELECT a.profile_id, "
@@ -162,7 +158,7 @@ def decide_batch(
     for i, name in enumerate(traits):
         pivot.append(f"any_value(value) FILTER (WHERE name = {sql_str(name)}) AS c{i}")
         cols.append(f"coalesce(json_extract_string(c.c{i}, '$'), s.j[{i + 1}]) AS t{i}")
-    paths = ", ".join(_json_path(name) for name in traits)
+    paths = ", ".join(sql_json_path(name) for name in traits)
     parsed = f"json_extract_string(p.traits, [{paths}])" if traits else "NULL"
     computed_join = (
         f"""LEFT JOIN (SELECT {", ".join(pivot)} FROM computed_traits
