@@ -160,6 +160,33 @@ def test_a_bulk_load_gives_back_the_users_vacuum_setting(martech_store):
     assert martech_store.resolve("email", "a@x.io") == "a"
 
 
+def test_a_failed_bulk_load_reports_its_own_error_not_the_setting_it_restores(martech_store):
+    """After a fatal error DuckDB refuses every statement, restoring the setting included: the
+    error raised is still the load's, the one that says what went wrong."""
+    import duckdb
+
+    class Invalidated:  # the store's connection, refusing the restore as a broken database does
+        def __init__(self, con):
+            self._con = con
+
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+
+        def execute(self, sql, *args):
+            if sql.startswith("SET max_vacuum_tasks = 7"):
+                raise duckdb.FatalException("database has been invalidated")
+            return self._con.execute(sql, *args)
+
+    martech_store.con.execute("SET max_vacuum_tasks = 7")
+    real = martech_store.con
+    martech_store.con = Invalidated(real)
+    try:
+        with pytest.raises(duckdb.CatalogException, match="no_such_table"):
+            martech_store.upsert_profiles_from("no_such_table")
+    finally:
+        martech_store.con = real
+
+
 def test_events_follow_a_merged_alias(martech_store):
     martech_store.upsert_profiles(profiles(("keep", {"email": "k@x.io"}, {})))
     martech_store.upsert_profiles(profiles(("gone", {}, {})))
@@ -402,6 +429,36 @@ def test_schema_6_keeps_an_index_of_the_users_own_on_identities(tmp_path, monkey
         assert names == [("my_profile_index",)]
         assert s.count("identities") == 2
         assert s.resolve("email", "b@x.io") == "b"
+
+
+def test_schema_6_keeps_a_column_of_the_users_own_on_identities(tmp_path, monkeypatch):
+    """DuckDB cannot drop a key in place, so the table is rebuilt: a column the user added
+    comes back with its values, its default and its NOT NULLs, beside martech's own."""
+    path = tmp_path / "m.duckdb"
+    older_store(
+        path,
+        monkeypatch,
+        5,
+        "ALTER TABLE identities ADD COLUMN source VARCHAR DEFAULT 'crm'",
+        "INSERT INTO identities VALUES ('email', 'a@x.io', 'a', 'shop'), "
+        "('email', 'b@x.io', 'b', 'crm')",
+    )
+    with Store(path) as s:
+        columns = s.con.execute(
+            "SELECT column_name, is_nullable, column_default FROM duckdb_columns() "
+            "WHERE table_name = 'identities' ORDER BY column_index"
+        ).fetchall()
+        assert columns == [
+            ("kind", False, None),
+            ("value", False, None),
+            ("profile_id", False, None),
+            ("source", True, "'crm'"),
+        ]
+        rows = s.con.execute("SELECT value, source FROM identities ORDER BY value").fetchall()
+        assert rows == [("a@x.io", "shop"), ("b@x.io", "crm")]
+        s.upsert_profiles([Profile(id="c", identities={"email": "c@x.io"})])
+        added = s.con.execute("SELECT source FROM identities WHERE value = 'c@x.io'").fetchall()
+        assert added == [("crm",)]
 
 
 def test_reading_an_older_store_another_reader_holds_says_so(tmp_path, monkeypatch):

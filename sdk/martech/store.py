@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import orjson
 
+from ._sql import sql_ident
 from .errors import SchemaVersionError, StoreError, StoreLockedError
 from .models import Event, Profile
 
@@ -29,8 +30,12 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 6
 
-#: version -> statements that bring the schema from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {
+#: A migration step: a statement, or a function of the connection that returns statements
+#: (for a step that depends on what the file holds, such as the columns of a table it rebuilds).
+MigrationStep: TypeAlias = "str | Callable[[duckdb.DuckDBPyConnection], list[str]]"
+
+#: version -> the steps that bring the schema from version-1 to version.
+MIGRATIONS: dict[int, list[MigrationStep]] = {
     1: [
         """CREATE TABLE profiles (
             id VARCHAR PRIMARY KEY,
@@ -198,18 +203,37 @@ MIGRATIONS: dict[int, list[str]] = {
     # covers two columns, so `kind = ? AND value = ?` scanned the table with or without it),
     # while keeping it cost a bulk load ~110 MB of index per million profiles, built on insert
     # and written at the checkpoint. (kind, value) stays unique: every write goes through
-    # _bulk.upsert_profiles, which inserts only identities not yet stored.
-    6: [
-        """CREATE TABLE identities_v6 (
-            kind VARCHAR NOT NULL,
-            value VARCHAR NOT NULL,
-            profile_id VARCHAR NOT NULL
-        )""",
-        "INSERT INTO identities_v6 SELECT kind, value, profile_id FROM identities",
-        "DROP TABLE identities",
-        "ALTER TABLE identities_v6 RENAME TO identities",
-    ],
+    # _bulk.upsert_profiles, which inserts only identities not yet stored. DuckDB cannot drop
+    # a key in place, so the table is rebuilt, with every column it has (one a user added
+    # included) and every row.
+    6: [lambda con: _rebuilt_without_key(con, "identities")],
 }
+
+
+def _rebuilt_without_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """Statements that rebuild ``table`` as it is, columns, types, NOT NULLs and defaults
+    included, but without its primary key, keeping every row."""
+    columns = con.execute(
+        "SELECT column_name, data_type, is_nullable, column_default FROM duckdb_columns() "
+        "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index",
+        [table],
+    ).fetchall()
+    defs = ", ".join(
+        sql_ident(name)
+        + f" {dtype}"
+        + ("" if nullable else " NOT NULL")
+        + ("" if default is None else f" DEFAULT {default}")
+        for name, dtype, nullable, default in columns
+    )
+    names = ", ".join(sql_ident(name) for name, *_ in columns)
+    new = sql_ident(f"{table}_rebuilt")
+    return [
+        f"CREATE TABLE {new} ({defs})",
+        f"INSERT INTO {new} ({names}) SELECT {names} FROM {sql_ident(table)}",
+        f"DROP TABLE {sql_ident(table)}",
+        f"ALTER TABLE {new} RENAME TO {sql_ident(table)}",
+    ]
+
 
 #: version -> tables its migration rebuilds (DROP and re-CREATE): an index a user made on one
 #: would go with the old table, so it is created again on the new one, in the same transaction.
@@ -392,7 +416,12 @@ class Store:
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 # An index the user made on a table this migration rebuilds comes back with it.
                 indexes = _index_statements(self.con, _REBUILT_TABLES.get(version, ()))
-                for statement in [*MIGRATIONS[version], *indexes]:
+                statements = [
+                    sql
+                    for step in MIGRATIONS[version]
+                    for sql in ([step] if isinstance(step, str) else step(self.con))
+                ]
+                for statement in [*statements, *indexes]:
                     try:
                         self.con.execute(statement)
                     except duckdb.Error as exc:
@@ -436,6 +465,7 @@ class Store:
         with self._lock:  # the setting is the database's: one load changes it at a time
             tasks = int(fetch_scalar(self.con, "SELECT current_setting('max_vacuum_tasks')"))
             self.con.execute("SET max_vacuum_tasks = 0")
+            restore = f"SET max_vacuum_tasks = {tasks}"  # as it was, not the default
             try:
                 with self.transaction() as con:
                     yield con
@@ -443,8 +473,13 @@ class Store:
                 # leaves the write to the next one, and must not report the import as failed.
                 with suppress(duckdb.Error):
                     self.con.execute("CHECKPOINT")
-            finally:
-                self.con.execute(f"SET max_vacuum_tasks = {tasks}")  # as it was, not the default
+            except BaseException:
+                # The load's own error is the one to report, even if the database it broke
+                # (DuckDB invalidates one after a fatal error) refuses the setting as well.
+                with suppress(duckdb.Error):
+                    self.con.execute(restore)
+                raise
+            self.con.execute(restore)
 
     # ---------------------------------------------------------------------------- bulk writes
 
