@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 import types
@@ -181,6 +182,22 @@ def test_strict_env_makes_the_installed_broken_plugin_fatal_for_the_cli(broken_p
     assert result.returncode != 0
     assert "broken" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_cli_starts_without_importing_what_plugins_register():
+    """Starting a command loads plugins' hook modules only: a connector (and the HTTP stack
+    under it) is imported when a command first needs the registry, not for ``--help``."""
+    probe = (
+        "import json, sys; from martech.cli import main; code = main(['--help']); "
+        "print(json.dumps([code, sorted(m for m in sys.modules if m.startswith('martech_'))]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()[-1]
+    code, modules = json.loads(out)
+    assert code == 0
+    assert "martech_connectors.hubspot" in modules  # the plugin itself was loaded
+    assert [m for m in modules if m.endswith(".connector")] == []
 
 
 # -------------------------------------------------------------------------- one test per hook

@@ -178,21 +178,28 @@ def _registrar(reg: Registry, section: str, plugin: str, info: PluginInfo) -> Ca
 
 _REGISTRY: Registry | None = None
 _PM: pluggy.PluginManager | None = None
+_INFOS: list[PluginInfo] = []
 
 
 def registry(*, reload: bool = False) -> Registry:
-    """The process-wide registry, built on first use."""
-    global _REGISTRY, _PM
+    """The process-wide registry, built on first use (every plugin's register hooks called)."""
+    global _REGISTRY
     if _REGISTRY is None or reload:
-        _PM, infos = make_plugin_manager()
-        _REGISTRY = build_registry(_PM, infos)
+        pm = plugin_manager(reload=reload)
+        _REGISTRY = build_registry(pm, _INFOS)
     return _REGISTRY
 
 
-def plugin_manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager (loads plugins if needed)."""
-    registry()
-    assert _PM is not None
+def plugin_manager(*, reload: bool = False) -> pluggy.PluginManager:
+    """The process-wide plugin manager, its entry points loaded.
+
+    Loading a plugin imports only its hook module; what it registers (a connector and the HTTP
+    stack under it, say) is imported when :func:`registry` first calls the register hooks. So
+    the CLI, which needs only plugins' commands to start, does not import every connector.
+    """
+    global _PM, _INFOS
+    if _PM is None or reload:
+        _PM, _INFOS = make_plugin_manager()
     return _PM
 
 
