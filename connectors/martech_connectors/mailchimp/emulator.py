@@ -30,10 +30,10 @@ import hashlib
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, wraps
 from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -186,6 +186,43 @@ def _utcnow() -> datetime:
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+ListHandler = Callable[["MailchimpEmulator", "Request", ListState], Awaitable["Response"]]
+SegmentHandler = Callable[
+    ["MailchimpEmulator", "Request", ListState, Segment], Awaitable["Response"]
+]
+Route_ = Callable[["MailchimpEmulator", "Request"], Awaitable["Response"]]
+
+
+def _on_list(handler: ListHandler) -> Route_:
+    """A route on one list: the API key checked and the list found first, answered 401 or 404
+    as Mailchimp does, so the handler starts from the list."""
+
+    @wraps(handler)
+    async def route(self: MailchimpEmulator, request: Request) -> Response:
+        lst, denied = self._list(request)
+        if lst is None:
+            assert denied is not None
+            return denied
+        return await handler(self, request, lst)
+
+    return route
+
+
+def _on_segment(handler: SegmentHandler) -> Route_:
+    """A route on one segment of a list: as :func:`_on_list`, then the segment found (404)."""
+
+    @_on_list
+    @wraps(handler)
+    async def route(self: MailchimpEmulator, request: Request, lst: ListState) -> Response:
+        seg, missing = self._segment(request, lst)
+        if seg is None:
+            assert missing is not None
+            return missing
+        return await handler(self, request, lst, seg)
+
+    return route
 
 
 class MailchimpEmulator(Emulator):
@@ -522,10 +559,8 @@ class MailchimpEmulator(Emulator):
                     doc[name] = [{k: v for k, v in i.items() if k not in keys} for i in doc[name]]
         return doc
 
-    async def list_members(self, request: Request) -> Response:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return denied  # type: ignore[return-value]
+    @_on_list
+    async def list_members(self, request: Request, lst: ListState) -> Response:
         count, offset, bad = self._paging(request)
         if bad is not None:
             return bad
@@ -549,10 +584,8 @@ class MailchimpEmulator(Emulator):
         doc = {"members": page, "list_id": lst.id, "total_items": total, "_links": []}
         return json_response(self._select(doc, request, projected=("members",) if only else ()))
 
-    async def member(self, request: Request) -> Response:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return denied  # type: ignore[return-value]
+    @_on_list
+    async def member(self, request: Request, lst: ListState) -> Response:
         key = request.path_params["hash"]
         h = subscriber_hash(key) if "@" in key else key
         if request.method == "GET":
@@ -611,10 +644,8 @@ class MailchimpEmulator(Emulator):
             existing["last_changed"] = now
             return False, existing
 
-    async def batch_subscribe(self, request: Request) -> Response:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return denied  # type: ignore[return-value]
+    @_on_list
+    async def batch_subscribe(self, request: Request, lst: ListState) -> Response:
         body = await self.read_json(request)
         members = body.get("members") if isinstance(body, dict) else None
         if not isinstance(members, list):
@@ -747,10 +778,8 @@ class MailchimpEmulator(Emulator):
         doc = {key: page, "list_id": lst.id, "total_items": len(rows), "_links": []}
         return json_response(self._select(doc, request))
 
-    async def merge_fields(self, request: Request) -> Response:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return denied  # type: ignore[return-value]
+    @_on_list
+    async def merge_fields(self, request: Request, lst: ListState) -> Response:
         if request.method == "GET":
             return self._collection(
                 request,
@@ -808,10 +837,8 @@ class MailchimpEmulator(Emulator):
             self.merge_fields_created += 1
         return json_response(made.wire(lst.id))
 
-    async def segments(self, request: Request) -> Response:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return denied  # type: ignore[return-value]
+    @_on_list
+    async def segments(self, request: Request, lst: ListState) -> Response:
         if request.method == "GET":
             return self._collection(
                 request,
@@ -846,28 +873,19 @@ class MailchimpEmulator(Emulator):
             lst.segments[seg.id] = seg
         return json_response(seg.wire(lst.id))
 
-    def _segment(self, request: Request) -> tuple[ListState | None, Segment | None, Any]:
-        lst, denied = self._list(request)
-        if denied is not None or lst is None:
-            return None, None, denied
+    def _segment(self, request: Request, lst: ListState) -> tuple[Segment | None, Response | None]:
         try:
             seg = lst.segments.get(int(request.path_params["segment_id"]))
         except ValueError:
             seg = None
         if seg is None:
-            return (
-                lst,
-                None,
-                self.problem(
-                    404, "Resource Not Found", "The requested resource could not be found."
-                ),
+            return None, self.problem(
+                404, "Resource Not Found", "The requested resource could not be found."
             )
-        return lst, seg, None
+        return seg, None
 
-    async def segment(self, request: Request) -> Response:
-        lst, seg, denied = self._segment(request)
-        if denied is not None or lst is None or seg is None:
-            return denied  # type: ignore[no-any-return]
+    @_on_segment
+    async def segment(self, request: Request, lst: ListState, seg: Segment) -> Response:
         if request.method == "GET":
             return json_response(seg.wire(lst.id))
         body = await self.read_json(request)
@@ -944,10 +962,8 @@ class MailchimpEmulator(Emulator):
         }
         return json_response(self._select(doc, request, projected))
 
-    async def segment_members(self, request: Request) -> Response:
-        lst, seg, denied = self._segment(request)
-        if denied is not None or lst is None or seg is None:
-            return denied  # type: ignore[no-any-return]
+    @_on_segment
+    async def segment_members(self, request: Request, lst: ListState, seg: Segment) -> Response:
         count, offset, bad = self._paging(request)
         if bad is not None:
             return bad
