@@ -94,6 +94,96 @@ def test_two_plugins_registering_the_same_connector_name_is_an_error_naming_both
     assert reg.owners[("connectors", "acme")] == "first"
 
 
+def _from(ep: EntryPoint, package: str) -> EntryPoint:
+    """``ep`` as the distribution ``package`` would declare it."""
+    return ep._for(types.SimpleNamespace(metadata={"Name": package}, version="1.0"))  # type: ignore[attr-defined]
+
+
+def _plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> str:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = f"_mt_{name}_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(body))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    return module
+
+
+TAKES_ACME = """
+from martech import Connector, hookimpl
+
+class Own(Connector):
+    name = "alpha_own"
+    kind = "crm"
+
+class Impostor(Connector):
+    name = "acme"
+    kind = "esp"
+
+@hookimpl
+def martech_register_connectors(register):
+    register(Own)
+    register(Impostor)
+"""
+
+
+def test_a_third_party_plugin_cannot_take_a_builtin_connectors_name(tmp_path, monkeypatch):
+    """Built-in plugins register first whatever their names sort as, so the newcomer is the one
+    refused and blamed, and what it registered in that call is taken back."""
+    builtin = _from(_ep("zeta", _plugin_module(tmp_path, monkeypatch, "zeta", GOOD)), "martech")
+    third = _ep("alpha", _plugin_module(tmp_path, monkeypatch, "alpha", TAKES_ACME))
+    reg = _load_entry_points_and_build([_from(third, "martech-alpha"), builtin])
+    assert reg.owners[("connectors", "acme")] == "zeta"
+    assert reg.connectors["acme"].__name__ == "Acme"
+    assert reg.plugins["zeta"].error is None
+    assert "alpha" in (reg.plugins["alpha"].error or "")
+    assert "alpha_own" not in reg.connectors  # all or nothing
+    assert reg.plugins["alpha"].registered == {}
+
+
+def test_two_packages_with_one_plugin_name_are_reported_not_silently_dropped(tmp_path, monkeypatch):
+    module = _plugin_module(tmp_path, monkeypatch, "same", GOOD)
+    eps = [_from(_ep("same", module), "martech-one"), _from(_ep("same", module), "martech-two")]
+    reg = _load_entry_points_and_build(eps)
+    assert reg.plugins["same"].error is None
+    dropped = reg.plugins["same (martech-two)"]
+    assert dropped.error is not None
+    assert "martech-one" in dropped.error
+    assert "martech-two" in dropped.error
+    assert any("martech-two" in str(e) for e in reg.errors)
+    # the same package seen twice on the path is one plugin, silently
+    twice = [_from(_ep("same", module), "martech-one")] * 2
+    assert list(_load_entry_points_and_build(twice).plugins) == ["same"]
+    monkeypatch.setenv("MARTECH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="martech-two"):
+        _load_entry_points_and_build(eps)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "complaint"),
+    [
+        ("Acme Corp!", "esp", "Odd.name: expected lowercase letters"),
+        ("acme-corp", "esp", "Odd.name: expected lowercase letters"),
+        ("acme", "mailer", "Odd.kind: expected one of crm, esp"),
+    ],
+)
+def test_a_connector_is_registered_only_with_a_usable_name_and_kind(
+    load_plugins, name, kind, complaint
+):
+    body = f"""
+from martech import Connector, hookimpl
+
+class Odd(Connector):
+    name = {name!r}
+    kind = {kind!r}
+
+@hookimpl
+def martech_register_connectors(register):
+    register(Odd)
+"""
+    reg = load_plugins(odd=body)
+    assert complaint in (reg.plugins["odd"].error or "")
+    assert not reg.connectors
+
+
 def test_allow_list_loads_only_named_plugins(load_plugins, monkeypatch):
     monkeypatch.setenv("MARTECH_LOAD_PLUGINS", "good")
     reg = load_plugins(good=GOOD, broken="raise RuntimeError('boom')")
@@ -289,6 +379,54 @@ def test_hook_martech_register_commands():
     pm.hook.martech_register_commands(cli=app)
     result = CliRunner().invoke(app, ["hello", "gary"])
     assert result.output.strip() == "hello gary"
+
+
+def test_a_plugin_cannot_replace_a_command_that_exists(monkeypatch, capsys):
+    """A plugin adds to the CLI; a command or sub-app named like one already there (a
+    built-in's) is refused with the plugin named, and none of that plugin's commands land."""
+    import typer
+    from typer.testing import CliRunner
+
+    import martech.plugins
+    from martech.cli import _register_plugin_commands
+
+    class Replaces:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            cli.command("extra")(lambda: typer.echo("extra"))
+
+            @cli.command()
+            def plugins() -> None:
+                typer.echo("hijacked")
+
+    class AddsAGroup:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            cli.add_typer(typer.Typer(), name="sync")
+
+    class Fine:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            cli.command("hello")(lambda: typer.echo("hello"))
+
+    pm, _ = make_plugin_manager(load=False)
+    for name, plugin in {"replaces": Replaces(), "group": AddsAGroup(), "fine": Fine()}.items():
+        pm.register(plugin, name=name)
+    monkeypatch.setattr(martech.plugins, "plugin_manager", lambda: pm)
+    app = typer.Typer()
+    app.command("plugins")(lambda: typer.echo("the real one"))
+    app.add_typer(typer.Typer(), name="sync")
+    _register_plugin_commands(app)
+    err = capsys.readouterr().err
+    assert "plugin 'replaces' tried to replace the command(s) plugins" in err
+    assert "plugin 'group' tried to replace the command(s) sync" in err
+    runner = CliRunner()
+    assert runner.invoke(app, ["plugins"]).output.strip() == "the real one"
+    assert runner.invoke(app, ["hello"]).output.strip() == "hello"
+    assert runner.invoke(app, ["extra"]).exit_code != 0  # all or nothing for that plugin
+    monkeypatch.setenv("MARTECH_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="replaces"):
+        _register_plugin_commands(app)
 
 
 def test_segment_kind_without_kind_is_refused():

@@ -9,11 +9,12 @@ import or register is reported and skipped (``MARTECH_STRICT_PLUGINS=1`` makes i
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, get_args
 
 import pluggy
 
@@ -67,7 +68,8 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
-def _strict() -> bool:
+def strict() -> bool:
+    """Whether a plugin that fails to load or register is fatal (``MARTECH_STRICT_PLUGINS``)."""
     return os.environ.get("MARTECH_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
 
 
@@ -84,20 +86,48 @@ def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, lis
     return pm, infos
 
 
+#: The distribution whose plugins are martech's own: they load first, so a third-party plugin
+#: that registers a name one of them uses is the one refused (and blamed), never the built-in.
+BUILTIN_DIST = "martech"
+
+
+def _dist_name(ep: EntryPoint) -> str | None:
+    return ep.dist.metadata["Name"] if ep.dist else None
+
+
 def _load_entry_points(pm: pluggy.PluginManager, eps: Iterable[EntryPoint]) -> list[PluginInfo]:
     allow, block = _env_list("MARTECH_LOAD_PLUGINS"), _env_list("MARTECH_DISABLE_PLUGINS") or set()
     infos: list[PluginInfo] = []
-    seen: set[str] = set()
-    for ep in sorted(eps, key=lambda e: e.name):
-        if ep.name in seen or (allow is not None and ep.name not in allow) or ep.name in block:
+    seen: dict[str, str | None] = {}  # entry-point name -> the package that has it
+    ordered = sorted(eps, key=lambda e: (_dist_name(e) != BUILTIN_DIST, e.name))
+    for ep in ordered:
+        if (allow is not None and ep.name not in allow) or ep.name in block:
             continue
-        seen.add(ep.name)
         dist = ep.dist
-        info = PluginInfo(
-            name=ep.name,
-            package=dist.metadata["Name"] if dist else None,
-            version=dist.version if dist else None,
-        )
+        package = _dist_name(ep)
+        if ep.name in seen:
+            if seen[ep.name] == package:
+                continue  # one package seen twice on the path (an editable install, say)
+            # Two packages, one name: pluggy keeps one plugin per name, so the second is not
+            # loaded, and says so rather than vanishing.
+            error = PluginError(
+                f"plugin {ep.name!r} of {package or 'an unknown package'} was not loaded: "
+                f"{seen[ep.name] or 'another package'} already has a plugin of that name; "
+                "rename the entry point in the [project.entry-points.martech] table"
+            )
+            if strict():
+                raise error
+            infos.append(
+                PluginInfo(
+                    name=f"{ep.name} ({package})",
+                    package=package,
+                    version=dist.version if dist else None,
+                    error=str(error),
+                )
+            )
+            continue
+        seen[ep.name] = package
+        info = PluginInfo(name=ep.name, package=package, version=dist.version if dist else None)
         infos.append(info)
         try:
             pm.register(ep.load(), name=ep.name)
@@ -108,7 +138,7 @@ def _load_entry_points(pm: pluggy.PluginManager, eps: Iterable[EntryPoint]) -> l
                 pm.unregister(name=ep.name)
             error = PluginLoadError(ep.name, exc)
             info.error = str(error)
-            if _strict():
+            if strict():
                 raise error from exc
             continue
         info.hooks = sorted(h.name for h in pm.get_hookcallers(pm.get_plugin(ep.name)) or [])
@@ -116,7 +146,12 @@ def _load_entry_points(pm: pluggy.PluginManager, eps: Iterable[EntryPoint]) -> l
 
 
 def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registry:
-    """Call every register hook plugin by plugin, so each registration is attributed."""
+    """Call every register hook plugin by plugin, so each registration is attributed.
+
+    A plugin's hook registers all or nothing: when one of its registrations is refused (a name
+    another plugin has, something that is not what the hook takes), what it registered before
+    in that call is taken back, and the plugin is reported as failed.
+    """
     reg = Registry(plugins={i.name: i for i in infos})
     for info in infos:
         if info.error:
@@ -128,20 +163,38 @@ def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registr
             info = reg.plugins.setdefault(
                 plugin_name, PluginInfo(name=plugin_name, package=None, version=None)
             )
+            added: list[str] = []
             try:
-                impl.function(register=_registrar(reg, section, plugin_name, info))
-            except DuplicateRegistrationError as exc:
-                info.error = str(exc)
-                reg.errors.append(exc)
-                if _strict():
-                    raise
+                impl.function(register=_registrar(reg, section, plugin_name, info, added))
             except Exception as exc:
-                error = PluginLoadError(plugin_name, exc)
+                _take_back(reg, section, info, added)
+                error = (
+                    exc
+                    if isinstance(exc, DuplicateRegistrationError)
+                    else PluginLoadError(plugin_name, exc)
+                )
                 info.error = str(error)
                 reg.errors.append(error)
-                if _strict():
+                if strict():
+                    if error is exc:
+                        raise
                     raise error from exc
     return reg
+
+
+def _take_back(reg: Registry, section: str, info: PluginInfo, names: list[str]) -> None:
+    """Undo the registrations ``names`` one hook call of a plugin made in ``section``."""
+    for name in names:
+        del reg.section(section)[name]
+        del reg.owners[(section, name)]
+        info.registered[section].remove(name)
+    if not info.registered.get(section, True):
+        del info.registered[section]
+
+
+#: A connector's name: it becomes ``MARTECH_<NAME>_<FIELD>`` variables, ``[connectors.<name>]``
+#: tables and ``--to <name>`` arguments, so lowercase letters, digits and underscores.
+CONNECTOR_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def _registered_name(section: str, obj: Any) -> str:
@@ -154,13 +207,32 @@ def _registered_name(section: str, obj: Any) -> str:
     return value
 
 
-def _registrar(reg: Registry, section: str, plugin: str, info: PluginInfo) -> Callable[[Any], None]:
+def _check_connector(obj: Any) -> None:
+    from .connector import Connector, ConnectorKind
+
+    if not (isinstance(obj, type) and issubclass(obj, Connector)):
+        raise PluginError(f"register() expects a Connector subclass, got {obj!r}")
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not CONNECTOR_NAME.fullmatch(name):
+        raise PluginError(
+            f"{obj.__name__}.name: expected lowercase letters, digits and underscores, starting "
+            f"with a letter (it names MARTECH_<NAME>_* variables and [connectors.<name>]), "
+            f"got {name!r}"
+        )
+    kinds = get_args(ConnectorKind)
+    if getattr(obj, "kind", None) not in kinds:
+        raise PluginError(
+            f"{obj.__name__}.kind: expected one of {', '.join(kinds)}, "
+            f"got {getattr(obj, 'kind', None)!r}"
+        )
+
+
+def _registrar(
+    reg: Registry, section: str, plugin: str, info: PluginInfo, added: list[str]
+) -> Callable[[Any], None]:
     def register(obj: Any) -> None:
         if section == "connectors":
-            from .connector import Connector
-
-            if not (isinstance(obj, type) and issubclass(obj, Connector)):
-                raise PluginError(f"register() expects a Connector subclass, got {obj!r}")
+            _check_connector(obj)
         name = _registered_name(section, obj)
         owner = reg.owners.get((section, name))
         if owner is not None:
@@ -172,6 +244,7 @@ def _registrar(reg: Registry, section: str, plugin: str, info: PluginInfo) -> Ca
         reg.section(section)[name] = obj
         reg.owners[(section, name)] = plugin
         info.registered.setdefault(section, []).append(name)
+        added.append(name)
 
     return register
 

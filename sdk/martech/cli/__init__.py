@@ -13,8 +13,9 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
+from typer.models import CommandInfo, TyperInfo
 
-from ..errors import MartechError
+from ..errors import MartechError, PluginError
 from .app import app, err_console, state
 
 #: Command-group modules under martech.cli; each defines ``register(app)``.
@@ -88,13 +89,54 @@ def build_app() -> typer.Typer:
         _registered = True
         for name in COMMAND_MODULES:
             importlib.import_module(f"{__name__}.{name}").register(app)
-        from ..plugins import plugin_manager
-
         try:
-            plugin_manager().hook.martech_register_commands(cli=app)
+            _register_plugin_commands(app)
         except MartechError as exc:
-            err_console.print(f"[yellow]warning:[/] plugin commands not loaded: {exc}")
+            err_console.print(f"[yellow]warning:[/] plugin commands not loaded: {escape(str(exc))}")
     return app
+
+
+def _command_names(commands: list[CommandInfo], groups: list[TyperInfo]) -> list[str]:
+    """The names these commands and sub-apps answer to on the command line."""
+    from typer.main import get_command_name
+
+    names = [
+        c.name or get_command_name(c.callback.__name__) for c in commands if c.callback is not None
+    ]
+    return names + [g.name or g.typer_instance.info.name or "" for g in groups if g.typer_instance]
+
+
+def _register_plugin_commands(cli: typer.Typer) -> None:
+    """Each plugin's commands, one plugin at a time: a command named like one that exists
+    (a built-in's or an earlier plugin's) is refused with a warning naming the plugin, so a
+    plugin can add to the CLI but never replace what is there."""
+    from ..plugins import plugin_manager, strict
+
+    for impl in plugin_manager().hook.martech_register_commands.get_hookimpls():
+        taken = set(_command_names(cli.registered_commands, cli.registered_groups))
+        commands, groups = len(cli.registered_commands), len(cli.registered_groups)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:
+            del cli.registered_commands[commands:], cli.registered_groups[groups:]
+            if strict():
+                raise
+            err_console.print(
+                f"[yellow]warning:[/] plugin {impl.plugin_name!r}: its commands were not "
+                f"added: {escape(f'{type(exc).__name__}: {exc}')}"
+            )
+            continue
+        added = _command_names(cli.registered_commands[commands:], cli.registered_groups[groups:])
+        clashes = [name for name in added if name in taken]
+        if clashes:
+            del cli.registered_commands[commands:], cli.registered_groups[groups:]
+            message = (
+                f"plugin {impl.plugin_name!r} tried to replace the command(s) "
+                f"{', '.join(sorted(set(clashes)))}; none of its commands were added"
+            )
+            if strict():
+                raise PluginError(message)
+            err_console.print(f"[yellow]warning:[/] {escape(message)}")
 
 
 def main(argv: list[str] | None = None) -> int:
