@@ -26,3 +26,17 @@ def test_async_with_closes_the_connector_however_the_block_ends() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(fails())
     assert closed == ["reference"]
+
+
+def test_the_base_http_client_is_named_after_the_connector() -> None:
+    """A connector that keeps the base ``http`` gets errors that name its vendor (and the
+    vendor's reset headers, where martech knows them), not a generic "vendor"."""
+    from martech.connector import Connector, ConnectorConfig
+
+    class Plain(Connector):
+        name = "plainvendor"
+        kind = "other"
+        Config = ConnectorConfig
+
+    connector = Plain(config=ConnectorConfig(base_url="http://plain.test"))
+    assert connector.http.vendor == "plainvendor"

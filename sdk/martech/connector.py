@@ -29,7 +29,10 @@ ConnectorKind = Literal["crm", "esp", "cms", "ads", "other"]
 
 
 class Limits(BaseModel, frozen=True, extra="forbid"):
-    """What the vendor allows; the sync planner and the HTTP budget both read this."""
+    """What the vendor allows. The HTTP budget enforces the rate and the concurrency; the sync
+    planner reads all of it (batches, request count, time estimate). ``daily_quota`` is not
+    counted by the budget, as the vendor counts it across every process using the credential:
+    the planner includes it in its estimate and says when a sync needs more than a day's."""
 
     requests_per_interval: int | None = Field(
         default=None, description="Requests allowed per ``interval_seconds`` (token bucket)."
@@ -381,7 +384,10 @@ class Connector:
             from .http import HttpClient
 
             self._http = HttpClient(
-                base_url=self.config.base_url, timeout=self.config.timeout, limits=self.limits
+                base_url=self.config.base_url,
+                timeout=self.config.timeout,
+                limits=self.limits,
+                vendor=self.name,  # names the vendor in errors; selects its reset headers
             )
         return self._http
 

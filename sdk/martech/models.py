@@ -398,6 +398,9 @@ class SyncPlan(_Model, frozen=True):
     updates: tuple[str, ...] = ()
     requests: int = Field(default=0, ge=0, description="HTTP calls needed, from declared limits.")
     estimated_seconds: float = Field(default=0.0, ge=0)
+    daily_quota: int | None = Field(
+        default=None, description="The destination's requests per day, when it declares one."
+    )
 
     @property
     def is_empty(self) -> bool:

@@ -106,3 +106,30 @@ def test_adds_carry_the_hash_of_the_payload_they_send(store: Store) -> None:
     assert [r["payload_hash"] for r in first] == [r["payload_hash"] for r in again]
     assert all(r["payload_hash"] and len(r["payload_hash"]) == 16 for r in first)
     assert first[0]["traits"] == '{"tier":"silver"}'
+
+
+class Quota(ReferenceConnector):
+    """The reference vendor with 3 members per call and 2 calls a day."""
+
+    limits: ClassVar[Limits] = Limits(concurrency=1, batch_count=3, daily_quota=2)
+
+
+def test_a_plan_past_the_daily_quota_says_so_and_counts_the_days(store: Store, capsys) -> None:
+    from martech.cli.sync import plan_dict, show_plan
+    from martech.sync.plan import estimate_seconds
+
+    reference = connect(ReferenceEmulator())
+    connector = Quota(config=reference.config, http=reference.http)
+    prepared = prepare(store, connector, SyncSpec(audience="a", members=ids(7)))
+    assert prepared.plan.requests == 3
+    assert prepared.plan.daily_quota == 2
+    # two requests today, the third after the quota resets: one day's wait
+    assert prepared.plan.estimated_seconds == estimate_seconds(Limits(concurrency=1), 3) + 86_400
+    assert estimate_seconds(Quota.limits, 2) == estimate_seconds(Limits(concurrency=1), 2)
+    show_plan(plan_dict(prepared))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "more than a day's quota: 3 requests at 2 a day take 2 days" in out
+    within = prepare(store, CountOnly(config=reference.config, http=reference.http),
+                     SyncSpec(audience="a", members=ids(7)))  # fmt: skip
+    show_plan(plan_dict(within))
+    assert "quota" not in capsys.readouterr().out

@@ -130,6 +130,7 @@ def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
         "invalid_reasons": prepared.summary()["invalid_reasons"],
         "requests": p.requests,
         "estimated_seconds": p.estimated_seconds,
+        "daily_quota": p.daily_quota,
     }
 
 
@@ -158,6 +159,14 @@ def show_plan(data: dict[str, Any]) -> None:
     )
     for reason, n in sorted(data["invalid_reasons"].items()):
         console.print(f"  not sent: {n:,} {reason}")
+    quota = data.get("daily_quota")
+    if quota and data["requests"] > quota:
+        days = -(-data["requests"] // quota)
+        console.print(
+            f"  [yellow]more than a day's quota:[/] {data['requests']:,} requests at "
+            f"{quota:,} a day take {days} days; apply stops when the vendor refuses more, "
+            "and the next apply goes on from there"
+        )
 
 
 def show_result(data: dict[str, Any]) -> None:

@@ -212,13 +212,15 @@ def assign_batches(
 
 
 def estimate_seconds(limits: Limits, requests: int, latency: float = ASSUMED_LATENCY) -> float:
-    """Time for ``requests`` within the declared rate and concurrency (latency assumed)."""
+    """Time for ``requests`` within the declared rate and concurrency (latency assumed), plus a
+    day's wait for each further day of ``daily_quota`` the requests need."""
     if requests == 0:
         return 0.0
     by_concurrency = math.ceil(requests / limits.concurrency) * latency
     rps = limits.requests_per_second
     by_rate = requests / rps if rps else 0.0
-    return round(max(by_concurrency, by_rate), 3)
+    days_waited = (requests - 1) // limits.daily_quota if limits.daily_quota else 0
+    return round(max(by_concurrency, by_rate) + days_waited * 86_400.0, 3)
 
 
 def eligibility_sql(members: str, identity_keys: Sequence[str]) -> str:
@@ -334,6 +336,7 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         updates=by_op["update"],
         requests=requests,
         estimated_seconds=estimate_seconds(limits, requests),
+        daily_quota=limits.daily_quota,
     )
     return PreparedSync(
         destination=destination,
