@@ -70,10 +70,14 @@ def plugins_json(python: Path) -> dict:  # type: ignore[type-arg]
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def test_new_connector_scaffolds_a_package_whose_tests_pass(tmp_path: Path) -> None:
-    target = tmp_path / "martech-widget"
-    assert main(["new", "connector", "widget", "--dir", str(target)]) == 0
-    assert (target / "martech_widget" / "connector.py").exists()
+def test_new_connector_scaffolds_a_package_whose_tests_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "reference" inside the name: the template's identifiers are renamed as whole words
+    target = tmp_path / "martech-widget-reference"
+    assert main(["new", "connector", "widget_reference", "--dir", str(target)]) == 0
+    assert f"pip install -e '{target}[test]'" in capsys.readouterr().out
+    assert (target / "martech_widget_reference" / "connector.py").exists()
     python = make_venv(tmp_path / "venv")
     pip_install(python, target)
     run = subprocess.run(
@@ -87,9 +91,11 @@ def test_new_connector_scaffolds_a_package_whose_tests_pass(tmp_path: Path) -> N
     assert "passed" in run.stdout
     assert " failed" not in run.stdout
     registered = {
-        p["name"]: p["registered"] for p in plugins_json(python)["plugins"] if p["name"] == "widget"
+        p["name"]: p["registered"]
+        for p in plugins_json(python)["plugins"]
+        if p["name"] == "widget_reference"
     }
-    assert registered == {"widget": {"connectors": ["widget"]}}
+    assert registered == {"widget_reference": {"connectors": ["widget_reference"]}}
 
 
 def test_the_cookbook_package_installs_and_appears_in_martech_plugins(tmp_path: Path) -> None:
@@ -109,8 +115,9 @@ def test_the_cookbook_package_is_what_the_scaffold_generates(tmp_path: Path) -> 
         assert (cookbook / rel).read_text() == path.read_text(), f"{rel} drifted from the scaffold"
 
 
-def test_the_scaffold_is_lint_clean(tmp_path: Path) -> None:
-    scaffold("lint_me", tmp_path / "pkg")
+@pytest.mark.parametrize("name", ["lint_me", "preference"])
+def test_the_scaffold_is_lint_clean(name: str, tmp_path: Path) -> None:
+    scaffold(name, tmp_path / "pkg")
     ruff = Path(sys.executable).parent / "ruff"
     for args in (["check"], ["format", "--check"]):
         run = subprocess.run(
@@ -120,8 +127,10 @@ def test_the_scaffold_is_lint_clean(tmp_path: Path) -> None:
 
 
 def test_a_bad_name_or_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="NAME: expected lowercase"):
-        scaffold("Acme-Corp", tmp_path / "x")
+    for name in ("Acme-Corp", "a_"):  # a_ would make martech-a-, which pip refuses
+        with pytest.raises(ConfigError, match="NAME: expected lowercase"):
+            scaffold(name, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not empty"):
