@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import time
+from typing import Any, get_args, get_origin
 
 import typer
 
@@ -72,25 +73,48 @@ def serve(
             pass
 
 
-def connection_lines(name: str, settings: dict[str, str]) -> list[str]:
-    """``martech.toml`` lines for the plain settings, ``export`` lines for the secret ones."""
-    from pydantic import SecretStr
+def is_secret(annotation: Any) -> bool:
+    """Whether a config field's annotation holds a secret type.
 
+    Also inside ``X | None``, other unions and generics: ``SecretStr | None`` is as secret as
+    ``SecretStr`` and must not be printed into ``martech.toml``.
+    """
+    from pydantic import Secret, SecretBytes, SecretStr
+
+    secret = (Secret, SecretBytes, SecretStr)
+    for tp in (annotation, get_origin(annotation)):
+        if isinstance(tp, type) and issubclass(tp, secret):
+            return True
+    return any(is_secret(arg) for arg in get_args(annotation))
+
+
+def connection_lines(name: str, settings: dict[str, str]) -> list[str]:
+    """``martech.toml`` lines for the plain settings, ``export`` lines for the secret ones.
+
+    A required field the emulator gives no value for is named in a comment, since a config
+    without it does not load.
+    """
     from ..plugins import get_connector
 
     fields = get_connector(name).Config.model_fields
-    secret = {k for k, f in fields.items() if f.annotation is SecretStr}
+    secret = {k for k, f in fields.items() if is_secret(f.annotation)}
     plain = [f"{k} = {json.dumps(v)}" for k, v in settings.items() if k not in secret]
     env = [
         f"export MARTECH_{name.upper()}_{k.upper()}={shlex.quote(v)}"
         for k, v in settings.items()
         if k in secret
     ]
+    missing = [k for k, f in fields.items() if f.is_required() and k not in settings]
     return [
         f"# martech.toml (connector {name!r} against this emulator)",
         f"[connectors.{name}]",
         *plain,
         *(["# secrets from the environment (fake ones: this is an emulator)", *env] if env else []),
+        *(
+            f"# required but not given by the emulator: set {k}"
+            + (f" (MARTECH_{name.upper()}_{k.upper()})" if k in secret else "")
+            for k in missing
+        ),
     ]
 
 
