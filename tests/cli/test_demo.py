@@ -150,3 +150,30 @@ def test_terminal_output_walks_through_the_steps(tmp_path: Path) -> None:
     assert "re-plan, nothing changed: 0 changes, 0 requests" in out
     assert "OVERCLAIM: sold as personalization, observed segmentation" in out
     assert out.index("every emulator has stopped") < out.index("try next: martech")
+
+
+def test_the_demo_deletes_only_a_folder_it_made(tmp_path: Path) -> None:
+    """``--dir`` is recreated each run: a folder of the user's (a real store, the current
+    folder) is refused before anything is touched; the demo's own folder is emptied."""
+    mine = tmp_path / "work"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = run_demo("--dir", str(mine))
+    assert result.exit_code != 0
+    assert "holds files the demo did not make" in str(result.exception)
+    assert (mine / "notes.txt").read_text() == "keep me"
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert "is a file" in str(run_demo("--dir", str(a_file)).exception)
+    assert a_file.read_text() == "x"
+
+    made = tmp_path / "made"
+    demo_module._fresh_demo_dir(made)
+    (made / "martech.duckdb").write_text("an old run's store")
+    demo_module._fresh_demo_dir(made)  # the demo's own folder: recreated
+    assert sorted(p.name for p in made.iterdir()) == [demo_module.DEMO_MARKER]
+    older = tmp_path / "older"  # an older demo's folder, from before the marker
+    older.mkdir()
+    (older / "martech.duckdb").write_text("x")
+    demo_module._fresh_demo_dir(older)
+    assert sorted(p.name for p in older.iterdir()) == [demo_module.DEMO_MARKER]

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import ConfigError
 from ._demo_steps import step_audit, step_personalize, step_pull, step_sync
 from .app import console, print_json, print_table
 
@@ -120,11 +121,37 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
+#: Written into the folder the demo creates: only a folder holding it is deleted on the next run.
+DEMO_MARKER = ".martech-demo"
+#: What an older demo left (before the marker): a folder holding only these is the demo's too.
+_DEMO_FILES = frozenset({"martech.duckdb", "martech.duckdb.wal", DEMO_MARKER})
+
+
+def _fresh_demo_dir(home: Path) -> None:
+    """Empty ``home`` for a new run, but only if the demo made it: ``--dir .`` or ``--dir`` at
+    a real store must never delete anything."""
+    if home.is_file():
+        raise ConfigError(f"--dir: {home} is a file; give a folder for the demo store")
+    if home.exists():
+        contents = {p.name for p in home.iterdir()}
+        if contents and DEMO_MARKER not in contents and not contents <= _DEMO_FILES:
+            raise ConfigError(
+                f"--dir: {home} holds files the demo did not make, and each run recreates its "
+                "folder; give a new or empty folder (the default is .martech-demo)"
+            )
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / DEMO_MARKER).write_text("made by martech demo: deleted and recreated on each run\n")
+
+
 def demo(
     profiles: int = typer.Option(5_000, "--profiles", min=100, help="Size of the synthetic shop."),
     seed: int = typer.Option(7, "--seed", help="Seed for the population (same seed, same demo)."),
     home: Path = typer.Option(
-        Path(".martech-demo"), "--dir", help="Folder for the demo store (recreated each run)."
+        Path(".martech-demo"),
+        "--dir",
+        help="Folder for the demo store, recreated each run: a new or empty folder, or one an "
+        "earlier demo made.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary, nothing else."),
 ) -> None:
@@ -132,8 +159,7 @@ def demo(
     from ..store import Store
 
     out = Console(quiet=True) if as_json else console
-    if home.exists():
-        shutil.rmtree(home)
+    _fresh_demo_dir(home)
     now = datetime.now(UTC)
     as_of = datetime(now.year, now.month, now.day, tzinfo=UTC)
     started = time.perf_counter()
