@@ -133,3 +133,43 @@ def test_a_plan_past_the_daily_quota_says_so_and_counts_the_days(store: Store, c
                      SyncSpec(audience="a", members=ids(7)))  # fmt: skip
     show_plan(plan_dict(within))
     assert "quota" not in capsys.readouterr().out
+
+
+def test_a_mirror_of_a_segment_that_matches_nobody_is_refused_unless_allowed(store: Store) -> None:
+    """A typo in a segment (a misspelled event type) matches nobody; a mirror sync would then
+    remove everyone it added. That needs allow_empty; members who are only ineligible now (their
+    consent withdrawn) are removed as usual."""
+    import pytest
+
+    from martech.errors import ConfigError
+
+    connector = connect(ReferenceEmulator())
+    apply(store, connector, SyncSpec(audience="a", members=ids(5)))
+    with pytest.raises(ConfigError, match="would remove all 5 members it added"):
+        prepare(store, connector, SyncSpec(audience="a", members=[]))
+    allowed = prepare(store, connector, SyncSpec(audience="a", members=[], allow_empty=True))
+    assert allowed.plan.removes == tuple(ids(5))
+    # add_only never removes, so an empty segment is nothing to guard
+    assert prepare(
+        store, connector, SyncSpec(audience="a", members=[], mode="add_only")
+    ).plan.is_empty
+    # members that exist but may not be sent (no consent) leave as usual
+    store.con.execute("UPDATE profiles SET consent = '{\"email\": false}' WHERE id IN ?", [ids(5)])
+    gone = prepare(store, connector, SyncSpec(audience="a", members=ids(5)))
+    assert gone.plan.removes == tuple(ids(5))
+
+
+def test_a_destination_that_takes_no_audiences_is_refused_at_plan(store: Store) -> None:
+    import pytest
+
+    from martech.connector import Capability
+    from martech.errors import ConfigError
+
+    class ContentOnly(ReferenceConnector):
+        def capabilities(self) -> list[Capability]:
+            return [Capability(name="push_content")]
+
+    reference = connect(ReferenceEmulator())
+    content = ContentOnly(config=reference.config, http=reference.http)
+    with pytest.raises(ConfigError, match=r"does not take audiences .* it offers push_content"):
+        prepare(store, content, SyncSpec(audience="a", members=ids(3)))

@@ -40,6 +40,11 @@ SUPPRESS_OPTION = typer.Option(
     None, "--suppress", help="File of profile ids, emails or phones never to send (one a line)."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
+ALLOW_EMPTY_OPTION = typer.Option(
+    False,
+    "--allow-empty",
+    help="Let a mirror sync of a segment that matches nobody remove everyone it added.",
+)
 
 
 def parse_target(target: str, default_audience: str) -> tuple[str, str]:
@@ -98,6 +103,7 @@ def build_spec(
     as_of: str | None,
     traits: list[str] | None,
     suppress: Path | None,
+    allow_empty: bool = False,
 ) -> SyncSpec:
     """Evaluate the segment and describe the sync."""
     from ..segments import members
@@ -114,6 +120,7 @@ def build_spec(
         segment_key=segment_key,
         suppressions=read_suppressions(suppress),
         traits=tuple(traits or ()),
+        allow_empty=allow_empty,
     )
 
 
@@ -199,6 +206,7 @@ def plan_command(
     as_of: str | None = AS_OF_OPTION,
     trait: list[str] | None = TRAITS_OPTION,
     suppress: Path | None = SUPPRESS_OPTION,
+    allow_empty: bool = ALLOW_EMPTY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show what a sync would send: adds, removes, updates, invalid, requests, time."""
@@ -217,6 +225,7 @@ def plan_command(
             as_of=as_of,
             traits=trait,
             suppress=suppress,
+            allow_empty=allow_empty,
         )
         data = plan_dict(prepare(store, connector, spec))
     print_json(data) if as_json else show_plan(data)
@@ -232,6 +241,7 @@ def apply_command(
     as_of: str | None = AS_OF_OPTION,
     trait: list[str] | None = TRAITS_OPTION,
     suppress: Path | None = SUPPRESS_OPTION,
+    allow_empty: bool = ALLOW_EMPTY_OPTION,
     deadline: str | None = typer.Option(
         None, "--deadline", help="Stop cleanly if a wait would pass it: 90, 15m, 2h or ISO 8601."
     ),
@@ -257,6 +267,7 @@ def apply_command(
             as_of=as_of,
             traits=trait,
             suppress=suppress,
+            allow_empty=allow_empty,
         )
         result = apply(store, connector, spec, deadline=until, dead_letter=dead_letter)
         data = result_dict(result)

@@ -64,6 +64,9 @@ class SyncSpec:
     :param segment_key: For the record (``martech sync status``).
     :param suppressions: Profile ids, emails or phones never to send, whatever the segment says.
     :param traits: Trait names sent with each member (and hashed, so upsert sees changes).
+    :param allow_empty: Let a mirror sync of an empty segment remove everyone it added. Off by
+        default: a segment that matches nobody is more often a typo (a misspelled trait or
+        event type) than the wish to empty an audience.
     """
 
     audience: str
@@ -72,6 +75,7 @@ class SyncSpec:
     segment_key: str | None = None
     suppressions: Collection[str] = ()
     traits: tuple[str, ...] = ()
+    allow_empty: bool = False
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -275,6 +279,12 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
 
     con = store.con
     destination = connector.name
+    if not isinstance(connector, type) and not connector.supports("push_audience"):
+        offers = ", ".join(c.name for c in connector.capabilities()) or "nothing"
+        raise ConfigError(
+            f"--to {destination}: it does not take audiences (no 'push_audience'; it offers "
+            f"{offers}); sync to a connector that does (martech plugins lists them)"
+        )
     # Batches a killed run committed are facts: fold them so the diff sees them.
     pending = unfinished_run(con, destination, spec.audience)
     if pending is not None:
@@ -327,6 +337,13 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         count = pc.sum(pc.equal(items.column("op"), op)).as_py() or 0
         by_op[op] = tuple(key_column.slice(at, count).to_pylist())
         at += count
+    if spec.mode == "mirror" and not wanted and by_op["remove"] and not spec.allow_empty:
+        raise ConfigError(
+            f"{destination}:{spec.audience}: the segment has no members now, so a mirror sync "
+            f"would remove all {len(by_op['remove']):,} members it added; check the segment "
+            "(a misspelled trait or event type matches nobody), or pass --allow-empty "
+            "(allow_empty=True) to empty the audience"
+        )
     plan = SyncPlan(
         destination=destination,
         audience=spec.audience,
