@@ -61,7 +61,22 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except PydanticValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(_known_keys(err["loc"][:-1]))
+            raise ConfigError(f"{file}: {where}: unknown setting; known: {known}") from None
         raise ConfigError(f"{file}: {where}: {err['msg']}") from None
+
+
+def _known_keys(section: tuple[int | str, ...]) -> list[str]:
+    """The keys the martech.toml table at ``section`` (() for the top level) accepts."""
+    model: type[BaseModel] = Settings
+    for part in section:
+        info = model.model_fields.get(str(part))
+        annotation = info.annotation if info is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
 
 
 TEMPLATE = """\

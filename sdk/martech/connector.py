@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, overload
 
-from pydantic import BaseModel, Field, JsonValue, SecretStr
+from pydantic import BaseModel, Field, JsonValue, SecretStr, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError, ValidationError
 from .models import Capability, ContentVariant, Decision, Profile
@@ -51,12 +52,34 @@ class Limits(BaseModel, frozen=True, extra="forbid"):
 
 
 class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
-    """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error."""
+    """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error.
+
+    ``base_url`` (in every subclass too) must be an http(s) URL with a host, so a typo is a
+    ConfigError when the config loads, not a run of retries against an unreachable address.
+    """
 
     base_url: str = Field(
         description="Vendor API root; tests and the demo point it at an emulator."
     )
     timeout: float = Field(default=30.0, gt=0, description="Seconds per request.")
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            ok = False
+        if not ok or any(c.isspace() for c in value):
+            # The value is not echoed: a URL can carry credentials (https://user:key@host).
+            raise PydanticCustomError(
+                "http_url", "expected an http(s) URL with a host, e.g. https://api.vendor.com"
+            )
+        return value
 
     @classmethod
     def load(
@@ -73,11 +96,15 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
             return cls.model_validate(merged)
         except PydanticValidationError as exc:
             err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "?"
-            raise ConfigError(
-                f"[connectors.{connector}] {field}: {err['msg']} "
-                f"(set it in martech.toml or {prefix}{field.upper()})"
-            ) from None
+            field = ".".join(str(p) for p in err["loc"])
+            where = f"connectors.{connector}" + (f".{field}" if field else "")
+            if err["type"] == "extra_forbidden":
+                known = ", ".join(sorted(cls.model_fields))
+                raise ConfigError(f"{where}: unknown setting; known: {known}") from None
+            top = str(err["loc"][0]).upper() if err["loc"] else ""
+            hint = f" (set it in martech.toml or {prefix}{top})" if top else ""
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            raise ConfigError(f"{where}: {msg}{hint}") from None
 
 
 class AudienceMember(BaseModel, frozen=True, extra="forbid"):
