@@ -76,9 +76,16 @@ def _piped(stream: Any) -> bool:
 
 
 # Piped or redirected, a line stays one line (rich would break it at 80 columns, mid-sentence, in
-# a log or for grep); in a terminal, text wraps to the window as usual.
-console = Console(stderr=False, highlight=False, soft_wrap=_piped(sys.stdout))
-err_console = Console(stderr=True, highlight=False, soft_wrap=_piped(sys.stderr))
+# a log or for grep); in a terminal, text wraps to the window as usual. No emoji codes: user and
+# vendor text such as an audience "a:b" or "x:smile:" prints as typed. Markup stays on, so every
+# user or vendor value put in a markup string goes through rich.markup.escape.
+console = Console(stderr=False, highlight=False, emoji=False, soft_wrap=_piped(sys.stdout))
+err_console = Console(stderr=True, highlight=False, emoji=False, soft_wrap=_piped(sys.stderr))
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """``1 request``, ``2 requests``, ``26,788 requests``: a count with its noun agreeing."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def open_store(*, read_only: bool = False) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from .app import console, open_store, print_json
@@ -29,29 +30,41 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show one profile with its identities, traits, consent and latest events."""
+    from ..http.redact import redact
+
     with open_store(read_only=True) as store:
         pid = profile_id
         if "=" in profile_id:
             kind, _, value = profile_id.partition("=")
             resolved = store.resolve(kind, value)
             if resolved is None:
-                raise ConfigError(f"no profile has {kind} identity matching the given value")
+                # The value is an email or a phone: never echoed, nor a kind mistyped as one.
+                raise ConfigError(
+                    f"no profile has {redact(kind)} identity matching the given value"
+                )
             pid = resolved
         profile = store.get_profile(pid, events=events)
     if profile is None:
-        raise ConfigError(f"profile {pid!r} not found in the store")
+        shown = redact(pid)  # an email or phone given as an id is not echoed
+        hint = (
+            " (to look one up by email or phone, give email=… or phone=…)" if shown != pid else ""
+        )
+        raise ConfigError(f"profile {shown!r} not found in the store{hint}")
     if as_json:
         print_json(profile.model_dump(mode="json"))
         return
-    console.print(f"[bold]{profile.id}[/]")
-    console.print("identities: " + ", ".join(f"{k}={v}" for k, v in profile.identities.items()))
-    console.print("consent:    " + ", ".join(f"{k}={v}" for k, v in profile.consent.items()))
+    # Everything below is the store's data, printed as text, never read as rich markup.
+    console.print(f"[bold]{escape(profile.id)}[/]")
+    identities = ", ".join(f"{k}={v}" for k, v in profile.identities.items())
+    console.print("identities: " + identities, markup=False)
+    consent = ", ".join(f"{k}={v}" for k, v in profile.consent.items())
+    console.print("consent:    " + consent, markup=False)
     for key, value in sorted(profile.traits.items()):
-        console.print(f"  {key:<22} {value}")
+        console.print(f"  {key:<22} {value}", markup=False)
     for e in profile.events:
         item = f" {e.item_id}" if e.item_id else ""
         value = f" {e.value:.2f}" if e.value is not None else ""
-        console.print(f"  {e.ts:%Y-%m-%d %H:%M}  {e.type}{item}{value}")
+        console.print(f"  {e.ts:%Y-%m-%d %H:%M}  {e.type}{item}{value}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
-from .app import console, open_store, print_json, print_table
+from .app import console, counted, open_store, print_json, print_table
 from .segments import AS_OF_OPTION, EXAMPLES_OPTION, FILE_OPTION, parse_as_of, read_definitions
 
 if TYPE_CHECKING:
@@ -157,15 +158,20 @@ def result_dict(result: SyncResult) -> dict[str, Any]:
     }
 
 
+def _target(data: dict[str, Any]) -> str:
+    """``destination:audience`` as markup: both are user or vendor text, so escaped."""
+    return escape(f"{data['destination']}:{data['audience']}")
+
+
 def show_plan(data: dict[str, Any]) -> None:
     console.print(
-        f"[bold]{data['destination']}:{data['audience']}[/] ({data['mode']}): "
+        f"[bold]{_target(data)}[/] ({escape(str(data['mode']))}): "
         f"+{data['adds']:,} add, -{data['removes']:,} remove, ~{data['updates']:,} update; "
-        f"{data['invalid']:,} not sendable; {data['requests']:,} requests, "
+        f"{data['invalid']:,} not sendable; {counted(data['requests'], 'request')}, "
         f"~{data['estimated_seconds']:.1f}s"
     )
     for reason, n in sorted(data["invalid_reasons"].items()):
-        console.print(f"  not sent: {n:,} {reason}")
+        console.print(f"  not sent: {n:,} {escape(str(reason))}")
     quota = data.get("daily_quota")
     if quota and data["requests"] > quota:
         days = -(-data["requests"] // quota)
@@ -179,9 +185,9 @@ def show_plan(data: dict[str, Any]) -> None:
 def show_result(data: dict[str, Any]) -> None:
     state = "complete" if data["complete"] else f"stopped; resume after {data['resume_after']}"
     console.print(
-        f"[bold]{data['destination']}:{data['audience']}[/]: {state}; sent {data['sent']:,}, "
+        f"[bold]{_target(data)}[/]: {state}; sent {data['sent']:,}, "
         f"rejected {data['rejected']:,}, {data['invalid']:,} not sendable, "
-        f"dead-lettered {data['dead_lettered']:,}, {data['requests']:,} requests"
+        f"dead-lettered {data['dead_lettered']:,}, {counted(data['requests'], 'request')}"
         + (
             " (with audience lookups, retries and a vendor's extra calls, e.g. Mailchimp "
             "subscribing people new to the list)"
@@ -190,7 +196,7 @@ def show_result(data: dict[str, Any]) -> None:
         )
     )
     for reason in data["rejected_reasons"]:
-        console.print(f"  rejected: {reason}")
+        console.print(f"  rejected: {escape(str(reason))}")
     if data.get("stop_reason"):
         console.print(f"  stopped because: {data['stop_reason']}", markup=False)
         console.print("  run `martech sync apply` again to resume; nothing sent is sent twice")
@@ -281,9 +287,15 @@ def apply_command(
         raise typer.Exit(3)
 
 
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(f"expected 1 or more, got {value}")
+    return value
+
+
 @sync_app.command("status")
 def status_command(
-    limit: int = typer.Option(10, "--limit", "-n", help="How many runs."),
+    limit: int = typer.Option(10, "--limit", "-n", callback=_at_least_one, help="How many runs."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The latest sync runs, newest first."""
@@ -324,12 +336,12 @@ def status_command(
         status_text = row["status"]
         if row["resume_after"]:
             status_text += f" (resume after {row['resume_after']})"
-        table.add_row(
-            row["run_id"],
-            f"{row['destination']}:{row['audience']}",
-            row["segment"] or "",
-            row["mode"],
-            status_text,
+        table.add_row(  # a str cell is markup: the names are user or vendor text
+            escape(row["run_id"]),
+            escape(f"{row['destination']}:{row['audience']}"),
+            escape(row["segment"] or ""),
+            escape(row["mode"]),
+            escape(status_text),
             f"{row['sent']:,}",
             f"{row['rejected']:,}",
             f"{row['invalid']:,}",
