@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
-            "(run with --debug)"
+            "(for the traceback, run martech --debug <command> …)"
         )
         return 70
     return 0

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError, MartechError
-from .app import console, err_console, interactive, print_json
+from .app import console, counted, err_console, interactive, print_json
 
 #: Exit code when the observed level is below the claim and --fail-on-overclaim is set.
 OVERCLAIM_EXIT = 3
@@ -67,6 +68,9 @@ def audit(
         except ValueError:
             raise ConfigError(f"--claim {claim!r}: expected one of {LEVELS}") from None
 
+    if html is not None:
+        _check_html(html, all_connectors=all_connectors)
+
     if all_connectors:
         if target:
             raise ConfigError("--all-connectors audits every connector; drop the TARGET argument")
@@ -79,7 +83,7 @@ def audit(
         over = [r for r in reports if r.overclaim]
         if fail_on_overclaim and over:
             raise OverclaimError(
-                f"{len(over)} capability claim(s) not met: "
+                f"{counted(len(over), 'capability claim')} not met: "
                 + "; ".join(f"{r.target}: {r.verdict}" for r in over)
             )
         return
@@ -96,7 +100,7 @@ def audit(
     elif spec is not None:
         raise ConfigError("--spec applies to 'martech audit http' only")
 
-    with _status(f"auditing {target} (up to {budget} calls)"):
+    with _status(f"auditing {escape(target)} (up to {counted(budget, 'call')})"):
         report = audit_target(
             resolved,
             population=population,
@@ -113,11 +117,24 @@ def audit(
     else:
         report.render_terminal(console)
         if html is not None:
-            console.print(f"HTML report: {html}")
+            console.print(f"HTML report: {escape(str(html))}")
     if fail_on_overclaim and report.overclaim:
         raise OverclaimError(
             f"{report.target}: {report.verdict} (confidence {report.confidence:.3f})"
         )
+
+
+def _check_html(html: Path, *, all_connectors: bool) -> None:
+    """Refuse an --html path that cannot be written before the audit spends its budget."""
+    if all_connectors:
+        raise ConfigError(
+            "--html writes one target's report; it does not apply to --all-connectors"
+        )
+    if html.is_dir():
+        raise ConfigError(f"--html {html} is a folder; give a file, e.g. {html / 'audit.html'}")
+    if not html.parent.is_dir():
+        why = "is a file" if html.parent.exists() else "does not exist"
+        raise ConfigError(f"--html {html}: the folder {html.parent} {why}")
 
 
 def _status(message: str) -> AbstractContextManager[Any]:

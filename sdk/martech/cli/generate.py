@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from .app import console, err_console, interactive, open_store, print_json
@@ -31,6 +32,20 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed
 
 
+def _check_out(out: Path) -> None:
+    """--out is a folder (made if missing): refuse a file, or a path under one, before any work."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if folder == out and not folder.is_dir():
+                raise ConfigError(
+                    f"--out {out} is a file; give a folder: generate writes profiles, events "
+                    "and items files into it"
+                )
+            if not folder.is_dir():
+                raise ConfigError(f"--out {out}: {folder} is a file, so it cannot hold a folder")
+            return
+
+
 def generate(
     profiles: int = typer.Option(10_000, "--profiles", "-n", min=0, help="How many people."),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same data."),
@@ -51,6 +66,8 @@ def generate(
     if file_format not in ("parquet", "jsonl"):
         raise ConfigError(f"--format: expected parquet or jsonl, got {file_format!r}")
     when = _parse_as_of(as_of)
+    if out is not None:
+        _check_out(out)
     show = interactive() and not as_json
     timings: dict[str, float] = {}
     result: dict[str, Any] = {}
@@ -90,7 +107,7 @@ def generate(
     )
     if out is not None:
         for name, path in result["files"].items():
-            console.print(f"  {name:<9} {path}")
+            console.print(f"  {name:<9} {escape(path)}")
     else:
         store = result["store"]
         console.print(

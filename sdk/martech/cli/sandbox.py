@@ -8,6 +8,7 @@ import time
 from typing import Any, get_args, get_origin
 
 import typer
+from rich.markup import escape
 
 from .app import console, print_json, print_table
 
@@ -29,21 +30,32 @@ def list_emulators(as_json: bool = typer.Option(False, "--json", help="Print JSO
 
     table = Table("connector", "emulator", box=None, pad_edge=False)
     for name, path in found.items():
-        table.add_row(name, path)
+        table.add_row(escape(name), escape(path))  # a str cell is markup
     print_table(table)
+
+
+def _positive(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"expected a number of seconds above 0, got {value:g}")
+    return value
 
 
 @sandbox_app.command("serve")
 def serve(
     name: str = typer.Argument(..., help="Connector name, e.g. hubspot."),
-    port: int = typer.Option(0, "--port", help="Port on 127.0.0.1; 0 picks a free one."),
-    records: int = typer.Option(1000, "--records", help="Synthetic records to seed."),
+    port: int = typer.Option(
+        0, "--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."
+    ),
+    records: int = typer.Option(1000, "--records", min=0, help="Synthetic records to seed."),
     seed: int = typer.Option(0, "--seed", help="Seed for the synthetic records and faults."),
     no_limits: bool = typer.Option(
         False, "--no-limits", help="Do not enforce the vendor's rate limits (benchmarks)."
     ),
     for_seconds: float | None = typer.Option(
-        None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."
+        None,
+        "--for",
+        callback=_positive,
+        help="Stop after this many seconds, more than 0 (default: until Ctrl-C).",
     ),
     latency: float = typer.Option(
         0.0, "--latency", min=0.0, help="Seconds to hold every answer (a vendor far away)."
@@ -51,8 +63,9 @@ def serve(
 ) -> None:
     """Serve NAME's emulator on 127.0.0.1 until Ctrl-C; prints the base URL first.
 
-    Then the settings that point NAME's connector at it: a ``martech.toml`` table and, for the
-    secret fields, ``MARTECH_<NAME>_<FIELD>`` exports (the emulator's own fake credentials).
+    Then the settings that point NAME's connector at it, as a martech.toml table.
+
+    Secret fields come as MARTECH_<NAME>_<FIELD> exports (the emulator's fake credentials).
     """
     from ..sandbox import Faults
     from ..sandbox import serve as serve_emulator
