@@ -51,7 +51,9 @@ def _context(
 
 
 def decide_cmd(
-    profile_id: str | None = typer.Argument(None, help="Profile id (omit with --segment)."),
+    profile_id: str | None = typer.Argument(
+        None, help="Profile id, or kind=value (email=…, phone=…); omit with --segment."
+    ),
     placement: str = typer.Option(..., "--placement", "-p", help="Placement key."),
     segment: str | None = typer.Option(
         None, "--segment", "-s", help="Decide for every member of this segment (batch)."
@@ -83,13 +85,11 @@ def _decide_one(
     as_of: str | None,
     as_json: bool,
 ) -> None:
-    from ..errors import StoreError
     from ..personalize.decide import decide_outcome, suppressed
 
     with open_store(read_only=True) as store:
+        profile_id = _resolve_profile(store, profile_id)
         ctx = _context(store, placements, as_of, segments)
-        if store.get_profile(profile_id, events=0) is None:
-            raise StoreError(f"no profile {profile_id!r} in the store")
         out = decide_outcome(profile_id, placement, context=ctx)
         if not ctx.neighbours and store.count("events"):
             out_hint = "no co-occurrence neighbours yet: run `martech personalize neighbours`"
@@ -117,6 +117,29 @@ def _decide_one(
         console.print(f"  segments: {', '.join(d.segment_keys)}", markup=False)
     if out_hint:
         err_console.print(f"[yellow]hint:[/] {out_hint}")
+
+
+def _resolve_profile(store: Store, given: str) -> str:
+    """The profile id for PROFILE_ID or ``kind=value``, as ``martech profiles show`` reads it.
+
+    Not found is a ConfigError (exit 2, as there); an email or phone is never echoed.
+    """
+    from ..http.redact import redact
+
+    if "=" in given:
+        kind, _, value = given.partition("=")
+        resolved = store.resolve(kind, value)
+        if resolved is None:
+            raise ConfigError(f"no profile has {kind} identity matching the given value")
+        return resolved
+    if store.get_profile(given, events=0, identities=False) is None:
+        shown = redact(given)
+        hint = ""
+        if shown != given:
+            kind = "email" if "<email>" in shown else "phone"
+            hint = f"; to look a person up by {kind}, give {kind}=…"
+        raise ConfigError(f"profile {shown!r} not found in the store{hint}")
+    return given
 
 
 def _decide_batch(
@@ -174,11 +197,20 @@ def _decide_batch(
     )
 
 
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"must be more than 0 days, not {value:g}")
+    return value
+
+
 def lift_cmd(
     tactic: str | None = typer.Option(None, "--tactic", "-t", help="Only this tactic."),
     placement: str | None = typer.Option(None, "--placement", "-p", help="Only this placement."),
     window_days: float = typer.Option(
-        7.0, "--window-days", help="Outcome window after a decision."
+        7.0,
+        "--window-days",
+        help="Outcome window after a decision (days, > 0).",
+        callback=_positive,
     ),
     min_per_arm: int = typer.Option(100, "--min-per-arm", help="Below this, do not conclude."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),

@@ -98,10 +98,20 @@ def lift(
     min_per_arm: int = 100,
     confidence: float = 0.95,
 ) -> list[LiftRow]:
-    """Treated vs holdout per (placement, tactic) from stored decisions and later events."""
+    """Treated vs holdout per (placement, tactic) from stored decisions and later events.
+
+    A ``tactic`` or ``placement`` no stored decision has is a ConfigError naming the stored ones
+    (a typo must not read as "nothing to measure"); with no decisions at all the result is empty.
+    """
+    from ..errors import ConfigError
+
+    if not window_days > 0:
+        raise ConfigError(f"window_days must be more than 0, not {window_days:g}")
+    if tactic or placement:
+        _check_filters(store, tactic, placement)
     where, params = [], []
     if tactic:
-        where.append("d.tactic = ?")
+        where.append("coalesce(d.tactic, 'default') = ?")
         params.append(tactic)
     if placement:
         where.append("d.placement = ?")
@@ -216,6 +226,31 @@ def lift(
             )
         )
     return out
+
+
+def _check_filters(store: Store, tactic: str | None, placement: str | None) -> None:
+    """ConfigError when a filter value matches no stored decision (and some are stored)."""
+    from ..errors import ConfigError
+
+    stored = store.con.execute(
+        "SELECT DISTINCT placement, coalesce(tactic, 'default') FROM decisions"
+    ).fetchall()
+    if not stored:
+        return
+    placements = sorted({str(pl) for pl, _ in stored})
+    if placement and placement not in placements:
+        raise ConfigError(
+            f"no decisions for placement {placement!r}; stored placements: {', '.join(placements)}"
+        )
+    tactics = sorted({str(tac) for pl, tac in stored if not placement or pl == placement})
+    if tactic and tactic not in tactics:
+        where = f" in placement {placement!r}" if placement else ""
+        raise ConfigError(
+            f"no decisions for tactic {tactic!r}{where}; stored tactics"
+            + (" there" if placement else "")
+            + ": "
+            + ", ".join(tactics)
+        )
 
 
 def plant_lift(
