@@ -107,6 +107,16 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
             raise ConfigError(f"{where}: {msg}{hint}") from None
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` without credentials in it (``https://user:pass@host/x`` -> ``https://host/x``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 class AudienceMember(BaseModel, frozen=True, extra="forbid"):
     """What the sync engine hands a connector for one member: key, identities, traits."""
 
@@ -421,6 +431,14 @@ class Connector:
     def capabilities(self) -> list[Capability]:
         """What this connector offers. Override; the base offers nothing."""
         return []
+
+    def ledger_scope(self) -> str:
+        """Where this connector's audiences live (an API, an account, a list), as the sync
+        ledger records it. A sync to the same audience name in another place is refused rather
+        than trusting a ledger of what the old place holds. The base is the API's address
+        (credentials in it left out); override to add the account or list the config names.
+        """
+        return without_userinfo(self.config.base_url).rstrip("/")
 
     def supports(self, capability: str) -> bool:
         return any(c.name == capability for c in self.capabilities())

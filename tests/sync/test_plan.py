@@ -173,3 +173,44 @@ def test_a_destination_that_takes_no_audiences_is_refused_at_plan(store: Store) 
     content = ContentOnly(config=reference.config, http=reference.http)
     with pytest.raises(ConfigError, match=r"does not take audiences .* it offers push_content"):
         prepare(store, content, SyncSpec(audience="a", members=ids(3)))
+
+
+def test_an_audience_the_connector_now_reaches_elsewhere_is_refused(store: Store) -> None:
+    """The ledger records what one place (API, account, list) holds: pointed at another list,
+    the connector would otherwise trust it and send nobody there."""
+    import pytest
+
+    from martech.errors import ConfigError
+    from martech.sync import status
+
+    class OnList(ReferenceConnector):
+        target = "list A"
+
+        def ledger_scope(self) -> str:
+            return f"{super().ledger_scope()} {self.target}"
+
+    reference = connect(ReferenceEmulator())
+    first = OnList(config=reference.config, http=reference.http)
+    apply(store, first, SyncSpec(audience="a", members=ids(5)))
+    assert status(store, limit=1)[0].summary["scope"] == "http://reference.test list A"
+    moved = OnList(config=reference.config, http=reference.http)
+    moved.target = "list B"
+    with pytest.raises(ConfigError, match="records what http://reference.test list A holds"):
+        prepare(store, moved, SyncSpec(audience="a", members=ids(5)))
+    assert prepare(store, moved, SyncSpec(audience="a_2", members=ids(5))).plan.adds == tuple(
+        ids(5)
+    )
+    assert prepare(store, first, SyncSpec(audience="a", members=ids(5))).plan.is_empty
+
+
+def test_the_ledger_scope_names_the_place_without_credentials() -> None:
+    from martech_connectors.mailchimp.config import MailchimpConfig
+    from martech_connectors.mailchimp.connector import MailchimpConnector
+
+    config = MailchimpConfig(
+        api_key="0123456789abcdef0123456789abcdef-us21",
+        list_id="5e1a0b2c3d",
+        base_url="https://anystring:secret@us21.api.mailchimp.com/3.0/",
+    )
+    scope = MailchimpConnector(config=config).ledger_scope()
+    assert scope == "https://us21.api.mailchimp.com/3.0 list 5e1a0b2c3d"

@@ -101,6 +101,11 @@ class MailchimpConnector(Connector):
 
     config: MailchimpConfig
 
+    def ledger_scope(self) -> str:
+        """The API's address and the list: the same audience name on another list is another
+        audience."""
+        return f"{super().ledger_scope()} list {self.config.list_id}"
+
     def capabilities(self) -> list[Capability]:
         return [
             Capability(

@@ -66,6 +66,10 @@ class MetaConnector(Connector):
             # classify and wait hooks for Meta apply to an injected client too.
             http.vendor = "meta"
 
+    def ledger_scope(self) -> str:
+        """The Graph API's address and the ad account the audiences belong to."""
+        return f"{super().ledger_scope()} account {self.config.ad_account_id}"
+
     def capabilities(self) -> list[Capability]:
         return [
             Capability(

@@ -159,6 +159,7 @@ async def execute_async(
         **prepared.summary(),
         "traits": list(spec.traits),
         "identity_keys": list(connector.identity_keys),
+        "scope": connector.ledger_scope(),
     }
     ledger.start_run(
         store.con,

@@ -155,6 +155,21 @@ def diff_in_store(
     return Diff(tuple(out["add"]), tuple(out["remove"]), tuple(out["update"]))
 
 
+def recorded_scope(con: duckdb.DuckDBPyConnection, destination: str, audience: str) -> str | None:
+    """Where the latest run to this audience that recorded it was sent (its connector's
+    ``ledger_scope()``), if any run did and the ledger still holds members it sent."""
+    return fetch_scalar(  # type: ignore[no-any-return]
+        con,
+        """SELECT json_extract_string(summary, '$.scope') FROM sync_runs
+           WHERE destination = ? AND audience = ?
+             AND json_extract_string(summary, '$.scope') IS NOT NULL
+             AND EXISTS (SELECT 1 FROM sync_ledger
+                         WHERE destination = ? AND audience = ? AND state = 'present')
+           ORDER BY started_at DESC LIMIT 1""",
+        [destination, audience, destination, audience],
+    )
+
+
 def unfinished_run(
     con: duckdb.DuckDBPyConnection, destination: str, audience: str
 ) -> RunInfo | None:
@@ -445,6 +460,7 @@ __all__ = [
     "list_runs",
     "plan_items",
     "query_arrow",
+    "recorded_scope",
     "rejected_items",
     "run_totals",
     "set_started_upto",

@@ -32,9 +32,10 @@ from ..connector import Connector, Limits
 from ..errors import ConfigError
 from ..models import SyncMode, SyncPlan
 from .diff import check_mode
-from .ledger import diff_sql, fold, query_arrow, unfinished_run
+from .ledger import diff_sql, fold, query_arrow, recorded_scope, unfinished_run
 
 if TYPE_CHECKING:
+    import duckdb
     import numpy as np
     import pyarrow as pa
 
@@ -285,6 +286,8 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
             f"--to {destination}: it does not take audiences (no 'push_audience'; it offers "
             f"{offers}); sync to a connector that does (martech plugins lists them)"
         )
+    if not isinstance(connector, type):
+        _check_scope(con, connector, spec.audience)
     # Batches a killed run committed are facts: fold them so the diff sees them.
     pending = unfinished_run(con, destination, spec.audience)
     if pending is not None:
@@ -363,6 +366,19 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         invalid=invalid,
         desired=desired.num_rows,
     )
+
+
+def _check_scope(con: duckdb.DuckDBPyConnection, connector: Connector, audience: str) -> None:
+    """Refuse to trust the ledger of an audience the connector now reaches somewhere else
+    (another list, account or API): it records what the old place holds."""
+    was = recorded_scope(con, connector.name, audience)
+    now = connector.ledger_scope()
+    if was is not None and was != now:
+        raise ConfigError(
+            f"{connector.name}:{audience}: the sync ledger records what {was} holds, but the "
+            f"connector now points at {now}; to sync this segment there, give the audience "
+            f"another name (--to {connector.name}:{audience}_2), or point the connector back"
+        )
 
 
 def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
