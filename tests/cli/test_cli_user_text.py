@@ -151,3 +151,13 @@ def test_sandbox_list_json_and_table_agree(capsys: pytest.CaptureFixture[str]) -
     for name, path in found.items():
         assert name in out
         assert path in out
+
+
+def test_generate_says_1_profile_not_1_profiles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--home", str(tmp_path), "generate", "-n", "1", "--items", "40"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("generated 1 profile, "), out
+    assert "store: 1 profile inserted, 0 updated" in out
+    assert "1 profiles" not in out
