@@ -161,3 +161,13 @@ def test_generate_says_1_profile_not_1_profiles(
     assert out.startswith("generated 1 profile, "), out
     assert "store: 1 profile inserted, 0 updated" in out
     assert "1 profiles" not in out
+
+
+def test_sandbox_list_with_no_emulator_prints_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import martech.sandbox
+
+    monkeypatch.setattr(martech.sandbox, "available", dict)
+    assert main(["sandbox", "list"]) == 0
+    assert capsys.readouterr().out == "no installed connector ships an emulator\n"

@@ -83,9 +83,9 @@ console = Console(stderr=False, highlight=False, emoji=False, soft_wrap=_piped(s
 err_console = Console(stderr=True, highlight=False, emoji=False, soft_wrap=_piped(sys.stderr))
 
 
-def counted(n: int, singular: str, plural: str | None = None) -> str:
+def plural(n: int, word: str, many: str | None = None) -> str:
     """``1 request``, ``2 requests``, ``26,788 requests``: a count with its noun agreeing."""
-    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def open_store(*, read_only: bool = False) -> Any:

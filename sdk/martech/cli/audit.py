@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError, MartechError
-from .app import console, counted, err_console, interactive, print_json
+from .app import console, err_console, interactive, plural, print_json
 
 #: Exit code when the observed level is below the claim and --fail-on-overclaim is set.
 OVERCLAIM_EXIT = 3
@@ -83,7 +83,7 @@ def audit(
         over = [r for r in reports if r.overclaim]
         if fail_on_overclaim and over:
             raise OverclaimError(
-                f"{counted(len(over), 'capability claim')} not met: "
+                f"{plural(len(over), 'capability claim')} not met: "
                 + "; ".join(f"{r.target}: {r.verdict}" for r in over)
             )
         return
@@ -100,7 +100,7 @@ def audit(
     elif spec is not None:
         raise ConfigError("--spec applies to 'martech audit http' only")
 
-    with _status(f"auditing {escape(target)} (up to {counted(budget, 'call')})"):
+    with _status(f"auditing {escape(target)} (up to {plural(budget, 'call')})"):
         report = audit_target(
             resolved,
             population=population,

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
-from .app import console, counted, err_console, interactive, open_store, print_json
+from .app import console, err_console, interactive, open_store, plural, print_json
 
 
 def _parse_as_of(value: str | None) -> datetime | None:
@@ -100,8 +100,8 @@ def generate(
         return
     total = sum(timings.values())
     console.print(
-        f"generated {counted(result['profiles'], 'profile')}, "
-        f"{counted(result['events'], 'event')}, {counted(result['items'], 'item')} "
+        f"generated {plural(result['profiles'], 'profile')}, "
+        f"{plural(result['events'], 'event')}, {plural(result['items'], 'item')} "
         f"(seed {seed}, as of {population.as_of:%Y-%m-%d}) "
         f"in {total:.1f}s",
         soft_wrap=True,
@@ -112,8 +112,8 @@ def generate(
     else:
         store = result["store"]
         console.print(
-            f"  store: {counted(store['profiles_inserted'], 'profile')} inserted, "
-            f"{store['profiles_updated']:,} updated, {counted(store['events'], 'event')} added"
+            f"  store: {plural(store['profiles_inserted'], 'profile')} inserted, "
+            f"{store['profiles_updated']:,} updated, {plural(store['events'], 'event')} added"
         )
 
 

@@ -26,6 +26,7 @@ def list_emulators(as_json: bool = typer.Option(False, "--json", help="Print JSO
         return
     if not found:
         console.print("no installed connector ships an emulator")
+        return
     from rich.table import Table
 
     table = Table("connector", "emulator", box=None, pad_edge=False)

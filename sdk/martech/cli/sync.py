@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
-from .app import console, counted, open_store, print_json, print_table
+from .app import console, open_store, plural, print_json, print_table
 from .segments import AS_OF_OPTION, EXAMPLES_OPTION, FILE_OPTION, parse_as_of, read_definitions
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def show_plan(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{_target(data)}[/] ({escape(str(data['mode']))}): "
         f"+{data['adds']:,} add, -{data['removes']:,} remove, ~{data['updates']:,} update; "
-        f"{data['invalid']:,} not sendable; {counted(data['requests'], 'request')}, "
+        f"{data['invalid']:,} not sendable; {plural(data['requests'], 'request')}, "
         f"~{data['estimated_seconds']:.1f}s"
     )
     for reason, n in sorted(data["invalid_reasons"].items()):
@@ -187,7 +187,7 @@ def show_result(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{_target(data)}[/]: {state}; sent {data['sent']:,}, "
         f"rejected {data['rejected']:,}, {data['invalid']:,} not sendable, "
-        f"dead-lettered {data['dead_lettered']:,}, {counted(data['requests'], 'request')}"
+        f"dead-lettered {data['dead_lettered']:,}, {plural(data['requests'], 'request')}"
         + (
             " (with audience lookups, retries and a vendor's extra calls, e.g. Mailchimp "
             "subscribing people new to the list)"
