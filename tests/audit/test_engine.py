@@ -180,3 +180,35 @@ def test_occasional_failures_are_counted_not_fatal(probe_population):
 
     report = audit_target(flaky, population=probe_population, budget=300)
     assert 0 < report.stats["errors"] < 0.2 * report.calls
+
+
+def test_a_tool_that_cannot_be_reached_stops_the_audit_at_the_first_probe(probe_population):
+    """Refused or timed out before any answer: the next probes would each wait through their
+    retries as long again (about two minutes of silence), so the audit stops at once."""
+    from martech.errors import RetriableVendorError
+
+    calls = []
+
+    def down(profile: Profile) -> str:
+        calls.append(profile.id)
+        raise RetriableVendorError("ConnectError: connection refused (gave up after 5 attempts)")
+
+    with pytest.raises(ConfigError, match="cannot be reached: ConnectError"):
+        audit_target(down, population=probe_population, seed=1)
+    assert len(calls) == 1
+
+
+def test_a_tool_that_answered_may_still_drop_a_connection(probe_population):
+    from martech.errors import RetriableVendorError
+
+    calls = []
+
+    def flaky(profile: Profile) -> str:
+        calls.append(profile.id)
+        if len(calls) == 3:
+            raise RetriableVendorError("ReadTimeout (gave up after 5 attempts)")
+        return by_interest(profile)
+
+    report = audit_target(flaky, population=probe_population, seed=1)
+    assert len(calls) > 3
+    assert report.level == Level.segmentation

@@ -89,6 +89,7 @@ class _Runner:
         self.cap = cap
         self.calls = 0
         self.errors = 0
+        self.answered = 0  # calls the tool answered at all, even with an error status
         self.raw: set[str] = set()
 
     async def __call__(self, profile: Profile) -> str:
@@ -99,6 +100,15 @@ class _Runner:
             out = await self.target.call(profile)
         except Exception as exc:  # a tool failing on some probes is an observation, up to a point
             self.errors += 1
+            # A VendorError without an HTTP status never reached the tool (refused, timed out,
+            # after its retries): before any answer at all, it is not up, and every further
+            # probe would wait as long again.
+            if getattr(exc, "status", 0) is None and not self.answered:
+                raise ConfigError(
+                    f"audit target {self.target.name!r} cannot be reached: {exc}"
+                ) from exc
+            if getattr(exc, "status", None) is not None:
+                self.answered += 1
             if self.calls >= MIN_CALLS_FOR_ERRORS and self.errors > MAX_ERROR_SHARE * self.calls:
                 if isinstance(exc, MartechError):
                     raise
@@ -107,6 +117,8 @@ class _Runner:
                     f"{self.calls} calls; last: {type(exc).__name__}: {exc}"
                 ) from exc
             out = f"<error {type(exc).__name__}>"
+        else:
+            self.answered += 1
         self.raw.add(out)
         return out
 
