@@ -171,3 +171,28 @@ def test_sandbox_list_with_no_emulator_prints_one_line(
     monkeypatch.setattr(martech.sandbox, "available", dict)
     assert main(["sandbox", "list"]) == 0
     assert capsys.readouterr().out == "no installed connector ships an emulator\n"
+
+
+def test_sync_apply_exit_codes_are_the_ones_its_help_gives(
+    reference: ReferenceEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert main(["sync", "apply", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "Exit 3: stopped early" in help_text
+    assert "Exit 1: the vendor refused" in help_text
+    import os
+
+    # a base URL with a wrong path: every call is a 404, which retrying will not fix
+    monkeypatch.setenv(
+        "MARTECH_REFERENCE_BASE_URL", os.environ["MARTECH_REFERENCE_BASE_URL"] + "/x"
+    )
+    assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ")
+    assert "404" in captured.err
+    assert "sk_cli_secret" not in captured.err
+    assert "complete" not in captured.out
+    assert main(["sync", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "failed"

@@ -256,7 +256,12 @@ def apply_command(
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Send the sync (resuming an interrupted one first); exit 3 if it stopped early."""
+    """Send the sync, first finishing an interrupted one for the same audience.
+
+    Exit 3: stopped early (rate limit, outage, --deadline); run apply again to resume.
+
+    Exit 1: the vendor refused (credentials, a missing list); fix that, then apply again.
+    """
     from ..sync import apply
 
     name, audience = parse_target(to, segment)
