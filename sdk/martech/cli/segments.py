@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
-from ..errors import ConfigError, SegmentDefinitionError
-from .app import console, open_store, print_json, state
+from ..errors import ConfigError, SegmentDefinitionError, StoreError
+from .app import console, err_console, open_store, print_json, state
 
 if TYPE_CHECKING:
     from ..models import RuleSegment
+    from ..segments.lint import SegmentWarning
+    from ..store import Store
 
 segments_app = typer.Typer(
     help="Define segments in segments.yml, check them, run them, print their SQL.",
@@ -58,6 +61,30 @@ def read_definitions(file: Path | None, examples: bool = False) -> list[RuleSegm
                 "packaged examples)"
             )
     return load_segments(file)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 segment``, ``2 segments``."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def check_against_store(store: Store, segments: list[RuleSegment]) -> list[SegmentWarning]:
+    """Warnings for rules naming a trait / event type the store never held, or a wrong type."""
+    from ..errors import MartechError
+    from ..segments.lint import lint_segments, store_vocabulary
+    from ..segments.traits import registered_traits
+
+    try:
+        registered: set[str] = set(registered_traits())
+    except MartechError:  # a broken plugin costs the hint, not the check
+        registered = set()
+    return lint_segments(segments, store_vocabulary(store), registered=registered)
+
+
+def print_warnings(warnings: list[SegmentWarning]) -> None:
+    """Each warning on stderr, naming the segment and the field in its rule."""
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(str(w))}", soft_wrap=True)
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -109,26 +136,50 @@ def list_segments(
         return
     for row in rows:
         uses = f"  (uses {', '.join(row['uses'])})" if row["uses"] else ""
+        minimum = f"{row['min_size']:>6}" if row["min_size"] else f"{'-':>6}"
         console.print(
-            f"[bold]{row['key']:<24}[/] {row['version']}  min {row['min_size']:>6}  "
-            f"{row['name'] or ''}{uses}"
+            f"[bold]{escape(row['key']):<24}[/] {row['version']}  min {minimum}  "
+            f"{escape(row['name'] or '')}{escape(uses)}"
         )
-    console.print(f"{len(rows)} segments")
+    console.print(plural(len(rows), "segment"))
 
 
 @segments_app.command("validate")
 def validate(
     file: Path | None = FILE_OPTION,
     examples: bool = EXAMPLES_OPTION,
+    strict: bool = typer.Option(
+        False, "--strict", help="Fail (exit 2) on warnings, not only on errors."
+    ),
 ) -> None:
-    """Check definitions, references and cycles, and that every segment compiles to SQL."""
+    """Check definitions, references and cycles, and that every segment compiles to SQL.
+
+    When there is a store, rules are also checked against it: a trait no profile has (and no
+    computed trait), an event type never stored, or a value of another JSON type than the
+    trait's is a warning, since the condition can never match.
+    """
     from ..segments import compile_sql
 
     segments = read_definitions(file, examples)
     by_key = {s.key: s for s in segments}
     for seg in segments:
         compile_sql(seg, segments=by_key)
-    console.print(f"ok: {len(segments)} segments valid")
+    warnings: list[SegmentWarning] = []
+    checked = ""
+    if state.store_path.exists():
+        try:
+            with open_store(read_only=True) as store:
+                warnings = check_against_store(store, segments)
+            checked = ", checked against the store"
+        except StoreError as exc:
+            err_console.print(f"note: rules not checked against the store: {escape(str(exc))}")
+    print_warnings(warnings)
+    if warnings and strict:
+        raise SegmentDefinitionError(
+            f"{plural(len(warnings), 'warning')}, and --strict makes warnings errors"
+        )
+    tail = f"; {plural(len(warnings), 'warning')}" if warnings else ""
+    console.print(f"ok: {plural(len(segments), 'segment')} valid{checked}{tail}")
 
 
 @segments_app.command("sql")
@@ -182,14 +233,17 @@ def eval_segments(
     for key in wanted or []:
         _pick(segments, key)
     moment = parse_as_of(as_of)
+    linted = [s for s in segments if wanted is None or s.key in wanted]
     if save:
         with open_store() as store:
             total = store.count("profiles")
+            warnings = check_against_store(store, linted)
             reports = take_snapshots(store, segments, keys=wanted, as_of=moment)
         rows = [r.as_dict() for r in reports]
     else:
         with open_store(read_only=True) as store:
             total = store.count("profiles")
+            warnings = check_against_store(store, linted)
             result = evaluate(store, segments, as_of=moment, only=wanted)
         by_key = {s.key: s for s in segments}
         rows = [
@@ -203,9 +257,13 @@ def eval_segments(
             }
             for k, v in result.items()
         ]
+    print_warnings(warnings)
+    for row in rows:
+        row["warnings"] = [w.as_dict() for w in warnings if w.segment == row["key"]]
     if as_json:
         print_json({"profiles": total, "segments": rows})
         return
+    reasons = {w.segment: w.reason for w in reversed(warnings)}  # the first per segment
     for row in rows:
         share = row["count"] / total if total else 0.0
         change = ""
@@ -216,7 +274,11 @@ def eval_segments(
         elif save:
             change = "  (first snapshot)"
         warn = "  [yellow]below min_size[/]" if row["below_min_size"] else ""
-        console.print(f"[bold]{row['key']:<24}[/] {row['count']:>10,}  {share:6.1%}{change}{warn}")
+        if row["count"] == 0 and row["key"] in reasons:
+            warn = f"  [yellow]empty: {escape(reasons[row['key']])} (see warning)[/]"
+        console.print(
+            f"[bold]{escape(row['key']):<24}[/] {row['count']:>10,}  {share:6.1%}{change}{warn}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from .app import console, err_console, open_store, print_json, print_table
-from .segments import EXAMPLES_OPTION, FILE_OPTION
+from .segments import EXAMPLES_OPTION, FILE_OPTION, plural
 
 if TYPE_CHECKING:
     from ..models import RuleSegment
@@ -58,6 +58,12 @@ def cells_command(
 
     with open_store(read_only=True) as store:
         report = cells(store, by.split(","), min_size=min_size)
+    for name in report.missing:
+        err_console.print(
+            f"[yellow]warning:[/] --by {escape(name)}: no profile has a value for this "
+            "attribute (stored or computed trait), so its column is all missing; a typo?",
+            soft_wrap=True,
+        )
     if save:
         segment = report.segment(save, segment_key=save_as)
         text = segment_yaml(segment)
@@ -66,7 +72,9 @@ def cells_command(
             return
         target = _segments_file(file)
         append_segment(target, segment)
-        err_console.print(f"saved cell {save!r} as segment {segment.key!r} in {target}")
+        err_console.print(
+            escape(f"saved cell {save!r} as segment {segment.key!r} in {target}"), soft_wrap=True
+        )
         return
     if as_json:
         print_json(report.model_dump(mode="json"))
@@ -84,15 +92,18 @@ def _print_cells(report: CellReport) -> None:
         ]
         rest = "[dim](other)[/]" if c.remainder else "[dim]*[/]"
         shown += [rest] + ["[dim]*[/]"] * (len(report.attributes) - c.depth - 1)
-        table.add_row(c.key, *shown[: len(report.attributes)], f"{c.size:,}", f"{share:.1%}")
+        table.add_row(
+            escape(c.key), *shown[: len(report.attributes)], f"{c.size:,}", f"{share:.1%}"
+        )
     print_table(table)
     console.print(
-        f"{len(report.cells)} cells of at least {report.min_size:,} over "
-        f"{report.population:,} profiles; {len(report.rolled_up)} smaller cells rolled up"
-        + (f"; {report.unplaced:,} profiles unplaced" if report.unplaced else "")
+        f"{plural(len(report.cells), 'cell')} of at least {report.min_size:,} over "
+        f"{plural(report.population, 'profile')}; "
+        f"{plural(len(report.rolled_up), 'smaller cell')} rolled up"
+        + (f"; {plural(report.unplaced, 'profile')} unplaced" if report.unplaced else "")
     )
     for r in report.rolled_up[:30]:
-        into = r.into or "(unplaced: below the minimum even at the top)"
+        into = escape(r.into or "(unplaced: below the minimum even at the top)")
         console.print(f"  rolled up: {escape(r.label)} ({r.size:,}) -> {into}")
     if len(report.rolled_up) > 30:
         console.print(f"  … and {len(report.rolled_up) - 30} more (see --json)")
@@ -162,7 +173,7 @@ def report_command(
     """Governance: sizes, shares, overlaps, near-duplicates, unassigned, too many segments."""
     from ..segments.governance import governance_report
     from ..segments.governance_html import render_html
-    from .segments import parse_as_of, read_definitions
+    from .segments import check_against_store, parse_as_of, print_warnings, read_definitions
 
     settings = _settings()
     segments = read_definitions(file, examples)
@@ -174,6 +185,7 @@ def report_command(
             max_active=max_active or settings.segments.max_active,
             near_duplicate=near_duplicate,
         )
+        print_warnings(check_against_store(store, segments))
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
         err_console.print(f"wrote {html}")
@@ -184,20 +196,23 @@ def report_command(
 
 
 def _print_report(report: Any) -> None:
-    table = Table("segment", "members", "share", "only here", "min size", "")
+    table = Table("segment", "members", "share", "only here", "min size", "flag")
     for s in sorted(report.segments, key=lambda s: (-s.size, s.key)):
         flag = "[yellow]empty[/]" if s.size == 0 else "[yellow]below min[/]" if s.below_min else ""
+        minimum = f"{s.min_size:,}" if s.min_size else "[dim]-[/]"
         table.add_row(
-            s.key, f"{s.size:,}", f"{s.share:.1%}", f"{s.exclusive:,}", f"{s.min_size:,}", flag
+            escape(s.key), f"{s.size:,}", f"{s.share:.1%}", f"{s.exclusive:,}", minimum, flag
         )
     print_table(table)
     console.print(
-        f"{report.active} segments (max {report.max_active}) over {report.population:,} "
-        f"profiles; {report.unassigned:,} ({report.unassigned_share:.1%}) in no segment"
+        f"{plural(report.active, 'segment')} (max {report.max_active}) over "
+        f"{plural(report.population, 'profile')}; {report.unassigned:,} "
+        f"({report.unassigned_share:.1%}) in no segment"
     )
     for o in report.overlaps[:5]:
         console.print(
-            f"  overlap {o.a} / {o.b}: {o.intersection:,} shared, Jaccard {o.jaccard:.2f}"
+            f"  overlap {escape(o.a)} / {escape(o.b)}: {o.intersection:,} shared, "
+            f"Jaccard {o.jaccard:.2f}"
         )
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(w)}")

@@ -71,6 +71,10 @@ class CellReport(BaseModel, frozen=True, extra="forbid"):
     cells: list[Cell]
     rolled_up: list[RollUp]
     unplaced: int = Field(description="Profiles left in a remainder below min_size at the top.")
+    missing: list[str] = Field(
+        default_factory=list,
+        description="Attributes no profile has (every value missing): likely a typo.",
+    )
 
     def cell(self, key: str) -> Cell:
         """The reported cell with this key; the error lists the keys there are."""
@@ -184,7 +188,10 @@ def cells(
         )
         counts[values] = n
     population = counts.get((), 0)
-    return _roll_up(attrs, min_size, population, counts)
+    report = _roll_up(attrs, min_size, population, counts)
+    leaves = [v for v in counts if len(v) == n_attrs]
+    missing = [a for i, a in enumerate(attrs) if leaves and all(v[i][1] is None for v in leaves)]
+    return report.model_copy(update={"missing": missing}) if missing else report
 
 
 def _roll_up(

@@ -123,18 +123,65 @@ def load_segments(path: str | Path) -> list[RuleSegment]:
     return parse_segments(_parse_text(text, path.name), source=path.name)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, first: int | None) -> None:
+        super().__init__(key)
+        self.key, self.line, self.first = key, line, first
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key, 0, None)
+        out[key] = value
+    return out
+
+
+def _unique_key_loader() -> Any:
+    """A SafeLoader that refuses a key given twice in one mapping (safe_load keeps the last)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                first: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    line = key_node.start_mark.line + 1
+                    if key in first:
+                        raise _DuplicateKey(key, line, first[key])
+                    first[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def _parse_text(text: str, source: str) -> Any:
     if source.endswith(".json"):
-        import orjson
+        import json
 
         try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            return json.loads(text, object_pairs_hook=_refuse_duplicates)
+        except _DuplicateKey as dup:
+            raise SegmentDefinitionError(
+                f"{source}: key {dup.key!r} appears twice in one object; keys must be unique "
+                "(a JSON reader keeps only the last)"
+            ) from None
+        except ValueError as exc:
             raise SegmentDefinitionError(f"{source}: not valid JSON: {exc}") from None
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise SegmentDefinitionError(
+            f"{source}: line {dup.line}: key {dup.key!r} given twice in one mapping (first at "
+            f"line {dup.first}); keys must be unique, YAML would keep only the last",
+            field=str(dup.key),
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -166,6 +213,8 @@ def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
     if isinstance(data, RuleSegment):
         yield data
         return
+    if isinstance(data, Mapping):
+        _check_top_level(data, source)
     if isinstance(data, Mapping) and set(data) == {"segments"}:
         data = data["segments"]
         if data is None:
@@ -203,6 +252,29 @@ def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
         "",
         f"expected a mapping 'segments: {{key: definition}}' or a list, got {_type_name(data)}",
     )
+
+
+def _looks_like_definitions(body: Any) -> bool:
+    """A mapping of definitions (``{a: {rule: …}}``) rather than one definition."""
+    return (
+        isinstance(body, Mapping)
+        and "rule" not in body
+        and bool(body)
+        and all(isinstance(v, Mapping) for v in body.values())
+        and any("rule" in v for v in body.values())
+    )
+
+
+def _check_top_level(data: Mapping[Any, Any], source: str) -> None:
+    """The only top-level key is ``segments`` (or the file is a bare ``key -> definition``)."""
+    import difflib
+
+    for key, body in data.items():
+        if key == "segments" or (isinstance(body, Mapping) and "rule" in body):
+            continue
+        misspelt = difflib.get_close_matches(str(key), ["segments"], n=1, cutoff=0.75)
+        if "segments" in data or misspelt or _looks_like_definitions(body):
+            raise _fail(source, str(key), "unknown top-level key; expected segments")
 
 
 def _segment(key: str, body: Mapping[str, Any], source: str, path: str) -> RuleSegment:

@@ -1,0 +1,245 @@
+"""Rules checked against the data: a typo that would silently empty a segment becomes a warning.
+
+A definition can be valid and still select no one because it names something the store has
+never held: ``{event: purchse}``, ``{trait: contry}``, or ``{trait: age, eq: "61"}`` where every
+stored ``age`` is a number (a string never equals a number; see :mod:`martech.segments.rules`).
+:func:`store_vocabulary` reads what the store holds in one query (trait keys with their JSON
+types, computed trait names with theirs, event types); :func:`lint_segments` compares every
+trait and event condition with it, without running a segment::
+
+    vocab = store_vocabulary(store)
+    for warning in lint_segments(segments, vocab, source="segments.yml"):
+        print(warning)   # segments.yml: b.rule.trait: no stored profile has trait 'contry'; …
+
+These are warnings, not errors: a trait no one has *yet* can be intended.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..models import All, Any_, Condition, EventCondition, Not, RuleSegment, TraitCondition
+from .rules import is_number
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+#: DuckDB ``json_type`` names -> the JSON type names used in messages.
+_JSON_TYPES = {
+    "VARCHAR": "string",
+    "BIGINT": "number",
+    "UBIGINT": "number",
+    "HUGEINT": "number",
+    "DOUBLE": "number",
+    "BOOLEAN": "boolean",
+    "ARRAY": "list",
+    "OBJECT": "object",
+    "NULL": "null",
+}
+_PLURAL = {"string": "strings", "number": "numbers", "boolean": "booleans", "list": "lists"}
+
+
+@dataclass(frozen=True)
+class StoreVocabulary:
+    """What the store holds: trait names -> JSON types seen, computed traits, event types."""
+
+    traits: dict[str, frozenset[str]] = field(default_factory=dict)
+    computed: dict[str, frozenset[str]] = field(default_factory=dict)
+    events: frozenset[str] = frozenset()
+    profiles: int = 0
+
+    def trait_types(self, name: str) -> frozenset[str] | None:
+        """JSON types a trait holds (computed traits win, as in evaluation); None if unknown."""
+        if name in self.computed:
+            return self.computed[name]
+        return self.traits.get(name)
+
+
+@dataclass(frozen=True)
+class SegmentWarning:
+    """One suspicious condition: the segment, the field inside its rule, and why."""
+
+    segment: str
+    path: str
+    message: str
+    kind: str  # unknown_trait | unknown_event | type_mismatch
+    reason: str  # a few words for a table row: "no profile has trait 'contry'"
+
+    def __str__(self) -> str:
+        return f"segment {self.segment!r}: {self.path}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "segment": self.segment,
+            "path": self.path,
+            "kind": self.kind,
+            "message": self.message,
+        }
+
+
+def store_vocabulary(store: Store) -> StoreVocabulary:
+    """Trait keys and types, computed traits and event types in the store: one query."""
+    rows = store.con.execute(
+        """
+        SELECT DISTINCT 'trait' AS what, j.key AS name, json_type(j.value) AS type
+          FROM profiles p, json_each(p.traits) j
+        UNION ALL
+        SELECT DISTINCT 'computed', name, json_type(value) FROM computed_traits
+        UNION ALL
+        SELECT DISTINCT 'event', type, NULL FROM events
+        UNION ALL
+        SELECT 'profiles', CAST(count(*) AS VARCHAR), NULL FROM profiles
+        """
+    ).fetchall()
+    traits: dict[str, set[str]] = {}
+    computed: dict[str, set[str]] = {}
+    events: set[str] = set()
+    profiles = 0
+    for what, name, kind in rows:
+        if what == "profiles":
+            profiles = int(name)
+        elif what == "event":
+            events.add(str(name))
+        else:
+            target = traits if what == "trait" else computed
+            types = target.setdefault(str(name), set())
+            if kind is not None:
+                types.add(_JSON_TYPES.get(str(kind), str(kind).lower()))
+    return StoreVocabulary(
+        traits={k: frozenset(v) for k, v in traits.items()},
+        computed={k: frozenset(v) for k, v in computed.items()},
+        events=frozenset(events),
+        profiles=profiles,
+    )
+
+
+def _leaves(cond: Condition, path: str) -> Iterator[tuple[TraitCondition | EventCondition, str]]:
+    if isinstance(cond, TraitCondition | EventCondition):
+        yield cond, path
+    elif isinstance(cond, All):
+        for i, child in enumerate(cond.all):
+            yield from _leaves(child, f"{path}.all[{i}]")
+    elif isinstance(cond, Any_):
+        for i, child in enumerate(cond.any):
+            yield from _leaves(child, f"{path}.any[{i}]")
+    elif isinstance(cond, Not):
+        yield from _leaves(cond.not_, f"{path}.not")
+
+
+def _value_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if is_number(value):
+        return "number"
+    return "string" if isinstance(value, str) else "other"
+
+
+def _close(name: str, known: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _wanted_types(cond: TraitCondition) -> set[str] | None:
+    """JSON types of stored trait the condition can match; None when any type can."""
+    op, value = cond.op, cond.value
+    if op in ("exists", "is_null"):
+        return None
+    if op == "contains":
+        return {"string", "list"}
+    values = value if isinstance(value, list) else [value]
+    return {_value_type(v) for v in values}
+
+
+def _type_hint(value: Any, held: set[str]) -> str:
+    values = value if isinstance(value, list) else [value]
+    if held == {"number"} and all(isinstance(v, str) for v in values):
+        try:
+            [float(v) for v in values]
+        except ValueError:
+            return ""
+        return "; write the number without quotes"
+    if held == {"string"} and all(is_number(v) or isinstance(v, bool) for v in values):
+        return "; quote the value to compare text"
+    if held == {"boolean"} and all(str(v).lower() in ("true", "false") for v in values):
+        return "; write true or false without quotes"
+    if held == {"list"}:
+        return "; use op: contains to test a list"
+    return ""
+
+
+def _check_trait(
+    cond: TraitCondition, vocab: StoreVocabulary, registered: Collection[str]
+) -> tuple[str, str, str, str] | None:
+    types = vocab.trait_types(cond.trait)
+    if types is None:
+        if not vocab.profiles:
+            return None
+        known = set(vocab.traits) | set(vocab.computed)
+        hint = (
+            "; it is a computed trait: run `martech traits compute` first"
+            if cond.trait in registered
+            else _close(cond.trait, known)
+        )
+        return (
+            "trait",
+            f"no stored profile has trait {cond.trait!r} and no computed trait has that "
+            f"name, so this condition never matches{hint}",
+            "unknown_trait",
+            f"no profile has trait {cond.trait!r}",
+        )
+    held = set(types) - {"null"}
+    wanted = _wanted_types(cond)
+    if wanted is None or not held or wanted & held:
+        return None
+    shown = " and ".join(sorted(_PLURAL.get(t, t) for t in held))
+    given = "/".join(sorted(wanted))
+    value = cond.value
+    return (
+        "value",
+        f"compares the {given} {value!r} with trait {cond.trait!r}, which holds {shown}: "
+        f"a value of another JSON type never matches, so this condition never does"
+        f"{_type_hint(value, held)}",
+        "type_mismatch",
+        f"{value!r} vs {'/'.join(sorted(held))} trait {cond.trait!r}",
+    )
+
+
+def lint_segments(
+    segments: Iterable[RuleSegment],
+    vocab: StoreVocabulary,
+    *,
+    registered: Collection[str] = (),
+) -> list[SegmentWarning]:
+    """Warnings for conditions naming an unknown trait or event type, or a mismatched type.
+
+    ``registered`` names the computed traits plugins provide (for a hint when one is not
+    materialized yet). Trait checks are skipped when the store holds no profiles, event checks
+    when it holds no events: an empty store says nothing about typos.
+    """
+    out: list[SegmentWarning] = []
+    for seg in segments:
+        for cond, path in _leaves(seg.rule, "rule"):
+            if isinstance(cond, TraitCondition):
+                found = _check_trait(cond, vocab, registered)
+                if found is not None:
+                    fld, message, kind, reason = found
+                    out.append(SegmentWarning(seg.key, f"{path}.{fld}", message, kind, reason))
+            elif vocab.events and cond.event not in vocab.events:
+                message = (
+                    f"the store has no events of type {cond.event!r}, so this condition "
+                    f"{_event_effect(cond)}{_close(cond.event, vocab.events)}"
+                )
+                reason = f"no {cond.event!r} events in the store"
+                out.append(
+                    SegmentWarning(seg.key, f"{path}.event", message, "unknown_event", reason)
+                )
+    return out
+
+
+def _event_effect(cond: EventCondition) -> str:
+    if cond.measure in ("first", "last"):
+        return "never matches"
+    return f"sees a {cond.measure} of 0 for everyone"
