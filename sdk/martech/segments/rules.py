@@ -15,13 +15,16 @@ The file form is written for marketers::
             - {not: {segment: lapsed}}
 
 Top level is ``segments:`` holding a mapping ``key -> definition`` or a list of definitions
-with ``key``; a bare mapping or list works too. Sugar accepted here (and only here, so the model
-stays one canonical shape): ``window: "last 30 days"`` / ``"last 2 weeks"`` / ``30``,
-``item:`` for ``item_id``, ``exists: false`` for ``is_null``.
+with ``key``; a bare mapping or list works too. Any other top-level key is an error, and so is a
+key given twice in one mapping (YAML would silently keep the last). Sugar accepted here (and
+only here, so the model stays one canonical shape): ``window: "last 30 days"`` /
+``"last 2 weeks"`` / ``30``, ``item:`` for ``item_id``, ``exists: false`` for ``is_null``.
 
 Every error names the path inside the file (``segments.yml: vip.rule.all[2].op: …``) and what was
-expected. References to other segments must exist and must not form a cycle; both are checked
-for the whole file, so a definition that parses is one that compiles.
+expected. A rule that is valid but names a trait or event type the store has never held is a
+warning, not an error (:mod:`martech.segments.lint`). References to other segments must exist
+and must not form a cycle; both are checked for the whole file, so a definition that parses is
+one that compiles.
 
 Semantics (the SQL compiler and the pure-Python reference evaluator both implement these):
 
