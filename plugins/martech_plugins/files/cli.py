@@ -42,7 +42,7 @@ def _run(
     from contextlib import nullcontext
 
     busy = err_console.status(f"importing {kind} from {file.name}")
-    with open_store() as store, busy if interactive() and not as_json else nullcontext():
+    with open_store(create=True) as store, busy if interactive() and not as_json else nullcontext():
         summary = import_file(
             store,
             kind,  # type: ignore[arg-type]

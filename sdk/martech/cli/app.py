@@ -88,11 +88,23 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
-def open_store(*, read_only: bool = False) -> Any:
-    """The store at --home / MARTECH_HOME / ./.martech."""
+def open_store(*, read_only: bool = False, create: bool = False) -> Any:
+    """The store at --home / MARTECH_HOME / ./.martech.
+
+    Only commands that bring data in (``create``: generate, import) make a new one: any other
+    command on a missing store, a mistyped ``--home`` say, is an error, never a fresh empty store
+    whose segments, traits and decisions all read zero.
+    """
+    from ..errors import StoreError
     from ..store import Store
 
-    return Store(state.store_path, read_only=read_only)
+    path = state.store_path
+    if not create and not read_only and not path.exists():
+        raise StoreError(
+            f"no store at {path}; run `martech generate` or `martech import` first, or check "
+            "--home / MARTECH_HOME"
+        )
+    return Store(path, read_only=read_only)
 
 
 def interactive() -> bool:

@@ -90,7 +90,7 @@ def generate(
     else:
 
         def to_store() -> dict[str, int]:
-            with open_store() as store:
+            with open_store(create=True) as store:
                 return write_store(store, population)
 
         result["store"] = step("writing the store", to_store)
