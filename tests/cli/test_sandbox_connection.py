@@ -96,3 +96,14 @@ def test_what_serve_prints_for_a_shipped_connector_loads_as_its_config(name: str
     for key, value in env.items():
         field = key.removeprefix(f"MARTECH_{name.upper()}_").lower()
         assert getattr(config, field).get_secret_value() == value
+
+
+def test_the_reference_emulator_gives_every_setting_its_connector_requires() -> None:
+    """What a scaffolded connector copies: its emulator's settings load as its config, so
+    ``martech sandbox serve NAME`` prints a working connection out of the box."""
+    from martech.testing.reference import ReferenceConfig, ReferenceEmulator
+
+    settings = ReferenceEmulator().connection("http://127.0.0.1:9")
+    config = ReferenceConfig.model_validate(settings)
+    assert config.base_url == "http://127.0.0.1:9"
+    assert config.api_key.get_secret_value() == "reference-sandbox-token"

@@ -120,7 +120,7 @@ A [martech](https://example.invalid/martech) connector for {title}, scaffolded b
 ```
 pip install -e .            # martech plugins  -> lists "{name}"
 pytest                      # the conformance kit against the bundled emulator
-martech sandbox serve {name} --port 0
+martech sandbox serve {name} --port 0   # until Ctrl-C; --for SECONDS stops it
 ```
 
 `martech_{name}/connector.py` holds the connector (config, limits, audience methods) and the

@@ -156,6 +156,10 @@ class ReferenceEmulator(Emulator):
                 return set(aud["members"])
         return set()
 
+    def connection(self, base_url: str) -> dict[str, str]:
+        """Settings that reach this emulator (it takes any bearer token)."""
+        return {"base_url": base_url, "api_key": "reference-sandbox-token"}
+
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Route
 
