@@ -195,7 +195,7 @@ def test_an_audience_the_connector_now_reaches_elsewhere_is_refused(store: Store
     assert status(store, limit=1)[0].summary["scope"] == "http://reference.test list A"
     moved = OnList(config=reference.config, http=reference.http)
     moved.target = "list B"
-    with pytest.raises(ConfigError, match="records what http://reference.test list A holds"):
+    with pytest.raises(ConfigError, match=r"records what http://reference\.test list A holds"):
         prepare(store, moved, SyncSpec(audience="a", members=ids(5)))
     assert prepare(store, moved, SyncSpec(audience="a_2", members=ids(5))).plan.adds == tuple(
         ids(5)
