@@ -206,6 +206,8 @@ async def test_retry_log_lines_carry_no_token_or_email(caplog: pytest.LogCapture
     assert caplog.records, "the retry should be logged"
     assert TOKEN not in caplog.text
     assert "jane.doe@example.com" not in caplog.text
+    (line,) = [r.getMessage() for r in caplog.records if " retry 1 in " in r.getMessage()]
+    assert line.count("vendor: GET ") == 1, line  # the request named once, not twice
 
 
 @respx.mock

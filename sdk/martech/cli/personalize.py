@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from .app import console, err_console, interactive, open_store, print_json, print_table
@@ -99,13 +100,13 @@ def _decide_one(
     if as_json:
         print_json({**d.model_dump(mode="json"), "tactic": out.tactic, "items": list(out.items)})
         return
+    who = f"[bold]{escape(d.profile_id)}[/] · {escape(d.placement)}"  # user text: escaped
     if suppressed(d):
-        console.print(f"[bold]{d.profile_id}[/] · {d.placement}: [yellow]suppressed[/]")
+        console.print(f"{who}: [yellow]suppressed[/]")
     else:
         hold = " [magenta](holdout)[/]" if d.holdout else ""
         console.print(
-            f"[bold]{d.profile_id}[/] · {d.placement}: [cyan]{d.level.value}[/]{hold} "
-            f"→ variant [bold]{d.variant_id}[/]"
+            f"{who}: [cyan]{d.level.value}[/]{hold} → variant [bold]{escape(d.variant_id)}[/]"
         )
         console.print(f"  content: {d.content}", markup=False, highlight=False)
         if out.items:

@@ -188,7 +188,7 @@ def report_command(
         print_warnings(check_against_store(store, segments))
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
-        err_console.print(f"wrote {html}")
+        err_console.print(f"wrote {html}", markup=False)
     if as_json:
         print_json(report.model_dump(mode="json"))
         return

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import ConfigError
 from .app import console, open_store, print_json, print_table
@@ -74,7 +75,9 @@ def list_traits(as_json: bool = typer.Option(False, "--json", help="Print JSON."
         return
     table = Table("trait", "kind", "profiles", "description")
     for r in rows:
-        table.add_row(r["name"], r["kind"], f"{r['materialized']:,}", r["description"])
+        table.add_row(  # plugin text: shown as written, never read as markup
+            Text(r["name"]), Text(r["kind"]), f"{r['materialized']:,}", Text(r["description"])
+        )
     print_table(table)
 
 

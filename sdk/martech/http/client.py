@@ -270,10 +270,10 @@ class HttpClient:
                 assert exc is not None
                 raise exc
             if logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    self.redact(f"{self.vendor}: {method} {self._show(path)}: {exc}; ")
-                    + f"retry {state.attempt_number} in {pause:.2f}s"
-                )
+                where = self.redact(f"{self.vendor}: {method} {self._show(path)}")
+                text = self.redact(str(exc))
+                said = text if text.startswith(where) else f"{where}: {text}"  # ours name it
+                logger.info(f"{said}; retry {state.attempt_number} in {pause:.2f}s")
             self.waits.append(pause)
             return pause
 
