@@ -557,28 +557,25 @@ class MailchimpConnector(Connector):
         }
 
     async def read_members(self, audience_id: str) -> AsyncIterator[str]:
-        """The lowercased email addresses in the static segment, 1000 per page."""
-        offset = 0
-        path = f"{self._list_path}/segments/{audience_id}/members"
-        for _ in range(100_000):
-            r = await self._call(
-                "GET",
-                path,
-                params={
-                    "count": 1000,
-                    "offset": offset,
-                    "fields": "members.email_address,total_items",
-                },
-            )
-            data = r.data if isinstance(r.data, dict) else {}
-            members = data.get("members") or []
-            for m in members:
-                email = m.get("email_address")
-                if isinstance(email, str):
-                    yield email.strip().lower()
-            offset += len(members)
-            if not members or offset >= int(data.get("total_items") or 0):
-                return
+        """The lowercased email addresses in the static segment, 1000 per page (the engine's
+        paginator: a page that repeats an earlier one is a PaginationLoopError, not a loop)."""
+        from martech.http import OffsetPaginator, paginate
+
+        pages = paginate(
+            self.http,
+            "GET",
+            f"{self._list_path}/segments/{audience_id}/members",
+            paginator=OffsetPaginator(1000),
+            items_path=("members",),
+            params={"fields": "members.email_address,total_items"},
+            headers=self._auth(),
+        )
+        async with aclosing(pages):
+            async for page in pages:
+                for m in page.items:
+                    email = m.get("email_address") if isinstance(m, dict) else None
+                    if isinstance(email, str):
+                        yield email.strip().lower()
 
     # ------------------------------------------------------------------------------- parsing
 

@@ -302,6 +302,28 @@ def test_read_members_yields_the_segment_addresses(
     assert run_sync(read()) == {connector.vendor_key(m) for m in people(3)}
 
 
+def test_reading_a_segment_whose_pages_loop_stops_with_an_error(
+    emulator: MailchimpEmulator, connector: MailchimpConnector
+) -> None:
+    """Past its first page the segment answers the first page again: the paginator's guard
+    stops the read instead of yielding the same members over and over."""
+    from martech.http.paginate import PaginationLoopError
+
+    seg = run_sync(connector.ensure_audience("vip"))
+    segment = emulator.lists[DEFAULT_LIST_ID].segments[int(seg)]
+    for i in range(1500):
+        segment.members.add(emulator.add_member(f"reader{i:04d}@example.org"))
+    emulator.set_faults(Faults(pages="loop"))
+
+    async def read() -> list[str]:
+        return [k async for k in connector.read_members(seg)]
+
+    with pytest.raises(PaginationLoopError, match="repeats the items of an earlier page"):
+        run_sync(read())
+    emulator.set_faults(Faults())
+    assert len(set(run_sync(read()))) == 1500
+
+
 def test_fake_addresses_are_rejected_per_item_with_the_vendors_reason_redacted(
     emulator: MailchimpEmulator, connector: MailchimpConnector
 ) -> None:
