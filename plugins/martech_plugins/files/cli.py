@@ -15,11 +15,15 @@ import_app = typer.Typer(
 _MAP_HELP = (
     "target=column (repeatable). Targets: id, email, phone, identities.<kind>, traits.<name>, "
     "consent.<channel> (profiles); profile_id, type, item_id, ts, value, properties.<name> "
-    "(events)."
+    "(events). A column mapped to id that is also the email or phone column (--map id=email) "
+    "stays that identity too."
 )
 _FMT_HELP = "csv, jsonl or parquet (default: from the suffix)."
-_REJ_HELP = "Reject file (default FILE.rejects.jsonl)."
-_DELIM_HELP = "CSV delimiter (default: detected)."
+_REJ_HELP = (
+    "Reject file (default FILE.rejects.jsonl); written only when rows are rejected, and removed "
+    "when an import rejects none (a file left by an earlier import would mislead)."
+)
+_DELIM_HELP = "CSV delimiter, one character; \\t or tab for a tab (default: detected)."
 
 
 def _run(

@@ -14,10 +14,21 @@ Mapping targets: profiles ``id``, ``email``, ``phone``, ``identities.<kind>``, `
 ``properties.<name>``. Unmapped columns become traits (profiles) or properties (events) unless
 ``extra="ignore"``. Well-known column names map themselves (``email``, ``customer_id``,
 ``consent_email``, ``timestamp``, …).
+
+Per-row rules: a timestamp needs a time and a zone (``Z`` or an offset); a date alone or a
+zone-less time is rejected as naive, never read in the machine's zone. NaN and ±Infinity (which
+JSON cannot hold) reject their row wherever they are: the event value, a trait or property, or
+inside a whole-object column. A whole ``consent`` object may name only the channels in
+:data:`martech.models.CHANNELS`, each a boolean or a true/false spelling the ``consent_*``
+columns take, stored as JSON booleans. An email or phone is checked the same whichever way it
+arrives (``email``/``phone``, ``identities.email``/``identities.phone``, or inside a whole
+``identities`` object). JSONL values are trimmed as CSV values are. Reject files mask emails
+and any run of seven or more digits (phone numbers), ISO dates excepted.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,7 +47,9 @@ if TYPE_CHECKING:
 Kind = Literal["profiles", "events"]
 _EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 _E164_RE = r"\+[1-9][0-9]{7,14}"
-_TZ_RE = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+# A zone after a time: ``2026-03-05`` is a date (its ``-05`` is the day, not an offset).
+_TZ_RE = r"[Tt ][0-9]{2}(:?[0-9]{2}){0,2}([.,][0-9]+)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # Membership by regex, not IN (...) / list_contains: DuckDB plans those as a join per use, which
 # is far slower per row and cannot be pruned from a view.
 _TRUE = "'true|t|1|yes|y|on'"
@@ -156,7 +169,11 @@ def resolve_mapping(
         if target in resolved:
             continue
         for name in candidates:
-            if name in lower and lower[name] not in used:
+            # A column mapped to id that is also the email or phone is that identity as well.
+            shared = kind == "profiles" and target in ("email", "phone")
+            if name in lower and (
+                lower[name] not in used or (shared and lower[name] == resolved.get("id"))
+            ):
                 resolved[target] = lower[name]
                 used.add(lower[name])
                 break
@@ -365,18 +382,58 @@ def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
     return obj
 
 
+def _phone_sql(given: str) -> str:
+    """SQL normalizing the phone text in column ``given`` to E.164 (NULL when invalid)."""
+    raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
+    # NULL first: the Python fallback would otherwise be called for every row without one.
+    return (
+        f"CASE WHEN {given} IS NULL THEN NULL "
+        f"WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
+        f"WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
+        f"ELSE martech_normalize_phone({given}) END"
+    )
+
+
+def _phone_reason(column: str, where: str = "") -> str:
+    region = os.environ.get("MARTECH_DEFAULT_REGION", "US") or "US"
+    return sql_str(
+        f"invalid phone number{where} (column {column!r}); expected E.164 (+1415…) or a "
+        f"national number of region {region} (MARTECH_DEFAULT_REGION)"
+    )
+
+
+def _bool_sql(v: str) -> str:
+    return (
+        f"CASE WHEN regexp_full_match({v}, {_TRUE}) THEN true "
+        f"WHEN regexp_full_match({v}, {_FALSE}) THEN false END"
+    )
+
+
+def _bad_bool(v: str) -> str:
+    return f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_TRUE[:-1]}|{_FALSE[1:]})"
+
+
+_CONSENT_SPELLINGS = "expected true/false, yes/no or 1/0"
+
+
 def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     """The SELECT giving each row its ``_reason`` (or NULL) and its values in the store's shape.
 
-    Three levels: the file's values as text (``__mt_*`` columns), the normalized phone, then
-    the checks and the objects, which read those columns instead of repeating the expressions
-    (one flat CASE over repeated expressions costs several times more per row).
+    Three levels: the file's values as text (``__mt_*`` columns), the values derived from them
+    (normalized phones, a consent object's channels), then the checks and the objects, which
+    read those columns instead of repeating the expressions (one flat CASE over repeated
+    expressions costs several times more per row).
     """
     t = source.text  # martech_normalize_phone: registered when the (writable) store opened
     first: list[str] = []  # level 1: SQL AS name, over the file's columns
+    second: list[str] = []  # level 2: SQL AS name, over level 1
 
     def once(name: str, sql: str) -> str:
         first.append(f"{sql} AS {name}")
+        return name
+
+    def then(name: str, sql: str) -> str:
+        second.append(f"{sql} AS {name}")
         return name
 
     checks: list[tuple[str, str]] = []
@@ -384,72 +441,123 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     id_ = once("__mt_id", t(id_col))
     checks.append((f"{id_} IS NULL", sql_str(f"missing id (column {id_col!r})")))
     identities: list[tuple[str, str]] = []
-    phone = "NULL::VARCHAR"  # level 2
-    if "email" in cols:
-        e = once("__mt_email", f"lower({t(cols['email'])})")
-        identities.append(("email", e))
+
+    def email_check(e: str, column: str, where: str = "") -> None:
         checks.append(
             (
                 f"{e} IS NOT NULL AND NOT regexp_full_match({e}, '{_EMAIL_RE}')",
-                sql_str(f"invalid email (column {cols['email']!r})"),
+                sql_str(f"invalid email{where} (column {column!r})"),
             )
         )
+
+    def phone_check(given: str, name: str, column: str, where: str = "") -> str:
+        phone = then(name, _phone_sql(given))
+        checks.append((f"{given} IS NOT NULL AND {phone} IS NULL", _phone_reason(column, where)))
+        return phone
+
+    if "email" in cols:
+        e = once("__mt_email", f"lower({t(cols['email'])})")
+        identities.append(("email", e))
+        email_check(e, cols["email"])
     if "phone" in cols:
         given = once("__mt_phone_given", t(cols["phone"]))
-        raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
-        # NULL first: the Python fallback would otherwise be called for every row without one.
-        phone = (
-            f"CASE WHEN {given} IS NULL THEN NULL "
-            f"WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
-            f"WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
-            f"ELSE martech_normalize_phone({given}) END"
-        )
-        identities.append(("phone", "__mt_phone"))
+        identities.append(("phone", phone_check(given, "__mt_phone", cols["phone"])))
+    for i, (target, column) in enumerate(cols.items()):
+        if not target.startswith("identities."):
+            continue
+        kind = target[11:]
+        # The same checks as the email and phone columns: a bad value rejects its row.
+        if kind == "email":
+            e = once(f"__mt_ident_{i}", f"lower({t(column)})")
+            email_check(e, column)
+            identities.append((kind, e))
+        elif kind == "phone":
+            given = once(f"__mt_ident_{i}", t(column))
+            identities.append((kind, phone_check(given, f"__mt_ident_phone_{i}", column)))
+        else:
+            identities.append((kind, t(column)))  # in stored form: the store takes it as it is
+    base_ids = None
+    if "@identities" in cols:
+        column = cols["@identities"]
+        base_ids = once("__mt_ids_obj", source.object(column))
         checks.append(
             (
-                f"{given} IS NOT NULL AND __mt_phone IS NULL",
-                sql_str(
-                    f"invalid phone number (column {cols['phone']!r}); expected E.164 (+1415…)"
-                ),
+                f"{t(column)} IS NOT NULL AND json_type({base_ids}) IS DISTINCT FROM 'OBJECT'",
+                sql_str(f"identities (column {column!r}) is not a JSON object"),
             )
         )
-    for target, column in cols.items():
-        if target.startswith("identities."):
-            v = t(column)
-            if source.format == "jsonl":  # read untrimmed (CSV and Parquet text is trimmed)
-                v = f"nullif(trim({v}), '')"
-            identities.append((target[11:], v))  # in stored form: the store takes it as it is
-    consent: list[tuple[str, str]] = []
+        e = once("__mt_ids_email", f"lower(nullif(trim({base_ids}->>'$.email'), ''))")
+        email_check(e, column, " in identities.email")
+        given = once("__mt_ids_phone", f"nullif(trim({base_ids}->>'$.phone'), '')")
+        phone_check(given, "__mt_ids_phone_e164", column, " in identities.phone")
+    consent: dict[str, str] = {}
     for i, (target, column) in enumerate(cols.items()):
         if not target.startswith("consent."):
             continue
         if source.format == "parquet" and source.columns[column] == "BOOLEAN":
-            consent.append((target[8:], source.raw(column)))  # typed: nothing to check
+            consent[target[8:]] = source.raw(column)  # typed: nothing to check
             continue
         v = once(f"__mt_consent_{i}", f"lower({t(column)})")
-        expr = (
-            f"CASE WHEN regexp_full_match({v}, {_TRUE}) THEN true "
-            f"WHEN regexp_full_match({v}, {_FALSE}) THEN false END"
-        )
-        consent.append((target[8:], expr))
+        consent[target[8:]] = _bool_sql(v)
         checks.append(
             (
-                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_TRUE[:-1]}|{_FALSE[1:]})",
-                sql_str(
-                    f"consent {target[8:]} (column {column!r}): expected true/false, yes/no or 1/0"
-                ),
+                _bad_bool(v),
+                sql_str(f"consent {target[8:]} (column {column!r}): {_CONSENT_SPELLINGS}"),
             )
         )
+    if "@consent" in cols:
+        # A whole consent object: known channels only, each a boolean or one of the spellings
+        # the consent_<channel> columns take, stored as a JSON boolean.
+        column = cols["@consent"]
+        obj = once("__mt_consent_obj", source.object(column))
+        checks.append(
+            (
+                f"{t(column)} IS NOT NULL AND json_type({obj}) IS DISTINCT FROM 'OBJECT'",
+                sql_str(f"consent (column {column!r}) is not a JSON object"),
+            )
+        )
+        known = sql_str("|".join(re.escape(c) for c in CHANNELS))
+        unknown = then(
+            "__mt_consent_unknown",
+            f"CASE WHEN json_type({obj}) = 'OBJECT' THEN list_filter(json_keys({obj}), "
+            f"lambda k: NOT regexp_full_match(k, {known}))[1] END",
+        )
+        checks.append(
+            (
+                f"{unknown} IS NOT NULL",
+                f"{sql_str(f'consent (column {column!r}): unknown channel ')} || "
+                f"{sql_str(chr(39))} || {unknown} || "
+                f"{sql_str(chr(39) + '; expected one of ' + ', '.join(CHANNELS))}",
+            )
+        )
+        for ch in CHANNELS:
+            v = then(f"__mt_consent_obj_{ch}", f"lower(nullif(trim({obj}->>'$.{ch}'), ''))")
+            checks.append(
+                (_bad_bool(v), sql_str(f"consent {ch} (column {column!r}): {_CONSENT_SPELLINGS}"))
+            )
+            # A consent_<channel> column wins over the object, as it always has.
+            column_value = consent.get(ch)
+            consent[ch] = (
+                f"coalesce({column_value}, {_bool_sql(v)})" if column_value else _bool_sql(v)
+            )
     trait_cols = [(k[7:], c) for k, c in cols.items() if k.startswith("traits.")]
     types = _infer_csv_types(con, source, [c for _, c in trait_cols])
     traits = [
         (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
         for name, c in trait_cols
     ]
-    base_traits = source.object(cols["@traits"]) if "@traits" in cols else None
-    base_consent = source.object(cols["@consent"]) if "@consent" in cols else None
-    if "@identities" in cols:
-        ids = f"{_object(identities, source.object(cols['@identities']))}::JSON"
+    for name, c in trait_cols:
+        bad = source.nonfinite(c)
+        if bad:
+            checks.append((bad, sql_str(f"trait {name} (column {c!r}) is NaN or infinite")))
+    base_traits = None
+    if "@traits" in cols:
+        base_traits = once("__mt_traits_obj", source.object(cols["@traits"]))
+        _nonfinite_object(source, cols["@traits"], checks)
+    if base_ids is not None:
+        _nonfinite_object(source, cols["@identities"], checks)
+    if base_ids is not None:
+        ids = f"{_object(identities, base_ids)}::JSON"
     elif identities and len({k.lower() for k, _ in identities}) == len(identities):
         # Columns as they are (a STRUCT): the store reads each kind without a JSON round trip.
         ids = "struct_pack(" + ", ".join(f"{sql_ident(k)} := {v}" for k, v in identities) + ")"
@@ -457,12 +565,21 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         ids = f"{_object(identities)}::JSON"
     else:
         ids = "NULL::JSON"
+    level2 = f"SELECT *, {', '.join(second)} FROM " if second else "SELECT * FROM "
     return f"""SELECT _rn, {_reason(checks)} AS _reason, {id_} AS id,
                       {_object(traits, base_traits)}::JSON AS traits,
-                      {_object(consent, base_consent)}::JSON AS consent,
+                      {_object(list(consent.items()))}::JSON AS consent,
                       {ids} AS identities
-               FROM (SELECT *, {phone} AS __mt_phone
-                     FROM (SELECT *, {", ".join(first)} FROM _mt_src))"""
+               FROM ({level2}(SELECT *, {", ".join(first)} FROM _mt_src))"""
+
+
+def _nonfinite_object(source: src.Source, column: str, checks: list[tuple[str, str]]) -> None:
+    """Reject a row whose whole-object column holds NaN or ±Infinity (JSON has neither)."""
+    bad = source.object_nonfinite(column)
+    if bad:
+        checks.append(
+            (bad, sql_str(f"{column} (column {column!r}) holds a NaN or infinite number"))
+        )
 
 
 def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict: bool) -> str:
@@ -487,6 +604,15 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
     else:
         tv = t(ts_col)
         ts = f"CASE WHEN regexp_matches({tv}, '{_TZ_RE}') THEN TRY_CAST({tv} AS TIMESTAMPTZ) END"
+        # A date alone is rejected as a naive timestamp is: which day it is depends on the zone.
+        checks.append(
+            (
+                f"regexp_full_match({tv}, '{_DATE_RE}')",
+                f"'date without a time and zone ''' || {tv} || ''' (column "
+                f"{sql_str(ts_col)[1:-1]}): give a time and Z or an offset, such as ' "
+                f"|| {tv} || 'T00:00:00Z'",
+            )
+        )
         checks.append(
             (
                 f"NOT regexp_matches({tv}, '{_TZ_RE}') AND TRY_CAST({tv} AS TIMESTAMP) IS NOT NULL",
@@ -513,6 +639,13 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
                     f"'value ''' || {t(vc)} || ''' (column {sql_str(vc)[1:-1]}) is not a number'",
                 )
             )
+        checks.append(
+            (
+                f"NOT isfinite({value})",
+                f"'value ''' || ({value})::VARCHAR || ''' (column {sql_str(vc)[1:-1]}) is not a "
+                "finite number'",
+            )
+        )
     item = t(cols["item_id"]) if "item_id" in cols else "NULL::VARCHAR"
     prop_cols = [(k[11:], c) for k, c in cols.items() if k.startswith("properties.")]
     types = _infer_csv_types(con, source, [c for _, c in prop_cols])
@@ -520,7 +653,13 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
         for name, c in prop_cols
     ]
+    for name, c in prop_cols:
+        bad = source.nonfinite(c)
+        if bad:
+            checks.append((bad, sql_str(f"property {name} (column {c!r}) is NaN or infinite")))
     base = source.object(cols["@properties"]) if "@properties" in cols else None
+    if base:
+        _nonfinite_object(source, cols["@properties"], checks)
     if props:
         properties = _object(props, base)
     elif base:  # the store's own shape: keep the object as it is, no re-serializing
@@ -544,15 +683,23 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
 # ------------------------------------------------------------------------------------- rejects
 
 _REDACT_EMAIL = r"[^@\s\"',;<>]+@[^@\s\"',;<>]+\.[A-Za-z]{2,}"
-_REDACT_PHONE = r"\+[0-9][0-9 ().-]{6,}[0-9]|\(?[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}"
+# Seven or more digits, with spaces, dots, dashes or parentheses between them and an optional
+# leading +: any phone number, national ones without separators too (0701234567). Stricter than
+# martech.http.redact on purpose (that one keeps bare digit runs, vendor ids, in log lines): a
+# reject file holds customer data. ISO dates are kept (set apart first, see redact_sql).
+_REDACT_PHONE = r"\+?\(?[0-9](?:[ ().-]{0,2}[0-9]){6,}"
+_ISO_DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 
 
 def redact_sql(expr: str) -> str:
     """SQL that masks anything shaped like an email or a phone number in a text value."""
-    return (
-        f"regexp_replace(regexp_replace({expr}, {sql_str(_REDACT_EMAIL)}, '[email]', 'g'), "
+    # A date's dashes become chr(1) while phones are masked (its 8 digits would look like one).
+    dated = f"regexp_replace({expr}, {sql_str(_ISO_DATE)}, '\\1\x01\\2\x01\\3', 'g')"
+    masked = (
+        f"regexp_replace(regexp_replace({dated}, {sql_str(_REDACT_EMAIL)}, '[email]', 'g'), "
         f"{sql_str(_REDACT_PHONE)}, '[phone]', 'g')"
     )
+    return f"replace({masked}, chr(1), '-')"
 
 
 def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Path) -> int:
@@ -563,7 +710,8 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
     pairs = []
     for c in source.columns:
         value = source.text(c)
-        pairs.append((c, "'[redacted]'" if c in pii else redact_sql(value)))
+        hidden = f"CASE WHEN {value} IS NOT NULL THEN '[redacted]' END"
+        pairs.append((c, hidden if c in pii else redact_sql(value)))
     record = "json_object(" + ", ".join(f"{sql_str(k)}, {v}" for k, v in pairs) + ")"
     # Count first: a clean file (the common case) needs no reject table.
     failed = con.execute("SELECT count(*) FROM _mt_stage WHERE _reason IS NOT NULL").fetchall()
@@ -602,5 +750,7 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
             f"COPY (SELECT row, reason, record::JSON AS record FROM _mt_rejects ORDER BY row) "
             f"TO {sql_str(str(path))} (FORMAT json)"
         )
+    elif path.is_file():
+        path.unlink()  # a reject file left by an earlier import of this file is no longer true
     con.execute("DROP TABLE IF EXISTS _mt_rejects")
     return n

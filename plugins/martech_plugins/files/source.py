@@ -49,8 +49,8 @@ class Source:
 
     def text(self, column: str) -> str:
         """SQL for the column's value as VARCHAR (NULL when absent or empty)."""
-        if self.format == "jsonl":
-            return f"nullif(_j->>{sql_json_path(column)}, '')"
+        if self.format == "jsonl":  # trimmed as CSV is: " a@x.io " is a@x.io in either
+            return f"nullif(trim(_j->>{sql_json_path(column)}), '')"
         if self.format == "csv":
             return f"nullif(trim({sql_ident(column)}), '')"
         if self.never_blank(column):
@@ -93,6 +93,71 @@ class Source:
             return sql_ident(column)
         return self.text(column)
 
+    def nonfinite(self, column: str) -> str | None:
+        """SQL that is true when the column's value is or holds NaN or ±Infinity (which JSON cannot
+        store), or None when the column cannot hold one (CSV text, Parquet text and integers)."""
+        if self.format == "jsonl":
+            v = self.json(column)
+            return (
+                f"CASE json_type({v}) WHEN 'DOUBLE' THEN NOT isfinite(({v})::DOUBLE) "
+                f"WHEN 'OBJECT' THEN {nonfinite_json(f'({v})::VARCHAR')} "
+                f"WHEN 'ARRAY' THEN {nonfinite_json(f'({v})::VARCHAR')} ELSE false END"
+            )
+        if self.format != "parquet":
+            return None
+        kind = self.columns[column]
+        if kind.startswith(("FLOAT", "DOUBLE")):
+            return f"NOT isfinite({sql_ident(column)})"
+        nested = kind.startswith(("STRUCT", "MAP")) or kind.endswith("]")
+        if nested and ("FLOAT" in kind or "DOUBLE" in kind):
+            return nonfinite_json(f"to_json({sql_ident(column)})::VARCHAR", written=True)
+        return None
+
+    def object_nonfinite(self, column: str) -> str | None:
+        """``nonfinite`` for a whole-object column (see ``object``): read from the column's text,
+        not from the parsed object (no second parse per row)."""
+        if self.format == "jsonl":
+            return nonfinite_json(f"({self.object(column)})::VARCHAR")
+        if self.format == "csv":
+            return nonfinite_json(self.text(column))
+        kind = self.columns[column]
+        if kind.startswith(("VARCHAR", "JSON")):
+            return nonfinite_json(f"{sql_ident(column)}::VARCHAR", written=True)
+        return self.nonfinite(column)
+
+
+#: After taking the strings out of JSON text, a letter other than those of true/false/null and
+#: of an exponent is NaN or Infinity (DuckDB's reader takes nan, inf, Infinity in any case), and
+#: an exponent of 309 or more overflows a double.
+_NONFINITE_RE = (
+    r"[bcdghijkmopqvwxyzBCDGHIJKMOPQVWXYZ]|[nN][aA][nN]"
+    r"|[eE]\+?0*(309|3[1-9][0-9]|[4-9][0-9][0-9]|[1-9][0-9]{3,})"
+)
+_JSON_STRING_RE = r'"([^"\\]|\\.)*"'
+
+
+#: Cheap first look (one scan, no copy): a NaN or Infinity where a value starts, or a long
+#: exponent. Strings can match too; only the rows that do get the exact check.
+_NONFINITE_HINT = r"(?i)[:,\[]\s*[+-]?(nan|inf)|[0-9]e\+?0*[0-9]{3}"
+
+
+def nonfinite_json(text: str, *, written: bool = False) -> str:
+    """SQL that is true when JSON text ``text`` holds a NaN or an infinite number.
+
+    ``written``: the text was written by a program (a Parquet column), whose JSON writers spell
+    these ``NaN`` and ``Infinity`` (Python's json, DuckDB): two substring searches find the rows
+    to check, a tenth of the cost of the case-blind pattern hand-written text needs.
+    """
+    stripped = f"regexp_replace({text}, {sql_str(_JSON_STRING_RE)}, '', 'g')"
+    hint = (
+        f"contains({text}, 'NaN') OR contains({text}, 'Infinity')"
+        if written
+        else f"regexp_matches({text}, {sql_str(_NONFINITE_HINT)})"
+    )
+    return (
+        f"CASE WHEN {hint} THEN regexp_matches({stripped}, {sql_str(_NONFINITE_RE)}) ELSE false END"
+    )
+
 
 def detect_format(path: Path, given: str | None) -> Format:
     if given:
@@ -133,6 +198,10 @@ def read(
         raise ValidationError(f"cannot read {path.name} as {fmt}: {message}") from None
 
 
+#: Ways to write a delimiter a shell makes hard to type.
+_DELIMITERS = {"\\t": "\t", "tab": "\t", "\\x09": "\t"}
+
+
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None) -> Source:
     # Read the header ourselves and switch DuckDB's sniffer off: a broken row further down (an
     # unterminated quote) would otherwise make it guess one wide column, or fail.
@@ -140,7 +209,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
 
     with path.open("rb") as fh:
         header = fh.readline().decode("utf-8-sig", "replace").rstrip("\r\n")
-    if not delimiter:
+    if delimiter:
+        delimiter = _DELIMITERS.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise ValidationError(
+                f"--delimiter {delimiter!r}: expected one character, such as , ; | or \\t (tab)"
+            )
+    else:
         counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     names: list[str] = []
@@ -182,22 +257,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
         parse_rejects.append((int(line), reason, str(raw)))
     # Data rows are numbered by file line: header is line 1, and lines the parser refused are
     # skipped. (A quoted field spanning lines shifts the numbering of the rows after it.)
-    if bad_lines:
-        import numpy as np
-
-        rn = np.array(
-            [r[0] for r in con.execute("SELECT _rn FROM _mt_src ORDER BY _rn").fetchall()]
-        )
-        lines = rn + 1
-        for bad in bad_lines:
-            lines = np.where(lines >= bad, lines + 1, lines)
-        import pyarrow as pa
-
-        con.register("_mt_lines", pa.table({"_rn": rn, "_line": lines}))
-        con.execute("UPDATE _mt_src SET _rn = l._line FROM _mt_lines l WHERE _mt_src._rn = l._rn")
-        con.unregister("_mt_lines")
-    else:
-        con.execute("UPDATE _mt_src SET _rn = _rn + 1")
+    _number_lines(con, "_mt_src", bad_lines, first=2)
     rows = _count(con) + len(bad_lines)
     return Source(path, "csv", columns, rows, parse_rejects)
 
@@ -212,21 +272,61 @@ _CSV_REASONS = {
 }
 
 
+def _number_lines(
+    con: duckdb.DuckDBPyConnection, table: str, bad_lines: list[int], *, first: int
+) -> None:
+    """Renumber ``table._rn`` (1, 2, … over the rows read) to file lines: the first row is line
+    ``first``, and the lines the parser refused (``bad_lines``, file lines) are skipped."""
+    if not bad_lines:
+        if first != 1:
+            con.execute(f"UPDATE {table} SET _rn = _rn + {first - 1}")
+        return
+    import numpy as np
+    import pyarrow as pa
+
+    rn = np.array([r[0] for r in con.execute(f"SELECT _rn FROM {table} ORDER BY _rn").fetchall()])
+    lines = rn + (first - 1)
+    for bad in sorted(bad_lines):
+        lines = np.where(lines >= bad, lines + 1, lines)
+    con.register("_mt_renumber", pa.table({"_rn": rn, "_line": lines}))
+    con.execute(f"UPDATE {table} SET _rn = l._line FROM _mt_renumber l WHERE {table}._rn = l._rn")
+    con.unregister("_mt_renumber")
+
+
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    # Lines as text: a line that is not UTF-8 is refused by the reader (kept with its line
+    # number, the rest of the file read), one that is not JSON is found below.
+    for t in ("_mt_rej_err", "_mt_rej_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mt_lines AS
             SELECT row_number() OVER () AS _rn, line
             FROM read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
                           delim=chr(1), quote='', escape='', auto_detect=false,
-                          strict_mode=false, null_padding=true)"""
+                          strict_mode=false, null_padding=true, store_rejects=true,
+                          rejects_table='_mt_rej_err', rejects_scan='_mt_rej_scan')"""
     )
-    bad = con.execute(
+    refused = con.execute(
+        "SELECT DISTINCT line, error_type, csv_line FROM _mt_rej_err ORDER BY line"
+    ).fetchall()
+    for t in ("_mt_rej_err", "_mt_rej_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    refused_lines = sorted({int(r[0]) for r in refused})
+    _number_lines(con, "_mt_lines", refused_lines, first=1)
+    bad = [
+        (int(line), _CSV_REASONS.get(str(error), str(error).lower()), str(raw))
+        for line, error, raw in refused
+    ]
+    bad += con.execute(
         "SELECT _rn, CASE WHEN NOT json_valid(line) THEN 'invalid JSON' "
         "ELSE 'not a JSON object' END, line FROM _mt_lines "
         "WHERE line IS NOT NULL AND trim(line) <> '' "
         "AND (NOT json_valid(line) OR json_type(line::JSON) <> 'OBJECT') ORDER BY _rn"
     ).fetchall()
-    last = con.execute("SELECT max(_rn) FROM _mt_lines").fetchall()[0][0] or 0
+    bad.sort()
+    last = max(
+        [con.execute("SELECT max(_rn) FROM _mt_lines").fetchall()[0][0] or 0, *refused_lines]
+    )
     parse_rejects = []
     for rn, reason, line in bad:
         if rn == last and reason == "invalid JSON":

@@ -399,7 +399,8 @@ def test_a_phone_column_named_like_the_staging_columns_is_reported_by_its_name(
     assert (s.imported, s.rejected) == (1, 1)
     (bad,) = rejects(s)
     assert bad["reason"] == (
-        "invalid phone number (column 'mobile_phone'); expected E.164 (+1415…)"
+        "invalid phone number (column 'mobile_phone'); expected E.164 (+1415…) or a national "
+        "number of region US (MARTECH_DEFAULT_REGION)"
     )
     b = martech_store.get_profile("b")
     assert (b.identities, b.traits) == ({"phone": "+14155550123"}, {"email_phone": "y"})
