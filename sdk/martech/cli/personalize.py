@@ -213,7 +213,9 @@ def lift_cmd(
         help="Outcome window after a decision (days, > 0).",
         callback=_positive,
     ),
-    min_per_arm: int = typer.Option(100, "--min-per-arm", help="Below this, do not conclude."),
+    min_per_arm: int = typer.Option(
+        100, "--min-per-arm", min=1, help="Below this many people in an arm, do not conclude."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Treated vs holdout per tactic: conversion, revenue/recipient, unsubscribes, complaints."""
@@ -292,7 +294,8 @@ def _cell(row: LiftRow, name: str, pct: bool = True) -> str:
     def g(v: float) -> str:
         return f"{v * 100:+.2f}" if pct else f"{v:+.2f}"
 
-    return f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
+    shown = f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
+    return shown if m.estimable else shown + "\n(< 2 purchases in an arm: interval not trusted)"
 
 
 @personalize_app.command("placements")

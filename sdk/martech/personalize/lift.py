@@ -4,9 +4,17 @@ For each (placement, tactic) the stored decisions split into treated and holdout
 the default, and its decision records the tactic it *would* have had, so the comparison is like for
 like). Outcomes are read from events in the window after each decision: conversion (any purchase),
 revenue per recipient (sum of purchase values), unsubscribe and complaint rates. Each metric gets
-the treated - holdout difference with a normal-approximation confidence interval (Wald for rates,
-Welch for revenue). A comparison with fewer than ``min_per_arm`` people in either arm says so
-plainly instead of printing a number to over-read.
+the treated - holdout difference with a confidence interval: for rates, Wilson score intervals per
+arm and Newcombe's hybrid score interval for the difference, which stays honest when an arm has no
+events at all (a Wald interval would get a standard error of 0 from an empty arm and call 7
+conversions against 0 a lift); for revenue, Welch's normal approximation, not called significant
+while either arm has fewer than two purchases (its variance is then unknown, not 0). A comparison
+with fewer than ``min_per_arm`` people in either arm says so plainly instead of printing a number
+to over-read.
+
+The ``default`` tactic is a baseline, not a treatment: its treated and holdout people both saw the
+default, so their difference is an A/A check (it should include 0) and never reads as "up" or
+"down".
 
 Decisions made at or after the latest stored event have had no time to show an outcome (decide
 today, events pulled last night): they are counted as ``pending`` and left out of both arms rather
@@ -42,10 +50,12 @@ class Metric:
     diff: float
     low: float
     high: float
+    #: False when the interval cannot be trusted (revenue with fewer than two purchases in an arm).
+    estimable: bool = True
 
     @property
     def significant(self) -> bool:
-        return self.low > 0 or self.high < 0
+        return self.estimable and (self.low > 0 or self.high < 0)
 
 
 @dataclass(frozen=True)
@@ -71,22 +81,45 @@ def _z(confidence: float) -> float:
     return NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
+def wilson(x: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval for ``x`` successes out of ``n`` (honest at 0 and at ``n``)."""
+    p = x / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _rate(x1: float, n1: int, x0: float, n0: int, z: float, name: str) -> Metric:
+    """Difference of two proportions with Newcombe's hybrid score interval (his method 10)."""
     p1, p0 = x1 / n1, x0 / n0
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    l1, u1 = wilson(x1, n1, z)
+    l0, u0 = wilson(x0, n0, z)
     d = p1 - p0
-    return Metric(name, p1, p0, d, d - z * se, d + z * se)
+    low = d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    return Metric(name, p1, p0, d, low, high)
 
 
 def _mean(
-    s1: float, q1: float, n1: int, s0: float, q0: float, n0: int, z: float, name: str
+    s1: float,
+    q1: float,
+    k1: float,
+    n1: int,
+    s0: float,
+    q0: float,
+    k0: float,
+    n0: int,
+    z: float,
+    name: str,
 ) -> Metric:
+    """Difference of means, Welch; ``k1``/``k0`` count non-zero values (purchases) per arm."""
     m1, m0 = s1 / n1, s0 / n0
     v1 = max(q1 - n1 * m1 * m1, 0.0) / max(n1 - 1, 1)
     v0 = max(q0 - n0 * m0 * m0, 0.0) / max(n0 - 1, 1)
     se = math.sqrt(v1 / n1 + v0 / n0)
     d = m1 - m0
-    return Metric(name, m1, m0, d, d - z * se, d + z * se)
+    return Metric(name, m1, m0, d, d - z * se, d + z * se, estimable=min(k1, k0) >= 2)
 
 
 def lift(
@@ -107,6 +140,8 @@ def lift(
 
     if not window_days > 0:
         raise ConfigError(f"window_days must be more than 0, not {window_days:g}")
+    if min_per_arm < 1:
+        raise ConfigError(f"min_per_arm must be at least 1, not {min_per_arm}")
     if tactic or placement:
         _check_filters(store, tactic, placement)
     where, params = [], []
@@ -152,7 +187,7 @@ def lift(
         GROUP BY ALL)
     SELECT placement, tactic, holdout, count(*), sum(conv::INT), sum(revenue),
         sum(revenue * revenue),
-           sum(unsub::INT), sum(complaint::INT)
+           sum(unsub::INT), sum(complaint::INT), count(*) FILTER (WHERE revenue <> 0)
     FROM o GROUP BY ALL ORDER BY placement, tactic, holdout"""
     rows = store.con.execute(sql, [*params, window_days]).fetchall()
     arms: dict[tuple[str, str], dict[bool, tuple[float, ...]]] = {}
@@ -163,8 +198,8 @@ def lift(
     z = _z(confidence)
     out = []
     for (pl, tac), arm in sorted(arms.items()):
-        t = arm.get(False, (0.0,) * 6)
-        h = arm.get(True, (0.0,) * 6)
+        t = arm.get(False, (0.0,) * 7)
+        h = arm.get(True, (0.0,) * 7)
         n1, n0 = int(t[0]), int(h[0])
         waiting = pending.get((pl, tac), 0)
         young = partial.get((pl, tac), 0)
@@ -184,25 +219,33 @@ def lift(
             )
             out.append(LiftRow(pl, tac, 0, 0, verdict=verdict, pending=waiting, partial=young))
             continue
-        if min(n1, n0) < max(min_per_arm, 2):
+        if min(n1, n0) < min_per_arm:
             smaller = "holdout" if n0 <= n1 else "treated group"
             verdict = (
                 f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
-                f"at least {min_per_arm} per arm are needed"
+                f"at least {min_per_arm:,} per arm are needed"
             )
             out.append(LiftRow(pl, tac, n1, n0, verdict=verdict, pending=waiting, partial=young))
             continue
         metrics = {
             "conversion": _rate(t[1], n1, h[1], n0, z, "conversion"),
             "revenue_per_recipient": _mean(
-                t[2], t[3], n1, h[2], h[3], n0, z, "revenue_per_recipient"
+                t[2], t[3], t[6], n1, h[2], h[3], h[6], n0, z, "revenue_per_recipient"
             ),
             "unsubscribe_rate": _rate(t[4], n1, h[4], n0, z, "unsubscribe_rate"),
             "complaint_rate": _rate(t[5], n1, h[5], n0, z, "complaint_rate"),
         }
         c = metrics["conversion"]
         pct = f"{confidence:.0%} CI"
-        if c.significant:
+        conclusive = c.significant and tac != "default"
+        if tac == "default":
+            # Treated and holdout both saw the default: an A/A check, never an effect.
+            gap = "excludes 0: check bucketing and data" if c.significant else "includes 0"
+            verdict = (
+                f"baseline (A/A: both arms got the default), {c.diff * 100:+.2f} pp; the {pct} "
+                f"({c.low * 100:+.2f} to {c.high * 100:+.2f}) {gap}"
+            )
+        elif c.significant:
             verdict = (
                 f"conversion {'up' if c.diff > 0 else 'down'} {c.diff * 100:+.2f} pp "
                 f"({pct} {c.low * 100:+.2f} to {c.high * 100:+.2f})"
@@ -220,7 +263,7 @@ def lift(
                 n0,
                 metrics,
                 verdict + open_note,
-                c.significant,
+                conclusive,
                 pending=waiting,
                 partial=young,
             )
