@@ -243,6 +243,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
     for t in ("_mt_rej_err", "_mt_rej_scan"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     bad_lines = sorted({int(r[0]) for r in rejects})
+    last_record = _count(con) + len(bad_lines) + 1  # the header is record 1
     parse_rejects = []
     for line, error, column, raw in rejects:
         reason = _CSV_REASONS.get(str(error), str(error).lower())
@@ -250,16 +251,68 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
         if error == "MISSING COLUMNS":
             got = len(str(raw).split(delimiter or ","))
             reason = f"{reason}: expected {expected} columns, found {got}"
-            if line == max(bad_lines):
+            if line == last_record:  # the file's last record: cut short, most likely
                 reason += " (the file may be truncated)"
         elif column:
             reason = f"{reason} (column {column!r})"
         parse_rejects.append((int(line), reason, str(raw)))
-    # Data rows are numbered by file line: header is line 1, and lines the parser refused are
-    # skipped. (A quoted field spanning lines shifts the numbering of the rows after it.)
+    # Rows are numbered by record (header 1), the records the parser refused skipped; then, when
+    # the file has more lines than records (quoted fields spanning lines, blank lines), records
+    # are renumbered to the file line they start on, the number an editor shows.
     _number_lines(con, "_mt_src", bad_lines, first=2)
     rows = _count(con) + len(bad_lines)
+    starts = _record_lines(path, rows + 1)
+    if starts is not None:
+        import pyarrow as pa
+
+        con.register("_mt_starts", pa.table({"_rec": range(1, len(starts) + 1), "_line": starts}))
+        con.execute("UPDATE _mt_src SET _rn = s._line FROM _mt_starts s WHERE _mt_src._rn = s._rec")
+        con.unregister("_mt_starts")
+        parse_rejects = [(int(starts[r - 1]), why, raw) for r, why, raw in parse_rejects]
     return Source(path, "csv", columns, rows, parse_rejects)
+
+
+def _record_lines(path: Path, records: int) -> list[int] | None:
+    """The file line each CSV record (header included) starts on, or None when every record is
+    one line (the common case: one pass counting newlines) or the file cannot be split the way
+    the parser did (an unbalanced quote): then records keep their record numbers."""
+    chunk = 1 << 24
+    with path.open("rb") as fh:
+        newlines = sum(block.count(b"\n") for block in iter(lambda: fh.read(chunk), b""))
+        size = fh.tell()
+        fh.seek(size - 1)
+        unterminated = fh.read(1) != b"\n"
+    if newlines + unterminated == records:
+        return None
+    import numpy as np
+
+    nl_parts, quote_parts, crs = [], [], []
+    with path.open("rb") as fh:
+        offset = 0
+        for block in iter(lambda: fh.read(chunk), b""):
+            data = np.frombuffer(block, dtype=np.uint8)
+            nl = np.flatnonzero(data == 10)
+            nl_parts.append(nl + offset)
+            quote_parts.append(np.flatnonzero(data == 34) + offset)
+            crs.append(nl[(nl > 0) & (data[np.maximum(nl - 1, 0)] == 13)] + offset)
+            offset += len(block)
+    nls = np.concatenate(nl_parts)
+    quotes = np.concatenate(quote_parts)
+    # A newline ends a record when an even number of quotes comes before it.
+    ends = nls[np.searchsorted(quotes, nls) % 2 == 0]
+    line_of_end = np.searchsorted(nls, ends)  # 0-based line of each record's last newline
+    starts = np.concatenate(([0], ends + 1))
+    start_lines = np.concatenate(([1], line_of_end + 2))
+    stops = np.concatenate((ends, [size]))
+    if not unterminated:  # the last newline ends the file, no record after it
+        starts, start_lines, stops = starts[:-1], start_lines[:-1], stops[:-1]
+    length = stops - starts
+    cr_ended = np.isin(stops, np.concatenate(crs)) if crs else np.zeros(len(stops), bool)
+    blank = (length == 0) | ((length == 1) & cr_ended)
+    lines = start_lines[~blank]
+    if len(lines) != records:
+        return None
+    return [int(x) for x in lines]
 
 
 _CSV_REASONS = {

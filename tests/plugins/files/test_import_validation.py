@@ -267,3 +267,24 @@ def test_parquet_event_properties_written_with_nan_are_rejected(martech_store, t
         2: "value 'inf' (column value) is not a finite number",
         3: "properties (column 'properties') holds a NaN or infinite number",
     }
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_csv_reject_rows_are_the_file_lines_an_editor_shows(martech_store, tmp_path, eol):
+    """Quoted fields spanning lines and blank lines do not shift the row numbers after them."""
+    text = (
+        'id,notes,city\na,"two\nlines",Oslo\nb,x\nc,"three\nmore\nlines",Rome\n'
+        "d,ok@x.io,Bern\n\ne,bad@,Nice\nf,f@x.io,Oslo\n"
+    )
+    f = write(tmp_path / "ml.csv", text.replace("\n", eol).encode())
+    s = import_file(martech_store, "profiles", f, mapping={"email": "notes"})
+    assert (s.rows, s.imported, s.rejected) == (6, 2, 4)
+    bad = {row: r["reason"] for row, r in rejects(s).items()}
+    assert bad == {
+        2: "invalid email (column 'notes')",
+        # mid-file: not the last record, so not called truncated
+        4: "row has too few columns: expected 3 columns, found 2",
+        5: "invalid email (column 'notes')",
+        10: "invalid email (column 'notes')",
+    }
+    assert martech_store.get_profile("d").identities == {"email": "ok@x.io"}
