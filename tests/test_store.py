@@ -68,8 +68,92 @@ def test_profiles_sharing_an_identity_merge_across_batches(martech_store, kind, 
     assert counts.updated == 1
     assert martech_store.count("profiles") == 1
     assert martech_store.get_profile("s1").traits == {"city": "Oslo", "age": 40}
-    assert martech_store.get_profile("s2") is None
+    assert martech_store.get_profile("s2").id == "s1"  # s2 is an alias of s1 now
+    assert counts.merged == 1
     assert martech_store.resolve(kind, second) == "s1"
+
+
+def test_a_stored_profile_merging_away_keeps_its_data_and_its_opt_out(martech_store):
+    """B turns out to be A (B now carries A's email): B's traits fill A's gaps, A's own values
+    win, and B's opt-out survives the merge, so a sync never emails the address that said no."""
+    a_traits, b_traits = {"city": "Oslo", "tier": "gold"}, {"city": "Berlin", "age": 40}
+    martech_store.upsert_profiles(
+        [
+            Profile(id="A", identities={"email": "a@x.com"}, traits=a_traits,
+                    consent={"email": True, "sms": True}),
+            Profile(id="B", identities={"email": "b@x.com"}, traits=b_traits,
+                    consent={"email": False, "push": True}),
+        ]
+    )  # fmt: skip
+    counts = martech_store.upsert_profiles(
+        [Profile(id="B", identities={"email": "a@x.com", "phone": "+14155552690"})]
+    )
+    assert counts.merged == 1
+    merged = martech_store.get_profile("B")
+    assert merged.id == "A"
+    assert merged.traits == {"city": "Oslo", "tier": "gold", "age": 40}
+    assert merged.consent == {"email": False, "sms": True, "push": True}
+    assert martech_store.resolve("email", "b@x.com") == "A"
+    assert martech_store.resolve("phone", "+14155552690") == "A"
+    assert martech_store.count("profiles") == 1
+
+
+def test_a_chain_of_shared_identities_in_one_batch_is_one_person(martech_store):
+    """X and Y share an email, Y and Z a phone: all three are one profile, and nothing of Z
+    (its traits, the events stored under its id) is lost on the way."""
+    martech_store.append_events([("Z", Event(type="purchase", item_id="i1", ts=T0))])
+    martech_store.upsert_profiles(
+        profiles(
+            ("X", {"email": "e1@x.com"}, {"xn": "xx"}),
+            ("Y", {"email": "e1@x.com", "phone": "+14155552691"}, {"yn": "yy"}),
+            ("Z", {"phone": "+14155552691"}, {"zn": "zz"}),
+        )
+    )
+    assert martech_store.count("profiles") == 1
+    person = martech_store.get_profile("Z")
+    assert person.id == "X"
+    assert person.traits == {"xn": "xx", "yn": "yy", "zn": "zz"}
+    assert [e.type for e in person.events] == ["purchase"]
+    aliases = martech_store.con.execute("SELECT * FROM profile_aliases ORDER BY 1").fetchall()
+    assert aliases == [("Y", "X"), ("Z", "X")]  # one hop each
+    # events arriving later under any old id land on X, and a re-import adds nothing twice
+    martech_store.append_events(
+        [("Y", Event(type="view", item_id="i2", ts=T0 + timedelta(hours=1)))]
+    )
+    martech_store.append_events([("Z", Event(type="purchase", item_id="i1", ts=T0))])
+    assert [e.type for e in martech_store.get_profile("X").events] == ["purchase", "view"]
+
+
+def test_two_stored_people_one_batch_shows_to_be_one_merge(martech_store):
+    """A and B are stored apart; a new row carries A's email and B's phone: the three are one
+    person, under the smallest stored id, and B's id becomes an alias."""
+    martech_store.upsert_profiles(
+        profiles(("A", {"email": "a@x.com"}, {"a": 1}), ("B", {"phone": "+14155552692"}, {"b": 2}))
+    )
+    counts = martech_store.upsert_profiles(
+        profiles(("N", {"email": "a@x.com", "phone": "+14155552692"}, {"n": 3}))
+    )
+    assert martech_store.count("profiles") == 1
+    assert counts.merged == 2  # N (new) and B (stored) went into A
+    assert martech_store.get_profile("B").traits == {"a": 1, "b": 2, "n": 3}
+    assert martech_store.resolve("phone", "+14155552692") == "A"
+
+
+def test_a_bulk_upsert_takes_what_it_is_given_and_names_what_is_missing(martech_store):
+    """traits and consent may be left out; no id column is an error naming it; a failing
+    statement's own error comes out, not DuckDB's "transaction is aborted" that followed it."""
+    import duckdb
+
+    from martech.errors import ValidationError
+
+    martech_store.upsert_profiles(pa.table({"id": ["t1"], "traits": ['{"b": 1}']}))
+    assert martech_store.get_profile("t1").traits == {"b": 1}
+    with pytest.raises(ValidationError, match="expected an 'id' column") as info:
+        martech_store.upsert_profiles(pa.table({"key": ["t2"]}))
+    assert info.value.field == "id"
+    with pytest.raises(duckdb.ConversionException, match=r"[Mm]alformed JSON"):
+        martech_store.upsert_profiles(pa.table({"id": ["t3"], "traits": ["{not json"]}))
+    assert martech_store.count("profiles") == 1  # nothing of the failed calls was written
 
 
 @pytest.mark.parametrize("placeholder", ["+10000000000", "+15555550100"])
@@ -197,7 +281,7 @@ def test_events_follow_a_merged_alias(martech_store):
     martech_store.append_events([("gone", Event(type="purchase", ts=T0 + timedelta(hours=1)))])
     keep = martech_store.get_profile("keep")
     assert [e.type for e in keep.events] == ["view", "purchase"]
-    assert martech_store.get_profile("gone") is None
+    assert martech_store.get_profile("gone").id == "keep"  # the old id finds the person
     owners = martech_store.con.execute("SELECT DISTINCT profile_id FROM events").fetchall()
     assert owners == [("keep",)]
 

@@ -5,10 +5,11 @@ Private: use :meth:`martech.store.Store.upsert_profiles` and ``append_events``.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from ._sql import sql_ident, sql_json_path, sql_str
-from .errors import StoreError
+from .errors import StoreError, ValidationError
 from .identity import normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
 
@@ -53,6 +54,16 @@ def _is_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     )
 
 
+def _unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop a registered Arrow table, unless the statement that read it failed and aborted the
+    transaction: DuckDB then refuses this too, and its refusal ("transaction is aborted") would
+    hide the error that says what was wrong. The next registration under the name replaces it."""
+    import duckdb
+
+    with suppress(duckdb.TransactionException):
+        con.unregister(name)
+
+
 def upsert_profiles(
     con: duckdb.DuckDBPyConnection, table: pa.Table | str, *, normalized: bool = False
 ) -> UpsertCounts:
@@ -85,17 +96,24 @@ def upsert_profiles(
             and (struct_ids or types.get("identities", "JSON") == "JSON")
         ):
             in_kind, rn = "VIEW", "rowid"
+        if "id" not in types:
+            raise ValidationError(
+                f"upsert_profiles: expected an 'id' column (and optionally traits, consent, "
+                f"identities), got {', '.join(types) or 'no columns'}",
+                field="id",
+            )
+        # traits and consent may be left out: a profile without them has none to merge
+        traits = "coalesce(traits, '{}')::JSON" if "traits" in types else "'{}'::JSON"
+        consent = "coalesce(consent, '{}')::JSON" if "consent" in types else "'{}'::JSON"
         con.execute(
             f"""CREATE OR REPLACE TEMP {in_kind} _in AS
-               SELECT {rn} AS rn, id,
-                      coalesce(traits, '{{}}')::JSON AS traits,
-                      coalesce(consent, '{{}}')::JSON AS consent,
+               SELECT {rn} AS rn, id, {traits} AS traits, {consent} AS consent,
                       {ids} AS identities
                FROM {relation} WHERE id IS NOT NULL AND id <> ''"""
         )
     finally:
         if not isinstance(table, str):
-            con.unregister("_martech_in")
+            _unregister(con, "_martech_in")
     # Normalized identities of the incoming rows: find the kinds once, then extract them all
     # with one json_extract_string per row (json_each is ~30x slower at a million rows).
     if struct_ids:  # the struct's fields are the kinds
@@ -230,6 +248,11 @@ def upsert_profiles(
         )
     # Merged ids: remember the alias, move anything stored under it, drop its row.
     if n_moved:
+        # Aliases stay one hop: those pointing at a profile merging away now point further.
+        con.execute(
+            """UPDATE profile_aliases SET profile_id = c.id FROM _canon c
+               WHERE profile_aliases.profile_id = c.incoming AND c.incoming <> c.id"""
+        )
         con.execute(
             """INSERT INTO profile_aliases SELECT incoming, id FROM _canon WHERE incoming <> id
                ON CONFLICT DO NOTHING"""
@@ -242,6 +265,7 @@ def upsert_profiles(
             """UPDATE identities SET profile_id = c.id FROM _canon c
                WHERE identities.profile_id = c.incoming AND c.incoming <> c.id"""
         )
+        _merge_stored(con)
         con.execute(
             "DELETE FROM profiles WHERE id IN (SELECT incoming FROM _canon WHERE incoming <> id)"
         )
@@ -249,7 +273,7 @@ def upsert_profiles(
     con.execute(f"DROP {canon_kind} IF EXISTS _canon")
     con.execute("DROP TABLE IF EXISTS _in_ids")
     con.execute(f"DROP {in_kind} IF EXISTS _in")
-    return UpsertCounts(inserted=inserted, updated=updated)
+    return UpsertCounts(inserted=inserted, updated=updated, merged=int(n_moved))
 
 
 def _check_shared_phones(con: duckdb.DuckDBPyConnection) -> None:
@@ -346,28 +370,109 @@ def _restore_primary_key(
         raise StoreError(f"recreating {table} for a bulk load changed its schema; nothing written")
 
 
+#: Rounds of label propagation allowed when resolving who is whom; each round follows identity
+#: links one step further (a chain A-B-C of shared identities needs two). Far beyond any real
+#: chain; a batch still changing after it is refused rather than resolved half-way.
+MAX_MERGE_ROUNDS = 64
+
+
 def _canonical_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """``_canon (incoming, id)``: the profile each id is, following shared identities as far as
+    they go (connected components), within the batch and into the store.
+
+    The nodes are the incoming ids and the stored owners of their identities; two stored
+    profiles this batch shows to be one person merge too. Who survives, by rank: the profile an
+    alias was merged into, or a stored owner of one of the batch's identities ('0'); another
+    stored profile ('1'); a new id ('2'); within a rank, the smallest id.
+    """
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _canon AS
-           WITH existing AS (
-               SELECT n.profile_id AS incoming, min(x.profile_id) AS owner
-               FROM _in_ids n JOIN identities x USING (kind, value)
-               WHERE x.profile_id <> n.profile_id GROUP BY 1
-           ), batch AS (
-               SELECT profile_id AS incoming,
-                      min(first_id) AS owner
-               FROM (SELECT profile_id, min(profile_id) OVER (PARTITION BY kind, value) AS first_id
-                     FROM _in_ids) GROUP BY 1
-           ), aliased AS (
-               SELECT alias AS incoming, profile_id AS owner FROM profile_aliases
-           )
-           SELECT DISTINCT i.id AS incoming,
-                  coalesce(a.owner, e.owner, nullif(b.owner, i.id), i.id) AS id
-           FROM _in i
-           LEFT JOIN aliased a ON a.incoming = i.id
-           LEFT JOIN existing e ON e.incoming = i.id
-           LEFT JOIN batch b ON b.incoming = i.id"""
+        """CREATE OR REPLACE TEMP TABLE _links AS
+           SELECT profile_id AS id, kind, value FROM _in_ids
+           UNION
+           SELECT x.profile_id AS id, x.kind, x.value
+           FROM identities x SEMI JOIN _in_ids n USING (kind, value)"""
     )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _lab AS
+           WITH owners AS (SELECT DISTINCT x.profile_id AS id
+                           FROM identities x SEMI JOIN _in_ids n USING (kind, value)),
+           ids AS (SELECT id FROM _in UNION SELECT id FROM owners)
+           SELECT i.id, CASE
+                      WHEN a.profile_id IS NOT NULL THEN '0' || a.profile_id
+                      WHEN o.id IS NOT NULL THEN '0' || i.id
+                      WHEN p.id IS NOT NULL THEN '1' || i.id
+                      ELSE '2' || i.id END AS label
+           FROM ids i
+           LEFT JOIN profile_aliases a ON a.alias = i.id
+           LEFT JOIN owners o ON o.id = i.id
+           LEFT JOIN profiles p ON p.id = i.id"""
+    )
+    proposed = """SELECT k.id, min(b.label) AS label
+                  FROM _links k JOIN (SELECT k.kind, k.value, min(l.label) AS label
+                                      FROM _links k JOIN _lab l USING (id) GROUP BY ALL) b
+                  USING (kind, value) GROUP BY ALL"""
+    for _ in range(MAX_MERGE_ROUNDS):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _moves AS SELECT p.id, p.label
+                FROM ({proposed}) p JOIN _lab l USING (id) WHERE p.label < l.label"""
+        )
+        if not fetch_scalar(con, "SELECT count(*) FROM _moves"):
+            break
+        con.execute("UPDATE _lab SET label = m.label FROM _moves m WHERE _lab.id = m.id")
+    else:
+        raise StoreError(
+            f"identities link profiles in chains longer than {MAX_MERGE_ROUNDS} steps; "
+            "nothing was written (split the batch, or check for a placeholder identity)"
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _canon AS "
+        "SELECT id AS incoming, substr(label, 2) AS id FROM _lab"
+    )
+    for table in ("_lab", "_links", "_moves"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _merge_stored(con: duckdb.DuckDBPyConnection) -> None:
+    """Fold each stored profile that is merging away into the profile it is merging into,
+    before its row goes: its traits fill what the surviving profile lacks (the survivor's
+    values, this batch's included, win), and its consent likewise, except that an opt-out on
+    either side wins: a person who said no under one address has said no.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _gone AS
+           SELECT c.id, list(p.traits::VARCHAR ORDER BY p.id) AS traits,
+                  list(p.consent::VARCHAR ORDER BY p.id) AS consent
+           FROM _canon c JOIN profiles p ON p.id = c.incoming
+           WHERE c.incoming <> c.id GROUP BY c.id"""
+    )
+    # Every channel any of the merging profiles (the survivor included) has opted out of.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _off AS
+           WITH involved AS (
+               SELECT id, unnest(consent)::JSON AS consent FROM _gone
+               UNION ALL
+               SELECT p.id, p.consent FROM profiles p SEMI JOIN _gone g ON g.id = p.id),
+           channels AS (
+               SELECT DISTINCT id, k FROM (
+                   SELECT id, consent, unnest(json_keys(consent)) AS k FROM involved)
+               WHERE json_extract_string(consent, '$."' || k || '"') = 'false')
+           SELECT id, json_group_object(k, false) AS off FROM channels GROUP BY id"""
+    )
+    con.execute(
+        """UPDATE profiles SET
+             traits = json_merge_patch(
+                 list_reduce(g.traits, lambda a, b: json_merge_patch(a, b)::VARCHAR),
+                 profiles.traits),
+             consent = json_merge_patch(
+                 json_merge_patch(
+                     list_reduce(g.consent, lambda a, b: json_merge_patch(a, b)::VARCHAR),
+                     profiles.consent),
+                 coalesce(o.off, '{}')),
+             updated_at = now()
+           FROM _gone g LEFT JOIN _off o USING (id) WHERE profiles.id = g.id"""
+    )
+    con.execute("DROP TABLE IF EXISTS _gone")
+    con.execute("DROP TABLE IF EXISTS _off")
 
 
 def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
@@ -402,5 +507,5 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
         after = int(fetch_scalar(con, "SELECT count(*) FROM events"))
     finally:
         if not isinstance(table, str):
-            con.unregister("_martech_ev")
+            _unregister(con, "_martech_ev")
     return after - before

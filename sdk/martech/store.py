@@ -288,10 +288,13 @@ def default_path() -> Path:
 
 @dataclass(frozen=True)
 class UpsertCounts:
-    """How many records a bulk write inserted, updated, or skipped as duplicates."""
+    """What a bulk upsert did: profiles inserted and updated, and ids merged into another
+    profile (an incoming id, or a stored profile, found to be a person already stored under
+    another id: its data, events and identities moved there, its id kept as an alias)."""
 
     inserted: int = 0
     updated: int = 0
+    merged: int = 0
 
 
 class Store:
@@ -554,16 +557,21 @@ class Store:
     def get_profile(
         self, profile_id: str, *, events: int = 200, identities: bool = True
     ) -> Profile | None:
-        """One profile with its identities and its latest ``events`` events.
+        """One profile with its identities and its latest ``events`` events; an id that was
+        merged into another profile gives that profile (its ``id`` says which).
 
         ``identities=False`` skips them (empty ``identities``): identities has no index by profile
         id, so that lookup is a scan, the slowest part of the read on a large store.
         """
         row = fetch_one(
-            self.con, "SELECT id, traits, consent FROM profiles WHERE id = ?", [profile_id]
+            self.con,
+            "SELECT id, traits, consent FROM profiles WHERE id = coalesce("
+            "(SELECT profile_id FROM profile_aliases WHERE alias = ?), ?)",
+            [profile_id, profile_id],
         )
         if row is None:
             return None
+        profile_id = row[0]  # an id merged into another profile reads as that profile
         ids = (
             dict(
                 self.con.execute(
