@@ -1,8 +1,9 @@
 """Mask secrets and personal data in text before it reaches a log line or an error message.
 
-``redact`` is pure and conservative: it masks bearer/basic credentials, API keys and tokens in
-query strings, headers and JSON, email addresses (also URL-encoded) and phone numbers written in
-E.164 (``+4915…``) or with separators (``(555) 123-4567``). Bare digit runs are left alone on
+``redact`` is pure and conservative: it masks bearer/basic credentials (a quoted one whole, up to
+its closing quote, spaces and all), API keys and tokens in query strings, headers and JSON, email
+addresses (also URL-encoded) and phone numbers written in E.164 (``+4915…``) or with separators
+(``(555) 123-4567``). Bare digit runs are left alone on
 purpose: vendor record ids (HubSpot's ``65059681027``) are what a person debugging needs.
 """
 
@@ -13,9 +14,12 @@ from collections.abc import Iterable
 
 MASK = "***"
 
-_AUTH_SCHEME = re.compile(
-    r"(?i)\b(bearer|basic|token|klaviyo-api-key|apikey|api-key|oauth)(\s+)[A-Za-z0-9._~+/=:-]+"
-)
+_SCHEMES = r"bearer|basic|token|klaviyo-api-key|apikey|api-key|oauth"
+_AUTH_SCHEME = re.compile(rf"(?i)\b({_SCHEMES})(\s+)[A-Za-z0-9._~+/=:\\-]+")
+# A quoted header value (``b'Bearer abc def\n'`` in an h11 error, ``"Bearer …"`` in JSON): the
+# whole value after the scheme up to the closing quote, since a malformed credential may hold
+# spaces or escaped newlines that the token pattern above would stop at.
+_AUTH_QUOTED = re.compile(rf"(?i)(['\"])({_SCHEMES})(\s+)(?:(?!\1)[^\r\n])+(?=\1)")
 _SECRET_NAMES = (
     r"access_token|refresh_token|id_token|token|api_key|apikey|api-key|key|secret|client_secret|"
     r"password|passwd|authorization|x-api-key|appsecret_proof|signature|sig"
@@ -46,6 +50,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, MASK)
+    text = _AUTH_QUOTED.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3)}{MASK}", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}", text)
     text = _JSON_SECRET.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
