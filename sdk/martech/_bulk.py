@@ -273,7 +273,9 @@ def upsert_profiles(
     con.execute(f"DROP {canon_kind} IF EXISTS _canon")
     con.execute("DROP TABLE IF EXISTS _in_ids")
     con.execute(f"DROP {in_kind} IF EXISTS _in")
-    return UpsertCounts(inserted=inserted, updated=updated, merged=int(n_moved))
+    return UpsertCounts(
+        inserted=inserted, updated=updated, merged=int(n_moved), repeated=int(n_in - n_ids)
+    )
 
 
 def _check_shared_phones(con: duckdb.DuckDBPyConnection) -> None:

@@ -295,6 +295,8 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     merged: int = 0
+    #: Rows that repeated an id given earlier in the same batch (folded into it, later wins).
+    repeated: int = 0
 
 
 class Store:

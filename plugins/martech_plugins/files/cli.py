@@ -63,6 +63,10 @@ def _run(
         return
     if kind == "profiles":
         what = f"{summary.inserted:,} new, {summary.updated:,} updated"
+        if summary.merged:
+            what += f", {summary.merged:,} merged into another profile"
+        if summary.repeated:
+            what += f", {summary.repeated:,} repeating an id given earlier in the file"
     else:
         what = f"{summary.inserted:,} added, {summary.duplicates:,} already in the store"
     console.print(

@@ -97,6 +97,10 @@ class ImportSummary:
     rejects_file: str | None
     seconds: float
     mapping: dict[str, str] = field(default_factory=dict)
+    #: profiles: ids found to be a person stored (or given) under another id, merged there
+    merged: int = 0
+    #: profiles: rows that repeated an id given earlier in the file (folded into it)
+    repeated: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -245,7 +249,7 @@ def import_file(
         good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mt_good AS {good}")
         n_good = source.rows - rejected
-        inserted = updated = duplicates = 0
+        inserted = updated = duplicates = merged = repeated = 0
         if kind == "profiles":
             # The table itself, rejects taken out: the store reads it in place, in file order.
             if rejected:
@@ -257,6 +261,7 @@ def import_file(
             )
             counts = store.upsert_profiles_from("_mt_stage", normalized=normalized)
             inserted, updated = counts.inserted, counts.updated
+            merged, repeated = counts.merged, counts.repeated
             imported = n_good
         else:
             inserted = store.append_events_from("_mt_good")
@@ -275,6 +280,8 @@ def import_file(
         inserted=inserted,
         updated=updated,
         duplicates=duplicates,
+        merged=merged,
+        repeated=repeated,
         rejected=rejected,
         rejects_file=str(rejects_path) if rejected else None,
         seconds=round(time.perf_counter() - start, 3),

@@ -452,3 +452,16 @@ def test_a_jsonl_identity_column_is_trimmed_and_a_blank_one_dropped(martech_stor
     stored = martech_store.con.execute("SELECT kind, value, profile_id FROM identities").fetchall()
     assert stored == [("crm", "C-1", "a")]  # c merged into a by the same id
     assert martech_store.resolve("crm", "C-1") == "a"
+
+
+def test_the_summary_says_what_became_of_every_row(martech_store, tmp_path):
+    """4 rows, 2 new profiles: one row repeats an id, another is a person already in the file
+    under another id. The summary says so instead of leaving the counts not adding up."""
+    f = tmp_path / "p.csv"
+    f.write_text(
+        "id,email,city\nA,a@x.com,Oslo\nB,b@x.com,Rome\nA,a@x.com,Bergen\nC,a@x.com,Paris\n"
+    )
+    s = import_file(martech_store, "profiles", f)
+    assert (s.imported, s.inserted, s.updated, s.merged, s.repeated) == (4, 2, 0, 1, 1)
+    assert martech_store.get_profile("C").id == "A"
+    assert martech_store.count("profiles") == 2
