@@ -14,7 +14,12 @@ batch subscribe (``update_existing: true``) first, then added: two requests per 
 Per-person recommendations (``push_recommendations``, for ``martech personalize push --to
 mailchimp``) are written to text merge fields REC_LEVEL, REC_TEXT, REC1..REC5 (item label),
 REC1ID..REC5ID and, when the catalogue has urls, REC1URL..REC5URL: the fields are created once if
-the audience lacks them, then members are upserted by batch subscribe, 500 a request.
+the audience lacks them, then members are upserted by batch subscribe, 500 a request. Every
+placement writes the same fields (a template reads ``*|REC1|*`` whichever placement filled it; a
+per-placement prefix would leave 3 readable characters within the 10-character tag limit and
+multiply the audience's fields), so the last push wins, and the push ledger is kept per audience
+and field set (``recommendation_scope``), not per placement: after another placement's push, a
+re-push sends everyone whose fields it overwrote.
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ class MailchimpConnector(Connector):
     limits: ClassVar[Limits] = Limits(concurrency=10, batch_count=MAX_BATCH)
     emulator: ClassVar[str | None] = "martech_connectors.mailchimp.emulator:MailchimpEmulator"
     identity_keys: ClassVar[tuple[str, ...]] = ("email",)
+    #: What every recommendation push writes, whatever the placement: the push ledger is keyed by
+    #: it, so one placement's push invalidates another's (see the module docstring).
+    recommendation_scope: ClassVar[str] = "REC*"
 
     config: MailchimpConfig
 

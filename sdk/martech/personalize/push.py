@@ -57,8 +57,11 @@ def push_placement(
     """``martech personalize push``: variants to a CMS, or stored decisions to an ESP.
 
     To an ESP, people whose recommendations are unchanged since the last accepted push to the
-    same audience are skipped (the ledger is ``sync_ledger``, audience ``personalize:<placement>
-    @<list>``); ``full`` sends everyone again (say, after someone deleted the fields).
+    same fields are skipped (the ledger is ``sync_ledger``, audience ``personalize:<scope>@<list>``
+    where the scope is the connector's ``recommendation_scope``, the per-contact fields every
+    placement's push writes, e.g. Mailchimp's ``REC*``: pushing another placement overwrites them,
+    so it must invalidate the ledger; a connector without one keeps a ledger per placement);
+    ``full`` sends everyone again (say, after someone deleted the fields).
     """
     from ..http import run_sync
 
@@ -70,7 +73,8 @@ def push_placement(
         from .recipients import recipient_counts, recommendation_members, record_sent
 
         target = getattr(connector.config, "list_id", None) or "default"
-        ledger = (connector.name, f"personalize:{placement.key}@{target}")
+        scope = getattr(connector, "recommendation_scope", None) or placement.key
+        ledger = (connector.name, f"personalize:{scope}@{target}")
         counts = recipient_counts(store, placement.key)
         members = recommendation_members(store, placement.key, ledger=None if full else ledger)
 
