@@ -25,16 +25,17 @@ raw braces.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, JsonValue, TypeAdapter, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import ValidationError
+from ..errors import ConfigError, ValidationError
 from ..models import (
+    CHANNELS,
     AnyVariant,
     Channel,
     RecommendationVariant,
@@ -42,21 +43,34 @@ from ..models import (
     TemplateVariant,
 )
 
+if TYPE_CHECKING:
+    from .strategies import Strategy
+
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 #: Tokens a recommendation variant's template may use; filled by the strategy.
 RECOMMENDATION_TOKENS = frozenset({"items", "reason"})
 #: Channel -> the consent key a profile must have set to true (web needs none by default).
-CHANNEL_CONSENT: dict[str, str | None] = {
-    "email": "email",
-    "sms": "sms",
-    "push": "push",
-    "ad": "ads",
-    "web": None,
-}
+#: Profiles store consent under the channel's own name (``Profile.consent`` refuses any other key),
+#: so the table is derived from :data:`martech.models.CHANNELS` rather than spelled out again.
+CHANNEL_CONSENT: dict[str, str | None] = {c: (None if c == "web" else c) for c in CHANNELS}
 
 
 class _Definition(BaseModel, frozen=True, extra="forbid"):
     pass
+
+
+class _At(ValueError):
+    """A model check's error at a field path inside the placement (``rules[2].params``)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    from .strategies import did_you_mean
+
+    return did_you_mean(word, choices)
 
 
 class Rule(_Definition, frozen=True):
@@ -116,7 +130,7 @@ class Placement(_Definition, frozen=True):
     )
     consent: str | None = Field(
         default=None,
-        description="Consent key required; defaults by channel (email->email, ad->ads, web: none).",
+        description="Consent (a channel name) required; default: the channel's own, web none.",
     )
     default: str | None = Field(default=None, description="Variant id shown when nothing else is.")
     variants: list[AnyVariant] = Field(min_length=1)
@@ -124,10 +138,16 @@ class Placement(_Definition, frozen=True):
 
     @model_validator(mode="after")
     def _consistent(self) -> Placement:
+        if self.consent is not None and self.consent not in CHANNELS:
+            raise _At(
+                "consent",
+                f"unknown consent key {self.consent!r}; a profile's consent is per channel, one "
+                f"of {', '.join(CHANNELS)}{_did_you_mean(self.consent, CHANNELS)}",
+            )
         ids = [v.id for v in self.variants]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate variant id {dupes[0]!r}")
+            raise _At("variants", f"duplicate variant id {dupes[0]!r}")
         if self.default is None:
             raise ValueError(
                 f"placement {self.key!r} has no default variant; set 'default' to one of "
@@ -143,13 +163,17 @@ class Placement(_Definition, frozen=True):
                 f"default {self.default!r} is a recommendation variant; the default must need no "
                 "data about the person (use a static or template variant)"
             )
-        for v in self.variants:
+        for j, v in enumerate(self.variants):
             if v.placement != self.key or v.channel != self.channel:
-                raise ValueError(
+                raise _At(
+                    f"variants[{j}]",
                     f"variant {v.id!r} belongs to {v.placement!r}/{v.channel}, "
-                    f"not {self.key!r}/{self.channel}"
+                    f"not {self.key!r}/{self.channel}",
                 )
-            check_variant(v)
+            try:
+                check_variant(v)
+            except ValueError as exc:
+                raise _At(f"variants[{j}]", str(exc)) from None
         for i, rule in enumerate(self.rules):
             if rule.variant not in by_id:
                 raise ValueError(
@@ -263,26 +287,59 @@ def _text(value: Any) -> str:
 _PLACEMENT = TypeAdapter(Placement)
 
 
-def parse_placements(data: Any, *, source: str = "<placements>") -> dict[str, Placement]:
+def parse_placements(
+    data: Any,
+    *,
+    source: str = "<placements>",
+    strategies: Mapping[str, Strategy] | None = None,
+) -> dict[str, Placement]:
     """Placements from parsed YAML/JSON: ``{placements: [...]}``, a list, or a key -> body map.
 
-    Variants may omit ``channel`` and ``placement``; they inherit the placement's.
+    Variants may omit ``channel`` and ``placement``; they inherit the placement's. Every
+    recommendation variant's strategy and every rule's parameters are checked against
+    ``strategies`` (default: the registered ones). Errors name ``source`` and the field path,
+    e.g. ``placements.home_hero.rules[2].params.min_events``: a :class:`ValidationError` for the
+    shape of a placement, a :class:`ConfigError` for a strategy or parameter it cannot use.
     """
     if isinstance(data, Mapping) and "placements" in data:
+        extra = sorted(str(k) for k in data if k != "placements")
+        if extra:
+            raise ValidationError(
+                f"{source}: unknown top-level key {extra[0]!r}; a placements file has only "
+                "'placements:' (a list of placements)",
+                field=extra[0],
+            )
         data = data["placements"]
+    items: list[tuple[str, Any]] = []  # (position shown in errors, body)
     if isinstance(data, Mapping):
-        items = [{"key": k, **(v or {})} for k, v in data.items()]
+        for k, v in data.items():
+            if v is not None and not isinstance(v, Mapping):
+                hint = _did_you_mean(str(k), ["placements"])
+                raise ValidationError(
+                    f"{source}: unknown top-level key {k!r} (its value is a {_kind(v)}, not a "
+                    f"placement){hint}",
+                    field=str(k),
+                )
+            items.append(("", {"key": k, **(v or {})}))
     elif isinstance(data, list):
-        items = list(data)
+        items = [(f" (placements[{i}])", raw) for i, raw in enumerate(data)]
     else:
-        raise ValidationError(f"{source}: expected a list of placements or a key -> placement map")
+        raise ValidationError(
+            f"{source}: expected 'placements:' with a list of placements, or a key -> placement "
+            f"map; got a {_kind(data)}"
+        )
+    registered = strategies
     out: dict[str, Placement] = {}
-    for i, raw in enumerate(items):
+    for i, (pos, raw) in enumerate(items):
         if not isinstance(raw, Mapping):
             raise ValidationError(
-                f"{source}: placements[{i}]: expected a mapping", field=f"placements[{i}]"
+                f"{source}: placements[{i}]: expected a mapping, got a {_kind(raw)}",
+                field=f"placements[{i}]",
             )
         body = dict(raw)
+        key = body.get("key")
+        base = f"placements.{key}" if isinstance(key, str) and key else f"placements[{i}]"
+        pos = pos if base != f"placements[{i}]" else ""
         variants = body.get("variants")
         if isinstance(variants, list):
             body["variants"] = [
@@ -295,31 +352,94 @@ def parse_placements(data: Any, *, source: str = "<placements>") -> dict[str, Pl
             placement = _PLACEMENT.validate_python(body)
         except PydanticValidationError as exc:
             err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-            where = f"placements[{i}]" + (f".{loc}" if loc else "")
-            name = body.get("key", i)
-            msg = err["msg"].removeprefix("Value error, ")
+            at = (err.get("ctx") or {}).get("error")
+            parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+            if parts[1:2] and parts[0] == "variants" and parts[1].isdigit():
+                parts[2:3] = []  # the variant kind pydantic puts after the index
+            loc = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in parts)
+            if isinstance(at, _At):
+                loc += "." + at.path
+            where = (base + loc).replace(".[", "[")
+            msg = str(at) if isinstance(at, ValueError) else err["msg"]
             raise ValidationError(
-                f"{source}: {where} (placement {name!r}): {msg}", field=where
+                f"{source}: {where}{pos}: {msg.removeprefix('Value error, ')}", field=where
             ) from None
         if placement.key in out:
-            raise ValidationError(f"{source}: duplicate placement key {placement.key!r}")
+            raise ValidationError(
+                f"{source}: placements[{i}]: duplicate placement key {placement.key!r}",
+                field=f"placements[{i}].key",
+            )
+        if registered is None:
+            from ..plugins import registry
+
+            registered = registry().strategies
+        problem = strategy_problem(placement, registered)
+        if problem is not None:
+            where = f"{base}.{problem[0]}"
+            raise ConfigError(f"{source}: {where}{pos}: {problem[1]}")
         out[placement.key] = placement
     return out
 
 
-def load_placements(path: str | Path) -> dict[str, Placement]:
-    """Placements from a YAML (or JSON) file."""
+def strategy_problem(
+    placement: Placement, strategies: Mapping[str, Strategy]
+) -> tuple[str, str] | None:
+    """The first strategy or parameter ``placement`` names that ``strategies`` cannot serve, as
+    ``(field path inside the placement, why)``; None when every rule can run."""
+    for j, v in enumerate(placement.variants):
+        if isinstance(v, RecommendationVariant) and v.strategy not in strategies:
+            installed = ", ".join(sorted(strategies)) or "none installed"
+            return f"variants[{j}].strategy", (
+                f"unknown strategy {v.strategy!r}{_did_you_mean(v.strategy, strategies)} "
+                f"(installed: {installed})"
+            )
+    for i, rule in enumerate(placement.rules):
+        variant = placement.variant(rule.variant)
+        name = rule.strategy_name or (
+            variant.strategy if isinstance(variant, RecommendationVariant) else ""
+        )
+        strategy = strategies.get(name)
+        if strategy is None:
+            installed = ", ".join(sorted(strategies)) or "none installed"
+            return f"rules[{i}]", f"unknown strategy {name!r} (installed: {installed})"
+        problem = strategy.param_problem(rule.params)
+        if problem is not None:
+            return f"rules[{i}].params.{problem[0]}", problem[1]
+    return None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return "null" if value is None else type(value).__name__
+
+
+def load_placements(
+    path: str | Path, *, strategies: Mapping[str, Strategy] | None = None
+) -> dict[str, Placement]:
+    """Placements from a YAML (or JSON) file; a key given twice in one mapping is refused."""
     import yaml
+
+    from ..segments.rules import _DuplicateKey, _unique_key_loader
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_unique_key_loader())  # safe
     except OSError as exc:
         raise ValidationError(f"{p}: cannot read placements file ({exc.strerror})") from None
+    except _DuplicateKey as dup:
+        raise ValidationError(
+            f"{p}: line {dup.line}: key {dup.key!r} given twice in one mapping (first at line "
+            f"{dup.first}); keys must be unique, YAML would keep only the last",
+            field=str(dup.key),
+        ) from None
     except yaml.YAMLError as exc:
         raise ValidationError(f"{p}: not valid YAML ({exc})") from None
-    return parse_placements(data, source=str(p))
+    return parse_placements(data, source=str(p), strategies=strategies)
 
 
 def example_placements() -> dict[str, Placement]:

@@ -177,6 +177,14 @@ def _keep(env: SqlEnv) -> str:
     return f"[1:{env.slots}]" if env.slots else ""
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for a close spelling among ``choices``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _name(env: Env, item: str) -> str:
     entry = env.catalogue.get(item)
     return entry[0] if entry and entry[0] else item
@@ -204,20 +212,33 @@ class Strategy:
     #: the batch path takes its lists as they are; otherwise it filters and trims them itself.
     sql_keeps_slots: ClassVar[bool] = False
 
-    def params(self, rule: Rule) -> dict[str, float]:
-        unknown = sorted(set(rule.params) - set(self.defaults))
-        if unknown:
-            known = ", ".join(sorted(self.defaults)) or "none"
-            raise ConfigError(
-                f"strategy {self.name!r}: unknown parameter {unknown[0]!r}; expected one of {known}"
-            )
-        out = dict(self.defaults)
-        for key, value in rule.params.items():
+    def param_problem(self, params: Mapping[str, Any]) -> tuple[str, str] | None:
+        """The first parameter this strategy would refuse, as ``(name, why)``; None if all fit.
+
+        Placements call it at load time, so a typo is named with its file and field path.
+        """
+        for key in sorted(params):
+            if key not in self.defaults:
+                known = ", ".join(sorted(self.defaults)) or "none"
+                return key, (
+                    f"unknown parameter {key!r} for strategy {self.name!r}; expected one of "
+                    f"{known}{did_you_mean(key, self.defaults)}"
+                )
+            value = params[key]
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ConfigError(
-                    f"strategy {self.name!r}: parameter {key!r} must be a number >= 0, "
+                return key, (
+                    f"parameter {key!r} of strategy {self.name!r} must be a number >= 0, "
                     f"got {value!r}"
                 )
+        return None
+
+    def params(self, rule: Rule) -> dict[str, float]:
+        problem = self.param_problem(rule.params)
+        if problem is not None:
+            raise ConfigError(problem[1])
+        out = dict(self.defaults)
+        for key, value in rule.params.items():
+            assert isinstance(value, int | float)  # param_problem checked it
             out[key] = float(value)
         return out
 
