@@ -36,8 +36,9 @@ def _placements(path: Path | None) -> dict[str, Placement]:
 
 
 def _context(
-    store: Store, path: Path | None, as_of: str | None, segments: Path | None
+    store: Store, path: Path | None, as_of: str | None, segments: Path | None, placement: str
 ) -> DecideContext:
+    """The context for one placement: only the segments and traits its rules need are read."""
     from ..personalize.decide import DecideContext
     from .generate import _parse_as_of
 
@@ -47,8 +48,23 @@ def _context(
 
         defs = load_segments(segments)
     return DecideContext.from_store(
-        store, _placements(path), segments=defs, now=_parse_as_of(as_of)
+        store, _placements(path), segments=defs, now=_parse_as_of(as_of), only=[placement]
     )
+
+
+def _warn_uncomputed(store: Store, ctx: DecideContext, placement: str) -> None:
+    """One warning when the placement's rules read computed traits the store never computed."""
+    from ..personalize.decide import uncomputed_traits
+
+    missing = uncomputed_traits(store, ctx.placement(placement))
+    if missing:
+        names = ", ".join(missing)
+        err_console.print(
+            f"[yellow]warning:[/] {escape(placement)} has rules on computed trait(s) "
+            f"{escape(names)}, which this store has never computed, so they match no one: run "
+            "`martech traits compute`",
+            soft_wrap=True,
+        )
 
 
 def decide_cmd(
@@ -70,6 +86,8 @@ def decide_cmd(
     """Decide what one person (PROFILE_ID) or a whole segment (--segment) sees in a placement."""
     if profile_id is None and segment is None and not all_profiles:
         raise ConfigError("give a PROFILE_ID, or --segment KEY (or --all) for a batch decision")
+    if segment is not None and all_profiles:
+        raise ConfigError("give either --segment KEY or --all, not both")
     if profile_id is not None and (segment is not None or all_profiles):
         raise ConfigError("give either a PROFILE_ID or --segment/--all, not both")
     if profile_id is not None:
@@ -86,16 +104,19 @@ def _decide_one(
     as_of: str | None,
     as_json: bool,
 ) -> None:
+    from ..models import DecisionLevel
     from ..personalize.decide import decide_outcome, suppressed
 
     with open_store(read_only=True) as store:
         profile_id = _resolve_profile(store, profile_id)
-        ctx = _context(store, placements, as_of, segments)
+        ctx = _context(store, placements, as_of, segments, placement)
         out = decide_outcome(profile_id, placement, context=ctx)
-        if not ctx.neighbours and store.count("events"):
+        personal = any(s.level is DecisionLevel.personalization for s in ctx.chain(placement))
+        if personal and not ctx.neighbours and store.count("events"):
             out_hint = "no co-occurrence neighbours yet: run `martech personalize neighbours`"
         else:
             out_hint = ""
+        _warn_uncomputed(store, ctx, placement)
     d = out.decision
     if as_json:
         print_json({**d.model_dump(mode="json"), "tactic": out.tactic, "items": list(out.items)})
@@ -156,7 +177,8 @@ def _decide_batch(
 
     with open_store() as store:
         refresh_neighbours(store)
-        ctx = _context(store, placements, as_of, segments)
+        ctx = _context(store, placements, as_of, segments, placement)
+        _warn_uncomputed(store, ctx, placement)
         target: Any = segment
         if segments is not None and segment is not None:
             from ..segments import load_segments
@@ -349,6 +371,12 @@ def push_cmd(
     full: bool = typer.Option(
         False, "--full", help="ESP: send everyone, not only people whose items changed."
     ),
+    unpublish_missing: bool = typer.Option(
+        False,
+        "--unpublish-missing",
+        help="CMS: unpublish this placement's published variants the YAML no longer has "
+        "(WordPress: back to draft).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Publish a placement's variants to a CMS (validated first), or per-person items to an ESP."""
@@ -358,7 +386,9 @@ def push_cmd(
     if placement not in pl:
         raise ConfigError(f"unknown placement {placement!r}; defined: {', '.join(sorted(pl))}")
     with open_store() as store:
-        result = push_placement(store, pl[placement], to, full=full)
+        result = push_placement(
+            store, pl[placement], to, full=full, unpublish_missing=unpublish_missing
+        )
     if as_json:
         print_json(result)
         return
@@ -392,7 +422,22 @@ def _show_published(result: dict[str, Any]) -> None:
     )
     for row in result["variants"]:
         table.add_row(row["variant"], row["vendor_id"], row["action"])
+    gone = set(result.get("unpublished") or [])
+    for row in result.get("not_in_yaml") or []:
+        action = "unpublished" if row["variant"] in gone else "still published: not in the YAML"
+        table.add_row(row["variant"], row["vendor_id"], action)
     print_table(table)
+    left = [r["variant"] for r in result.get("not_in_yaml") or [] if r["variant"] not in gone]
+    if left:
+        console.print(
+            f"warning: {len(left)} published variant(s) of {result['placement']} are no longer in "
+            f"the YAML and stay live: {', '.join(left)}. Unpublish them in "
+            f"{result['connector']}"
+            + (" or re-run with --unpublish-missing" if result.get("can_unpublish") else "")
+            + ".",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,7 @@ from ..models import (
     TemplateVariant,
 )
 from .bucketing import bucket, holdout_threshold
-from .placements import Placement, Rule, render
+from .placements import Placement, Rule, render, strategy_problem
 from .strategies import Miss, PersonView, Strategy, _text
 
 if TYPE_CHECKING:
@@ -114,16 +114,26 @@ class DecideContext:
         now: datetime | None = None,
         preload_computed: bool = False,
         strategies: Mapping[str, Strategy] | None = None,
+        only: Iterable[str] | None = None,
     ) -> DecideContext:
         """Load the catalogue, neighbours and the memberships of the segments rules name.
 
         A rule's ``segment: key`` is resolved from ``segments`` (evaluated as of ``now``) or else
         from the latest snapshot of that key in the store; neither is a :class:`ConfigError`.
+        ``only`` keeps just these placement keys (an unknown one is a ConfigError naming those
+        defined), so a segment another placement of the file names is neither needed nor read.
         """
         from .neighbours import load_neighbours
         from .placements import example_placements
 
         placements = placements if placements is not None else example_placements()
+        if only is not None:
+            wanted = list(dict.fromkeys(only))
+            unknown = [k for k in wanted if k not in placements]
+            if unknown:
+                known = ", ".join(sorted(placements)) or "none"
+                raise ConfigError(f"unknown placement {unknown[0]!r}; defined: {known}")
+            placements = {k: placements[k] for k in wanted}
         now = now or datetime.now(UTC)
         catalogue = {
             r[0]: (r[1], r[2], r[3])
@@ -172,19 +182,16 @@ class DecideContext:
             return cached
         placement = self.placement(key)
         assert self.strategies is not None
+        problem = strategy_problem(placement, self.strategies)
+        if problem is not None:
+            raise ConfigError(f"placements.{key}.{problem[0]}: {problem[1]}")
         steps = []
         for i, rule in enumerate(placement.rules):
             variant = placement.variant(rule.variant)
             name = rule.strategy_name or (
-                variant.strategy if isinstance(variant, RecommendationVariant) else None
+                variant.strategy if isinstance(variant, RecommendationVariant) else ""
             )
-            strategy = self.strategies.get(name or "")
-            if strategy is None:
-                installed = ", ".join(sorted(self.strategies)) or "none installed"
-                raise ConfigError(
-                    f"placement {key!r} rules[{i}]: unknown strategy {name!r}; "
-                    f"installed: {installed}"
-                )
+            strategy = self.strategies[name]
             steps.append(Step(i, rule, strategy, strategy.params(rule), variant))
         ordered = tuple(sorted(steps, key=lambda s: (LEVEL_ORDER.index(s.level), s.index)))
         self._chains[key] = ordered
@@ -222,6 +229,43 @@ def referenced_traits(placements: Mapping[str, Placement]) -> set[str]:
             if isinstance(v, TemplateVariant):
                 names.update(template_tokens(v.template))
     return names
+
+
+def uncomputed_traits(store: Store, placement: Placement) -> list[str]:
+    """Computed traits (lifecycle_stage, rfm_segment, …) the placement's rules read but the store
+    has never computed: no row in ``computed_traits`` and no stored profile trait of that name.
+
+    Every rule on one of them misses for everyone until ``martech traits compute`` runs; the CLI
+    warns with this. Not part of :func:`decide`, which never touches the store for it.
+    """
+    from ..segments.traits import registered_traits
+
+    names: set[str] = set()
+    for r in placement.rules:
+        if r.cell:
+            names.update(r.cell)
+        if r.trait:
+            names.add(r.trait)
+    names &= set(registered_traits())
+    if not names:
+        return []
+    wanted = sorted(names)
+    have = {
+        r[0]
+        for r in store.con.execute(
+            "SELECT DISTINCT name FROM computed_traits WHERE list_contains(?, name)", [wanted]
+        ).fetchall()
+    }
+    missing = [n for n in wanted if n not in have]
+    if not missing:
+        return []
+    from .._sql import sql_json_path
+
+    stored = ", ".join(
+        f"bool_or(json_exists(traits, {sql_json_path(n)})) AS c{i}" for i, n in enumerate(missing)
+    )
+    row = store.con.execute(f"SELECT {stored} FROM profiles").fetchone()
+    return [n for n, found in zip(missing, row or (), strict=False) if not found]
 
 
 def load_memberships(
@@ -379,11 +423,11 @@ def decide_outcome(
     if chosen is None:
         default = pl.variant(pl.default or "")
         level = DecisionLevel.default
-        reasons = ["default: no rule matched", *skipped, bucket_note]
+        reasons = ["default: no rule matched", *_once(skipped), bucket_note]
         variant = default
     else:
         variant, level = chosen.variant, chosen.level
-        reasons = [f"{level.value}: {reason}", *skipped, bucket_note]
+        reasons = [f"{level.value}: {reason}", *_once(skipped), bucket_note]
     return Outcome(
         Decision(
             profile_id=profile.id,
@@ -399,6 +443,14 @@ def decide_outcome(
         tactic,
         items,
     )
+
+
+def _once(notes: list[str]) -> list[str]:
+    """Each note once, in order; one several rules gave says how many (``… (5 rules)``)."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        counts[note] = counts.get(note, 0) + 1
+    return [n if c == 1 else f"{n} ({c} rules)" for n, c in counts.items()]
 
 
 def _segment_keys(placement: Placement) -> list[str]:
