@@ -214,3 +214,27 @@ def test_the_ledger_scope_names_the_place_without_credentials() -> None:
     )
     scope = MailchimpConnector(config=config).ledger_scope()
     assert scope == "https://us21.api.mailchimp.com/3.0 list 5e1a0b2c3d"
+
+
+def test_a_person_with_two_addresses_is_one_member(martech_store: Store) -> None:
+    """After a merge a person can hold two emails: the sync sends one of them (the smallest,
+    the same on every run), never one member per address."""
+    from martech.models import Profile
+
+    martech_store.upsert_profiles(
+        [
+            Profile(id="A", identities={"email": "zed@x.io"}, consent={"email": True}),
+            Profile(id="B", identities={"email": "amy@x.io"}, consent={"email": True}),
+        ]
+    )
+    martech_store.upsert_profiles([Profile(id="B", identities={"email": "zed@x.io"})])
+    emails = martech_store.con.execute(
+        "SELECT value FROM identities WHERE profile_id = 'A' ORDER BY 1"
+    ).fetchall()
+    assert emails == [("amy@x.io",), ("zed@x.io",)]
+    emulator = ReferenceEmulator()
+    prepared = prepare(martech_store, connect(emulator), SyncSpec(audience="a", members=["A"]))
+    assert prepared.items.column("profile_id").to_pylist() == ["A"]
+    assert prepared.items.column("identities").to_pylist() == ['{"email":"amy@x.io"}']
+    apply(martech_store, connect(emulator), SyncSpec(audience="a", members=["A"]))
+    assert emulator.members("a") == {"amy@x.io"}

@@ -158,22 +158,26 @@ def payload_sql(
         traits_expr = f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
     else:
         traits_expr = "'{}'"
+    # A person holds one value per kind here, however many the store has for them (two
+    # addresses after a merge, say): the smallest, so the choice is the same on every run and a
+    # person is one member, never one per address.
     if len(identity_keys) == 1:
-        # One identity kind (the common case): no aggregation, the same JSON text.
+        # One identity kind (the common case): the same JSON text, one per person.
         ids_sql = f"""
             SELECT i.profile_id,
                 '{{' || CAST(to_json(i.kind) AS VARCHAR) || ':'
-                    || CAST(to_json(i.value) AS VARCHAR) || '}}' AS identities
+                    || CAST(to_json(min(i.value)) AS VARCHAR) || '}}' AS identities
             FROM identities i SEMI JOIN {members} m ON m.profile_id = i.profile_id
-            WHERE i.kind = ?"""
+            WHERE i.kind = ? GROUP BY i.profile_id, i.kind"""
     else:
         ids_sql = f"""
-            SELECT i.profile_id,
-                CAST(to_json(map_from_entries(list({{'k': i.kind, 'v': i.value}} ORDER BY i.kind)))
+            SELECT profile_id,
+                CAST(to_json(map_from_entries(list({{'k': kind, 'v': value}} ORDER BY kind)))
                      AS VARCHAR) AS identities
-            FROM identities i SEMI JOIN {members} m ON m.profile_id = i.profile_id
-            WHERE list_contains(?, i.kind)
-            GROUP BY i.profile_id"""
+            FROM (SELECT i.profile_id, i.kind, min(i.value) AS value
+                  FROM identities i SEMI JOIN {members} m ON m.profile_id = i.profile_id
+                  WHERE list_contains(?, i.kind) GROUP BY ALL)
+            GROUP BY profile_id"""
     sql = f"""
         WITH ids AS ({ids_sql}
         ), payload AS (
