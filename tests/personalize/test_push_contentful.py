@@ -1,11 +1,29 @@
-"""Pushing to Contentful: an unusable token is a ConfigError at load, not five retries."""
+"""Pushing to Contentful: a broken token fails at load; a variant the YAML lost is named."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from martech.errors import ConfigError
+from martech.http import HttpClient
+from martech.http.budget import forget_budgets
+from martech.personalize import push as push_module
+from martech.personalize.placements import parse_placements
+from martech.personalize.push import push_placement
+from martech.store import Store
 from martech_connectors.contentful.config import ContentfulConfig
+from martech_connectors.contentful.connector import ContentfulConnector
+from martech_connectors.contentful.emulator import (
+    DEFAULT_SPACE,
+    DELIVERY_TOKEN,
+    MANAGEMENT_TOKEN,
+    ContentfulEmulator,
+)
+
+BASE = "http://contentful.test"
 
 GOOD = {"space_id": "space1", "management_token": "cma-ok", "delivery_token": "cda-ok"}
 
@@ -36,3 +54,88 @@ def test_an_empty_or_broken_token_is_a_config_error_naming_the_setting(
 def test_a_plain_token_loads() -> None:
     config = ContentfulConfig.load("contentful", GOOD, env={})
     assert config.management_token.get_secret_value() == "cma-ok"
+
+
+# ------------------------------------------------------------------ variants gone from the YAML
+
+
+@pytest.fixture
+def emulator() -> ContentfulEmulator:
+    forget_budgets()
+    return ContentfulEmulator(cma_rate=None)
+
+
+def connect(emulator: ContentfulEmulator) -> ContentfulConnector:
+    config = ContentfulConfig(
+        space_id=DEFAULT_SPACE,
+        management_token=MANAGEMENT_TOKEN,
+        delivery_token=DELIVERY_TOKEN,
+        base_url=BASE,
+        delivery_url=f"{BASE}/cdn",
+        page_size=2,
+    )  # type: ignore[arg-type]
+    t = emulator.transport()
+    return ContentfulConnector(
+        config=config,
+        http=HttpClient(base_url=BASE, transport=t, vendor="contentful"),
+        delivery=HttpClient(base_url=f"{BASE}/cdn", transport=t, vendor="contentful"),
+    )
+
+
+def sms(*variants: str) -> Any:
+    data = {
+        "key": "sms_push",
+        "channel": "sms",
+        "holdout": 0.1,
+        "default": variants[0],
+        "variants": [{"id": v, "kind": "static", "content": f"text {v}"} for v in variants],
+    }
+    return parse_placements([data])["sms_push"]
+
+
+def test_a_variant_removed_from_the_yaml_is_named_as_still_published(
+    emulator: ContentfulEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
+    with Store(tmp_path / "m.duckdb") as store:
+        first = push_placement(store, sms("s_default", "s_active"), "contentful")
+        assert first["created"] == 2
+        assert first["not_in_yaml"] == []
+        again = push_placement(store, sms("s_default"), "contentful")
+        assert again["unchanged"] == 1
+        assert again["not_in_yaml"] == [{"variant": "s_active", "vendor_id": "sms_push--s_active"}]
+        assert not again["can_unpublish"]
+        writes = sum(n for k, n in emulator.requests.items() if k.startswith("PUT"))
+        with pytest.raises(ConfigError, match="cannot unpublish"):
+            push_placement(store, sms("s_default"), "contentful", unpublish_missing=True)
+        assert sum(n for k, n in emulator.requests.items() if k.startswith("PUT")) == writes
+
+
+def test_cli_warns_about_the_published_variant_the_yaml_lost(
+    emulator: ContentfulEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from martech.cli import main
+
+    monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
+    monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
+    Store(tmp_path / "martech.duckdb").close()
+    yml = tmp_path / "placements.yml"
+    yml.write_text(
+        "- key: sms_push\n  channel: sms\n  default: s_default\n  variants:\n"
+        "    - {id: s_default, kind: static, content: hi}\n"
+        "    - {id: s_active, kind: static, content: go}\n"
+    )
+    assert main(["personalize", "push", "-p", "sms_push", "--to", "contentful", "--placements",
+                 str(yml)]) == 0  # fmt: skip
+    yml.write_text("\n".join(yml.read_text().splitlines()[:-1]) + "\n")
+    assert main(["personalize", "push", "-p", "sms_push", "--to", "contentful", "--placements",
+                 str(yml)]) == 0  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())
+    assert "still published: not in the YAML" in out
+    assert (
+        "1 published variant(s) of sms_push are no longer in the YAML and stay live: s_active"
+        in out
+    )

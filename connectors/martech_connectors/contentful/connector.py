@@ -1,5 +1,8 @@
 """The Contentful connector: variants as entries through the CMA, the catalogue from the CDA.
 
+``published_variants`` lists a placement's published entries from the Delivery API, so a push can
+name the variants the YAML no longer has (they stay published until unpublished in Contentful).
+
 Writes follow Contentful's optimistic locking (``shared/research/vendor-apis.md`` §4.1): read the
 entry, ``PUT`` the *whole* entry with ``X-Contentful-Version: <sys.version>``, then publish with
 the new version. A ``409 VersionMismatch`` (someone edited in between) is handled by re-reading the
@@ -176,6 +179,20 @@ class ContentfulConnector(Connector):
 
     async def read_variants(self, placement: str | None = None) -> list[AnyVariant]:
         """Published variants from the Delivery API (the catalogue), paged by skip/limit."""
+        return [entry_to_variant(e) for e in await self._delivered(placement)]
+
+    async def published_variants(self, placement: str) -> dict[str, str]:
+        """Variant id -> entry id of ``placement``'s published entries (from the Delivery API,
+        read as raw fields: an entry this version cannot parse is still listed)."""
+        out: dict[str, str] = {}
+        for e in await self._delivered(placement):
+            fields, sys = e.get("fields") or {}, e.get("sys") or {}
+            if fields.get("variantId") is not None:
+                out[str(fields["variantId"])] = str(sys.get("id", ""))
+        return out
+
+    async def _delivered(self, placement: str | None) -> list[dict[str, Any]]:
+        """The Delivery API's entries of the variant content type, every page."""
         token = self.config.delivery_token.get_secret_value()
         params: dict[str, Any] = {
             "content_type": self.config.content_type,
@@ -185,7 +202,7 @@ class ContentfulConnector(Connector):
         }
         if placement is not None:
             params["fields.placement"] = placement
-        out: list[AnyVariant] = []
+        out: list[dict[str, Any]] = []
         skip = 0
         for _ in range(MAX_PAGES):
             r = await self.delivery.request(
@@ -195,7 +212,7 @@ class ContentfulConnector(Connector):
                 headers={"Authorization": f"Bearer {token}"},
             )
             items = r.data.get("items") or []
-            out.extend(entry_to_variant(e) for e in items)
+            out.extend(e for e in items if isinstance(e, dict))
             total = int(r.data.get("total", 0))
             skip += len(items)
             if not items or skip >= total:

@@ -3,7 +3,12 @@
 Auth is an application password over HTTP basic; a 401/403 (``rest_not_logged_in``,
 ``rest_cannot_create``) is an :class:`~martech.errors.AuthError` from the HTTP layer. Publishing is
 idempotent by slug: an existing post with the variant's slug is updated, not duplicated, and left
-alone when it already holds the same title, content, excerpt and status (``unchanged``). Reading
+alone when it already holds the same title, slug, content, excerpt and status (``unchanged``). A
+post published before slugs carried a hash is found by its old slug and its exact title
+``<placement>: <variant>`` (the title tells apart the pairs the old slug confused), then updated
+in place and renamed to the new slug: a re-push never duplicates it. ``published_variants`` lists a
+placement's live posts (so a push can name variants the YAML no longer has) and ``unpublish``
+moves posts back to draft. Reading
 pages with ``page``/``per_page`` and stops at ``X-WP-TotalPages`` (``X-WP-Total`` counts items),
 with a loop guard.
 """
@@ -19,7 +24,7 @@ from martech.errors import FatalVendorError, ValidationError
 from martech.models import AnyVariant, Capability, ContentVariant, Level
 
 from .config import WordPressConfig
-from .mapping import post_body, slug
+from .mapping import legacy_slug, post_body, slug
 
 if TYPE_CHECKING:
     from martech.http import HttpClient, Response
@@ -93,11 +98,12 @@ class WordPressConnector(Connector):
         says the same: ``unchanged``, nothing written)."""
         v: AnyVariant = variant  # type: ignore[assignment]
         body = post_body(v, self.config.status)
-        found = await self._call(
-            "GET", self._path, params={"slug": slug(v), "status": "any", "context": "edit"}
-        )
-        if isinstance(found.data, list) and found.data:
-            post = found.data[0]
+        post = await self._find(slug(v))
+        if post is None:
+            # Published before slugs carried a hash: the old slug, and only if the title says it
+            # is this very (placement, variant); a post another pair wrote there is left alone.
+            post = await self._find(legacy_slug(v), title=body["title"])
+        if post is not None:
             if _holds(post, body):
                 return PublishedContent(vendor_id=str(post["id"]), action="unchanged")
             r = await self._call("POST", f"{self._path}/{post['id']}", json=body)
@@ -105,12 +111,48 @@ class WordPressConnector(Connector):
         r = await self._call("POST", self._path, json=body)
         return PublishedContent(vendor_id=str(r.data["id"]), action="created")
 
-    async def read_posts(self, *, search: str | None = "martech-") -> list[dict[str, Any]]:
+    async def _find(self, post_slug: str, *, title: str | None = None) -> dict[str, Any] | None:
+        """The post (any status, raw fields) with this slug (and this exact title), or None."""
+        found = await self._call(
+            "GET", self._path, params={"slug": post_slug, "status": "any", "context": "edit"}
+        )
+        for post in found.data if isinstance(found.data, list) else []:
+            if isinstance(post, dict) and (title is None or _raw(post, "title") == title):
+                return post
+        return None
+
+    async def published_variants(self, placement: str) -> dict[str, str]:
+        """Variant id -> post id of ``placement``'s published posts (title ``<placement>: <id>``,
+        slug ``martech-…``), found by searching for the placement key."""
+        prefix = f"{placement}: "
+        out: dict[str, str] = {}
+        for post in await self.read_posts(search=placement, context="edit"):
+            name = _raw(post, "title")
+            if (
+                isinstance(name, str)
+                and name.startswith(prefix)
+                and str(post.get("slug", "")).startswith("martech-")
+                and post.get("status") == "publish"
+            ):
+                out[name[len(prefix) :]] = str(post["id"])
+        return out
+
+    async def unpublish(self, vendor_ids: Sequence[str]) -> list[str]:
+        """Move these posts back to draft (kept, not deleted); returns the ids changed."""
+        for post_id in vendor_ids:
+            await self._call("POST", f"{self._path}/{post_id}", json={"status": "draft"})
+        return list(vendor_ids)
+
+    async def read_posts(
+        self, *, search: str | None = "martech-", context: str | None = None
+    ) -> list[dict[str, Any]]:
         """Every post (or block) the site lists, following X-WP-TotalPages."""
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"per_page": self.config.per_page, "status": "any"}
         if search:
             params["search"] = search
+        if context:
+            params["context"] = context
         for page in range(1, MAX_PAGES + 1):
             r = await self._call("GET", self._path, params={**params, "page": page})
             out.extend(r.data or [])
@@ -128,15 +170,18 @@ class WordPressConnector(Connector):
         )
 
 
+def _raw(post: dict[str, Any], key: str) -> Any:
+    """A field as stored (``context=edit``), not as rendered."""
+    value = post.get(key)
+    return value.get("raw") if isinstance(value, dict) else None
+
+
 def _holds(post: dict[str, Any], body: dict[str, Any]) -> bool:
     """The post (read with ``context=edit``: raw fields) already says what ``body`` would."""
-
-    def raw(key: str) -> Any:
-        value = post.get(key)
-        return value.get("raw") if isinstance(value, dict) else None
-
-    return post.get("status") == body["status"] and all(
-        raw(key) == body[key] for key in ("title", "content", "excerpt")
+    return (
+        post.get("status") == body["status"]
+        and post.get("slug") == body["slug"]
+        and all(_raw(post, key) == body[key] for key in ("title", "content", "excerpt"))
     )
 
 

@@ -1,13 +1,18 @@
 """Pure mapping between martech content variants and WordPress posts / blocks.
 
-A variant becomes one post (or reusable block) with slug ``martech-<placement>-<variant>`` and
-title ``<placement>: <variant>``. A web page is public, so what is published must never show a
+A variant becomes one post (or reusable block) with slug ``martech-<placement>-<variant>-<hash>``
+and title ``<placement>: <variant>``. The readable part alone is ambiguous (``promo`` + ``hero_a``
+and ``promo_hero`` + ``a`` both read ``promo-hero-a``; so do ``my-hero`` and ``my_hero``), so 8 hex
+digits of a hash of the exact placement key and variant id end every slug. A post published
+before the hash (slug :func:`legacy_slug`) is found by that slug *and* its exact title, and renamed
+when it is next updated. A web page is public, so what is published must never show a
 raw ``{{token}}``: a template variant is published rendered with its declared defaults, and a
 recommendation variant (filled per person) is refused — serve it with ``decide()`` or an ESP.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Mapping
@@ -19,10 +24,22 @@ from martech.models import AnyVariant, RecommendationVariant, StaticVariant
 _SLUG = re.compile(r"[^a-z0-9-]+")
 
 
-def slug(variant: AnyVariant) -> str:
-    """``martech-<placement>-<variant>``, lowercased, WordPress-safe."""
+def legacy_slug(variant: AnyVariant) -> str:
+    """``martech-<placement>-<variant>``, lowercased, WordPress-safe: readable, not unique."""
     raw = f"martech-{variant.placement}-{variant.id}".lower().replace("_", "-")
     return _SLUG.sub("-", raw).strip("-")[:200]
+
+
+def slug(variant: AnyVariant) -> str:
+    """:func:`legacy_slug` (cut to 180 characters) + ``-`` + 8 hex digits of a hash of the
+    exact placement key and variant id, so two (placement, variant) pairs never share a post."""
+    exact = f"{variant.placement}\x1f{variant.id}".encode()
+    return f"{legacy_slug(variant)[:180].rstrip('-')}-{hashlib.sha256(exact).hexdigest()[:8]}"
+
+
+def title(variant: AnyVariant) -> str:
+    """``<placement>: <variant>``: exact, so it tells apart posts a legacy slug confused."""
+    return f"{variant.placement}: {variant.id}"
 
 
 def post_body(variant: AnyVariant, status: str) -> dict[str, Any]:
@@ -40,7 +57,7 @@ def post_body(variant: AnyVariant, status: str) -> dict[str, Any]:
     else:
         text = render(variant.template, {}, variant.defaults)
     return {
-        "title": f"{variant.placement}: {variant.id}",
+        "title": title(variant),
         "slug": slug(variant),
         "status": status,
         "content": f"<!-- wp:paragraph -->\n<p>{html.escape(text)}</p>\n<!-- /wp:paragraph -->",
@@ -55,4 +72,4 @@ def post_text(post: Mapping[str, Any]) -> str:
     return html.unescape(re.sub(r"<[^>]+>|<!--.*?-->", "", str(rendered), flags=re.S)).strip()
 
 
-__all__ = ["post_body", "post_text", "slug"]
+__all__ = ["legacy_slug", "post_body", "post_text", "slug", "title"]

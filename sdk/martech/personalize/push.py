@@ -52,7 +52,12 @@ async def push_variants(connector: Connector, placement: Placement) -> dict[str,
 
 
 def push_placement(
-    store: Store, placement: Placement, to: str, *, full: bool = False
+    store: Store,
+    placement: Placement,
+    to: str,
+    *,
+    full: bool = False,
+    unpublish_missing: bool = False,
 ) -> dict[str, Any]:
     """``martech personalize push``: variants to a CMS, or stored decisions to an ESP.
 
@@ -62,6 +67,11 @@ def push_placement(
     placement's push writes, e.g. Mailchimp's ``REC*``: pushing another placement overwrites them,
     so it must invalidate the ledger; a connector without one keeps a ledger per placement);
     ``full`` sends everyone again (say, after someone deleted the fields).
+
+    To a CMS that can list a placement's published variants (``published_variants``), the result's
+    ``not_in_yaml`` names those the placement no longer defines: removing a variant from the YAML
+    does not take it off the site. ``unpublish_missing`` unpublishes them (``unpublished``) where
+    the connector can (``unpublish``), else it is a ConfigError before anything is written.
     """
     from ..http import run_sync
 
@@ -93,9 +103,23 @@ def push_placement(
             **sent,
         }
 
+    listed = getattr(connector, "published_variants", None)
+    unpublish = getattr(connector, "unpublish", None)
+    if unpublish_missing and (listed is None or unpublish is None):
+        raise ConfigError(f"connector {to!r} cannot unpublish variants; remove them there")
+    stale: dict[str, str] = {}
+    unpublished: list[str] = []
+
     async def go() -> dict[str, PublishedContent]:
         async with connector:
-            return await push_variants(connector, placement)
+            done = await push_variants(connector, placement)
+            if listed is not None:
+                live = await listed(placement.key)
+                stale.update({v: live[v] for v in sorted(live) if v not in done})
+                if unpublish_missing and stale and unpublish is not None:
+                    await unpublish(list(stale.values()))
+                    unpublished.extend(stale)
+            return done
 
     published = run_sync(go())
     actions = [p.action for p in published.values()]
@@ -107,4 +131,7 @@ def push_placement(
             for v, p in published.items()
         ],
         **{a: actions.count(a) for a in ("created", "updated", "unchanged", "published")},
+        "not_in_yaml": [{"variant": v, "vendor_id": i} for v, i in stale.items()],
+        "unpublished": unpublished,
+        "can_unpublish": listed is not None and unpublish is not None,
     }
