@@ -710,3 +710,11 @@ def _run(fn, store, errors) -> None:
         fn(store)
     except BaseException as exc:  # surfaced by the test's assertion
         errors.append(exc)
+
+
+def test_a_person_with_two_addresses_shows_both_and_reads_as_one(martech_store):
+    martech_store.upsert_profiles(profiles(("A", {"email": "zed@x.io"}, {})))
+    martech_store.upsert_profiles(profiles(("B", {"email": "amy@x.io"}, {})))
+    martech_store.upsert_profiles(profiles(("B", {"email": "zed@x.io"}, {})))
+    assert martech_store.all_identities("A") == [("email", "amy@x.io"), ("email", "zed@x.io")]
+    assert martech_store.get_profile("B").identities == {"email": "amy@x.io"}  # what a sync sends

@@ -556,6 +556,18 @@ class Store:
         )
         return None if owner is None else str(owner)
 
+    def all_identities(self, profile_id: str, *, first_only: bool = False) -> list[tuple[str, str]]:
+        """Every (kind, value) the profile holds, by kind and value: a person merged from two
+        records can hold two emails. ``first_only``: the smallest value of each kind."""
+        value = "min(value)" if first_only else "value"
+        group = "GROUP BY kind" if first_only else ""
+        rows = self.con.execute(
+            f"SELECT kind, {value} AS v FROM identities WHERE profile_id = ? {group} "
+            "ORDER BY kind, v",
+            [profile_id],
+        ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
     def get_profile(
         self, profile_id: str, *, events: int = 200, identities: bool = True
     ) -> Profile | None:
@@ -574,16 +586,8 @@ class Store:
         if row is None:
             return None
         profile_id = row[0]  # an id merged into another profile reads as that profile
-        ids = (
-            dict(
-                self.con.execute(
-                    "SELECT kind, value FROM identities WHERE profile_id = ? ORDER BY kind",
-                    [profile_id],
-                ).fetchall()
-            )
-            if identities
-            else {}
-        )
+        # One value per kind, the one a sync sends (the smallest); all_identities has them all.
+        ids = dict(self.all_identities(profile_id, first_only=True)) if identities else {}
         rows = self.con.execute(
             "SELECT type, item_id, timezone('UTC', ts), value, properties FROM events "
             "WHERE profile_id = ? "

@@ -44,6 +44,7 @@ def show(
                 )
             pid = resolved
         profile = store.get_profile(pid, events=events)
+        held = store.all_identities(profile.id) if profile is not None else []
     if profile is None:
         shown = redact(pid)  # an email or phone given as an id is not echoed
         hint = (
@@ -54,8 +55,9 @@ def show(
         print_json(profile.model_dump(mode="json"))
         return
     # Everything below is the store's data, printed as text, never read as rich markup.
-    console.print(f"[bold]{escape(profile.id)}[/]")
-    identities = ", ".join(f"{k}={v}" for k, v in profile.identities.items())
+    merged = f" ({pid} was merged into this profile)" if pid != profile.id else ""
+    console.print(f"[bold]{escape(profile.id)}[/]{escape(merged)}")
+    identities = ", ".join(f"{k}={v}" for k, v in held)
     console.print("identities: " + identities, markup=False)
     consent = ", ".join(f"{k}={v}" for k, v in profile.consent.items())
     console.print("consent:    " + consent, markup=False)
