@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,7 @@ class _Runner:
         self.cap = cap
         self.calls = 0
         self.errors = 0
+        self.error_kinds: Counter[str] = Counter()
         self.answered = 0  # calls the tool answered at all, even with an error status
         self.raw: set[str] = set()
 
@@ -117,6 +119,7 @@ class _Runner:
                     f"{self.calls} calls; last: {type(exc).__name__}: {exc}"
                 ) from exc
             out = f"<error {type(exc).__name__}>"
+            self.error_kinds[type(exc).__name__] += 1
         else:
             self.answered += 1
         self.raw.add(out)
@@ -218,6 +221,7 @@ async def probe_target(
         masked_distinct=len(set(masked)),
         has_categories=vocab.has_categories,
         errors=run.errors,
+        error_kinds=dict(run.error_kinds),
     )
     return obs, vocab
 

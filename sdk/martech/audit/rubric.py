@@ -92,6 +92,8 @@ class Observations:
     has_categories: bool
     masked_distinct: int = 2
     errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    """exception type -> calls that failed with it (types only: messages may carry vendor text)"""
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,12 @@ def classify(obs: Observations) -> Verdict:
         notes.append(f"{noise:.0%} of identical calls changed: noise over a {level.value} core")
     if id_matters and level not in (Level.random,):
         notes.append("the id alone also changes the output (an experiment or hash bucketing)")
+    if obs.errors:
+        kinds = ", ".join(f"{k}: {v}" for k, v in sorted(obs.error_kinds.items()))
+        notes.append(
+            f"{obs.errors} of {obs.calls} calls failed ({kinds or 'errors'}); each counted as "
+            "an error output, the same for everyone it happened to"
+        )
     if fallback_output is not None:
         notes.append(
             f"people without history get one fallback output; {fallback_share:.0%} of the "

@@ -334,6 +334,67 @@ def _as_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+class ResponsePathError(ConfigError):
+    """The spec's ``response`` path matched nothing in a response the endpoint did send.
+
+    An error, not an empty output: a typo in the path (or a 200 carrying an error body) must
+    not read as "the same output for everyone". ``status`` is the response's HTTP status, so
+    the engine counts the call as answered; its error share rule stops the audit when the path
+    misses in (nearly) every response, and counts the misses as errors when it misses in some.
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+#: At most this many top-level keys are named when a response path matches nothing.
+SHAPE_MAX_KEYS = 12
+
+
+def describe_shape(data: Any) -> str:
+    """What a response body looks like, by structure only: keys, never values."""
+    if isinstance(data, dict):
+        if not data:
+            return "body is an empty JSON object"
+        keys = [_short_key(k) for k in list(data)[:SHAPE_MAX_KEYS]]
+        more = f" (+{len(data) - SHAPE_MAX_KEYS} more)" if len(data) > SHAPE_MAX_KEYS else ""
+        return "top-level keys: " + ", ".join(keys) + more
+    if isinstance(data, list):
+        return f"body is a JSON list of {len(data)} item{'s' if len(data) != 1 else ''}"
+    if data is None:
+        return "body is empty or not JSON"
+    return f"body is a JSON {type(data).__name__}, not an object"
+
+
+_DOTTED = re.compile(r"^\$((?:\.[\w-]+)+)$")
+
+
+def _deepest_match(data: Any, path: str) -> str:
+    """For a plain dotted path, where it stops matching and the keys there ("" otherwise)."""
+    dotted = _DOTTED.match(path.strip())
+    if not dotted:
+        return ""
+    parts = dotted.group(1)[1:].split(".")
+    cur, depth = data, 0
+    for part in parts:
+        if not isinstance(cur, dict) or part not in cur:
+            break
+        cur, depth = cur[part], depth + 1
+    if depth == 0 or depth == len(parts):
+        return ""
+    where = "$." + ".".join(parts[:depth])
+    if isinstance(cur, dict):
+        return f"; {where} has keys: " + describe_shape(cur).removeprefix("top-level keys: ")
+    kinds = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return f"; {where} is {kinds.get(type(cur), 'null')}, not an object"
+
+
+def _short_key(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class HttpTarget(Target):
     """An HTTP endpoint described by an :class:`HttpSpec`."""
 
@@ -373,6 +434,9 @@ class HttpTarget(Target):
                 f"http spec response: bad JSONPath {spec.response!r} ({exc})"
             ) from None
         self.calls = 0
+        self.responses = 0
+        self.misses = 0
+        self._first_miss_shape = ""
 
     async def call(self, profile: Profile) -> str:
         if self.calls >= self.spec.max_calls:
@@ -384,9 +448,20 @@ class HttpTarget(Target):
             response = await self.client.request("GET", self._path, params=params)
         else:
             response = await self.client.request(self.spec.method, self._path, json=body)
+        self.responses += 1
         found = [m.value for m in self._path_expr.find(response.data)]
         if not found:
-            return ""
+            self.misses += 1
+            if self.misses == 1:
+                self._first_miss_shape = describe_shape(response.data) + _deepest_match(
+                    response.data, self.spec.response
+                )
+            which = "first" if self.misses == self.responses else "first unmatched"
+            raise ResponsePathError(
+                f"response path {self.spec.response} matched nothing in {self.misses} of "
+                f"{self.responses} responses; {which} response's {self._first_miss_shape}",
+                status=response.status,
+            )
         return normalize(found[0] if len(found) == 1 else found, profile)
 
     async def aclose(self) -> None:
