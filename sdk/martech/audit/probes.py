@@ -170,7 +170,8 @@ def id_only(profile: Profile, *, seed: int, base: int) -> Probe:
 
 def _fresh_identity(kind: str, new_id: str) -> str:
     if kind == "email":
-        return f"{new_id}@example.invalid"
+        # The local part is not the id itself: masked, it reads «email» as a real one does.
+        return f"{new_id.replace('-', '.')}@example.invalid"
     if kind == "phone":
         digits = int(hashlib.sha256(new_id.encode()).hexdigest()[:8], 16) % 10_000_000
         return f"+1555{digits:07d}"
@@ -313,6 +314,29 @@ def _one_event_pair(
 
 _WORD = r"(?<![\w@.-]){}(?![\w@-])"
 _NUMBER = r"(?<![\w@.,$€£#-]){}(?![\w@.,%-])"
+#: A part of a value (a name's word, an email's local part or one of its words): not next to
+#: another letter or digit, so "berg" masks in "BERG" and "anna.berg" but not in "Bergamo".
+_PART = r"(?<![^\W_]){}(?![^\W_])"
+
+#: Traits whose values tools split and transform (``first_name.upper()``, ``name.split()[0]``).
+NAME_TRAITS: frozenset[str] = frozenset({"first_name", "last_name", "name"})
+#: A part of a value is masked from this length on (digits only: from MIN_DIGITS_PART).
+MIN_PART = 3
+MIN_DIGITS_PART = 4
+
+
+def _parts(value: str) -> list[str]:
+    """The email local part and the words of a personal value, each long enough to be specific."""
+    out: list[str] = []
+    local = value.split("@", 1)[0] if "@" in value else ""
+    if len(local) >= MIN_PART:
+        out.append(local)
+    words = re.findall(r"[^\W_]+", local or value)
+    if len(words) > 1 or local:
+        for word in words:
+            if len(word) >= (MIN_DIGITS_PART if word.isdigit() else MIN_PART):
+                out.append(word)
+    return [w for w in out if w != value]
 
 
 def mask(output: str, profile: Profile) -> str:
@@ -321,26 +345,52 @@ def mask(output: str, profile: Profile) -> str:
     A merge token (first name, city) differs per person but carries no decision: after masking,
     "Hi Anna" and "Hi Bob" are both "Hi «first_name»". Values of 4+ characters match without
     regard to case (``{{ name | upcase }}``); shorter ones (country codes) only as written, so
-    "IN" never masks the word "in".
+    "IN" never masks the word "in"; a short personal value (a name, an identity) also matches
+    upper-cased and title-cased ("BEN"), never lower-cased ("May" is not "may"). Tools also use
+    parts of personal values: an email's local part and its words, and the words of a name
+    (3+ characters, 4+ for digits) are masked too.
     """
-    replacements: list[tuple[str, str]] = [(profile.id, "id")]
-    replacements += [(v, k) for k, v in profile.identities.items() if v]
+    # (text, name, personal, is a part)
+    replacements: list[tuple[str, str, bool, bool]] = [(profile.id, "id", True, False)]
+    personal: list[tuple[str, str]] = [(v, k) for k, v in profile.identities.items() if v]
     for name, value in profile.traits.items():
         if isinstance(value, bool) or value is None or isinstance(value, dict | list):
             continue
         text = str(value)
-        if len(text) >= 2:
-            replacements.append((text, name))
+        if len(text) < 2:
+            continue
+        if name in PII_TRAITS:
+            personal.append((text, name))
+        else:
+            replacements.append((text, name, False, False))
+    for value, name in personal:
+        replacements.append((value, name, True, False))
+        if name in NAME_TRAITS or "@" in value or name in profile.identities:
+            replacements += [(part, name, True, True) for part in _parts(value)]
     # Find every occurrence in the original text first, then replace in one pass: a value can
     # never match inside an earlier replacement (acquisition_channel "email" inside «email»).
     spans: list[tuple[int, int, str]] = []
     lowered = output.lower()
-    for value, name in sorted(replacements, key=lambda r: -len(r[0])):
-        if value not in output and (len(value) < 4 or value.lower() not in lowered):
-            continue
-        flags = re.IGNORECASE if len(value) >= 4 else 0
-        pattern = _NUMBER if value.replace(".", "", 1).isdigit() else _WORD
-        for m in re.finditer(pattern.format(re.escape(value)), output, flags=flags):
+    # Longest first; a whole value before a part of another one that reads the same ("Clara"
+    # is the first name, not a word of clara.weber@…).
+    for value, name, is_personal, is_part in sorted(replacements, key=lambda r: (-len(r[0]), r[3])):
+        if len(value) >= 4:
+            if value.lower() not in lowered:
+                continue
+            alternatives, flags = re.escape(value), re.IGNORECASE
+        else:
+            # Short values only as written; a short personal one also as BEN and Ben (never
+            # lower-cased: the first name "May" must not mask the word "may").
+            forms = {value, value.upper(), value.title()} if is_personal else {value}
+            forms = {f for f in forms if f in output}
+            if not forms:
+                continue
+            alternatives, flags = "|".join(re.escape(f) for f in sorted(forms)), re.NOFLAG
+        if is_part:
+            pattern = _PART
+        else:
+            pattern = _NUMBER if value.replace(".", "", 1).isdigit() else _WORD
+        for m in re.finditer(pattern.format(f"(?:{alternatives})"), output, flags=flags):
             if not any(m.start() < end and start < m.end() for start, end, _ in spans):
                 spans.append((m.start(), m.end(), name))
     if not spans:
