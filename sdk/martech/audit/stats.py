@@ -78,7 +78,8 @@ def entropy(values: Sequence[Hashable]) -> float:
     n = len(values)
     if n == 0:
         return 0.0
-    return -sum((c / n) * math.log2(c / n) for c in Counter(values).values())
+    h = -sum((c / n) * math.log2(c / n) for c in Counter(values).values())
+    return h if h > 0 else 0.0  # one class: 0.0, not -0.0 (printed as "-0.0 bits")
 
 
 def conditional_entropy(outputs: Sequence[Hashable], given: Sequence[Hashable]) -> float:
