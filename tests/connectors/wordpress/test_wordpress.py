@@ -12,7 +12,7 @@ from martech.personalize.push import push_variants
 from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
 from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
-from martech_connectors.wordpress.mapping import post_text
+from martech_connectors.wordpress.mapping import post_text, slug
 
 BASE = "http://wordpress.test/wp-json"
 HOME = example_placements()["home_hero"]
@@ -43,9 +43,11 @@ def test_publish_renders_templates_with_defaults_and_reads_back_over_pages(
     assert {p.action for p in done.values()} == {"created"}
     posts = run_sync(c.read_posts())  # 6 posts, 4 per page: two pages, X-WP-TotalPages = 2
     assert len(posts) == 6
-    assert emulator.requests["GET /wp-json/wp/v2/posts"] == 6 + 2  # slug lookups + two pages
+    # per new variant: a lookup by slug and one by the pre-hash slug; then two pages
+    assert emulator.requests["GET /wp-json/wp/v2/posts"] == 2 * 6 + 2
     texts = {p["slug"]: post_text(p) for p in posts}
-    assert texts["martech-home-hero-hero-welcome"] == "Welcome, explorer: start your kit here"
+    welcome = texts[slug(HOME.variant("hero_welcome"))]
+    assert welcome == "Welcome, explorer: start your kit here"
     assert not any("{{" in t for t in texts.values())
 
 
@@ -60,7 +62,8 @@ def test_publishing_again_updates_by_slug_instead_of_duplicating(
     assert {p.action for p in again.values()} == {"unchanged"}
     assert emulator.writes == writes  # nothing rewritten
     assert len(emulator.items["posts"]) == 6
-    (post,) = [p for p in emulator.items["posts"].values() if p["slug"].endswith("hero-welcome")]
+    posts = emulator.items["posts"].values()
+    (post,) = [p for p in posts if p["title"]["raw"] == "home_hero: hero_welcome"]
     post["content"]["raw"] = "edited by hand"
     third = run_sync(push_variants(c, HOME))
     assert [k for k, p in third.items() if p.action == "updated"] == ["hero_welcome"]
