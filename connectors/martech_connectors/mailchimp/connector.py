@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import deque
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -256,7 +256,7 @@ class MailchimpConnector(Connector):
 
     async def _member_pages(
         self, params: Mapping[str, Any], offset: int, count: int
-    ) -> AsyncIterator[tuple[Response, list[Any], int]]:
+    ) -> AsyncGenerator[tuple[Response, list[Any], int], None]:
         """(response, members, total_items) of each member page from ``offset`` on, in order,
         with up to ``limits.concurrency`` requests in flight once the first page has said how
         many members there are.
