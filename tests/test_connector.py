@@ -40,3 +40,21 @@ def test_the_base_http_client_is_named_after_the_connector() -> None:
 
     connector = Plain(config=ConnectorConfig(base_url="http://plain.test"))
     assert connector.http.vendor == "plainvendor"
+
+
+@pytest.mark.parametrize(
+    ("secret", "complaint"),
+    [("", "api_key: is empty"), ("sk_live_x\n", "api_key: starts or ends with whitespace")],
+)
+def test_an_unusable_secret_is_refused_when_the_config_loads(secret: str, complaint: str) -> None:
+    """Every connector's SecretStr settings: an empty one, or one with a newline pasted with
+    it, is a ConfigError naming the setting (never the value), not a request retried in vain."""
+    from martech.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=complaint) as info:
+        ReferenceConfig.load("reference", {"base_url": "http://r.test", "api_key": secret}, env={})
+    assert "sk_live" not in str(info.value)
+    spaced = ReferenceConfig.load(
+        "reference", {"base_url": "http://r.test", "api_key": "abcd efgh"}, env={}
+    )  # spaces inside are allowed: WordPress application passwords have them
+    assert spaced.api_key.get_secret_value() == "abcd efgh"

@@ -81,6 +81,24 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
             )
         return value
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _usable_secret(cls, value: Any) -> Any:
+        """A secret that is empty, or starts or ends with whitespace (a newline pasted with
+        it), is refused when the config loads, instead of a request retried until it fails.
+        The value is never echoed. (Whitespace inside is allowed: WordPress application
+        passwords are written in groups with spaces.)"""
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if not secret:
+                raise PydanticCustomError("empty_secret", "is empty")
+            if secret != secret.strip():
+                raise PydanticCustomError(
+                    "secret_whitespace",
+                    "starts or ends with whitespace (a stray space or newline from copying it?)",
+                )
+        return value
+
     @classmethod
     def load(
         cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
