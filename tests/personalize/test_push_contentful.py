@@ -32,9 +32,10 @@ GOOD = {"space_id": "space1", "management_token": "cma-ok", "delivery_token": "c
     ("value", "why"),
     [
         ("", "is empty"),
-        ("abc def\n", "contains whitespace"),
-        ("abc\n", "contains whitespace"),
-        (" abc", "contains whitespace"),
+        ("abc def", "contains whitespace"),  # Contentful's own rule: a token is one string
+        ("abc def\n", "starts or ends with whitespace"),  # every connector's secrets
+        ("abc\n", "starts or ends with whitespace"),
+        (" abc", "starts or ends with whitespace"),
     ],
 )
 @pytest.mark.parametrize("field", ["management_token", "delivery_token"])
