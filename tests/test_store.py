@@ -718,3 +718,51 @@ def test_a_person_with_two_addresses_shows_both_and_reads_as_one(martech_store):
     martech_store.upsert_profiles(profiles(("B", {"email": "zed@x.io"}, {})))
     assert martech_store.all_identities("A") == [("email", "amy@x.io"), ("email", "zed@x.io")]
     assert martech_store.get_profile("B").identities == {"email": "amy@x.io"}  # what a sync sends
+
+
+@pytest.mark.parametrize(
+    ("traits", "consent", "field", "complaint"),
+    [
+        ('{"score": NaN}', "{}", "traits", "NaN and infinities are not JSON numbers"),
+        ('{"score": -Infinity}', "{}", "traits", "NaN and infinities are not JSON numbers"),
+        ("[1, 2]", "{}", "traits", "expected a JSON object"),
+        ("{}", '{"whatsapp": true}', "consent", 'unknown channel "whatsapp"'),
+        ("{}", '{"email": "maybe"}', "consent", "expected true or false"),
+    ],
+)
+def test_a_bulk_upsert_refuses_what_a_read_could_not_give_back(
+    martech_store, traits, consent, field, complaint
+):
+    """Through the SDK (Arrow), as through a file import: a profile that get_profile could not
+    read back is refused, naming the profile and the field, and nothing is written."""
+    from martech.errors import ValidationError
+
+    table = pa.table({"id": ["ok", "bad"], "traits": ["{}", traits], "consent": ["{}", consent]})
+    with pytest.raises(ValidationError, match=complaint) as info:
+        martech_store.upsert_profiles(table)
+    assert info.value.field == field
+    assert "'bad'" in str(info.value)
+    assert martech_store.count("profiles") == 0
+    fine = pa.table({"id": ["s"], "traits": ['{"note": "NaN"}'], "consent": ['{"sms": false}']})
+    martech_store.upsert_profiles(fine)  # the word in a string is just a word
+    assert martech_store.get_profile("s").traits == {"note": "NaN"}
+
+
+def test_events_without_a_time_zone_are_refused(martech_store):
+    from martech.errors import ValidationError
+
+    naive = pa.table(
+        {
+            "profile_id": ["p1"],
+            "type": ["view"],
+            "ts": pa.array([datetime(2026, 1, 5, 10)], pa.timestamp("us")),
+        }
+    )
+    with pytest.raises(ValidationError, match="ts: expected timestamps with a time zone") as info:
+        martech_store.append_events(naive)
+    assert info.value.field == "ts"
+    with pytest.raises(ValidationError, match="ts missing"):
+        martech_store.append_events(pa.table({"profile_id": ["p1"], "type": ["view"]}))
+    assert martech_store.count("events") == 0
+    bare = naive.set_column(2, "ts", pa.array([datetime(2026, 1, 5, 10, tzinfo=UTC)]))
+    assert martech_store.append_events(bare) == 1  # item_id, value, properties may be left out

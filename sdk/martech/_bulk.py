@@ -144,6 +144,8 @@ def upsert_profiles(
         raw = (
             "SELECT NULL::VARCHAR AS profile_id, NULL::VARCHAR AS kind, NULL::VARCHAR AS v LIMIT 0"
         )
+    if not normalized:
+        _check_rows(con)
     n_in, n_ids = fetch_one(con, "SELECT count(*), count(DISTINCT id) FROM _in") or (0, 0)
     # With every id once in the batch, (profile, kind) is unique: no DISTINCT needed.
     distinct = "DISTINCT" if n_in != n_ids else ""
@@ -276,6 +278,43 @@ def upsert_profiles(
     return UpsertCounts(
         inserted=inserted, updated=updated, merged=int(n_moved), repeated=int(n_in - n_ids)
     )
+
+
+#: A bare NaN or Infinity where a JSON value goes: DuckDB parses them, nothing else reads them.
+_NON_FINITE = r"[:\[,]\s*-?(NaN|Infinity)"
+
+
+def _check_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a batch whose traits or consent a read could not give back: not a JSON object,
+    a NaN or infinity in traits, a consent channel martech does not know or a consent value
+    that is not true or false. The error names the profile and the field, never a value.
+    (A file import checks these per row and rejects just the row; this guards every other
+    writer: the SDK, pulls, plugins.)"""
+    from .models import CHANNELS
+
+    known = "[" + ", ".join(sql_str(c) for c in CHANNELS) + "]"
+    unknown = f"list_filter(json_keys(consent), lambda k: NOT list_contains({known}, k))"
+    values = " OR ".join(
+        f"coalesce(json_type(consent, {sql_json_path(c)}), 'BOOLEAN') <> 'BOOLEAN'"
+        for c in CHANNELS
+    )
+    row = fetch_one(
+        con,
+        f"""SELECT id, CASE
+                WHEN json_type(traits) <> 'OBJECT' THEN 'traits: expected a JSON object'
+                WHEN regexp_matches(traits::VARCHAR, '{_NON_FINITE}')
+                    THEN 'traits: NaN and infinities are not JSON numbers'
+                WHEN json_type(consent) <> 'OBJECT' THEN 'consent: expected a JSON object'
+                WHEN len({unknown}) > 0
+                    THEN 'consent: unknown channel ' || to_json({unknown}[1])::VARCHAR
+                         || '; expected one of {", ".join(CHANNELS)}'
+                WHEN {values} THEN 'consent: expected true or false for each channel'
+            END AS problem
+            FROM _in WHERE problem IS NOT NULL LIMIT 1""",
+    )
+    if row is not None:
+        field = str(row[1]).split(":", 1)[0]
+        raise ValidationError(f"profile {row[0]!r}: {row[1]}", field=field)
 
 
 def _check_shared_phones(con: duckdb.DuckDBPyConnection) -> None:
@@ -486,6 +525,31 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
     if not isinstance(table, str):
         con.register("_martech_ev", table)
     try:
+        types = _column_types(con, source)
+        missing = [c for c in ("profile_id", "type", "ts") if c not in types]
+        if missing:
+            raise ValidationError(
+                f"append_events: expected columns profile_id, type, ts (and optionally item_id, "
+                f"value, properties); {', '.join(missing)} missing",
+                field=missing[0],
+            )
+        if types["ts"] != "TIMESTAMP WITH TIME ZONE":
+            # A time without its zone would be read in whatever zone the session has: the same
+            # event at different instants on different machines. Event and the importer refuse
+            # it too.
+            raise ValidationError(
+                f"append_events: ts: expected timestamps with a time zone (Arrow "
+                f"timestamp(unit, tz=...), DuckDB TIMESTAMPTZ), got {types['ts']}",
+                field="ts",
+            )
+        # item_id, value and properties may be left out
+        item = "e.item_id" if "item_id" in types else "NULL::VARCHAR AS item_id"
+        value = "e.value" if "value" in types else "NULL::DOUBLE AS value"
+        props = (
+            "e.properties::JSON AS properties"
+            if "properties" in types
+            else "NULL::JSON AS properties"
+        )
         before = int(fetch_scalar(con, "SELECT count(*) FROM events"))
         has_existing = before > 0
         has_aliases = bool(fetch_scalar(con, "SELECT count(*) FROM profile_aliases"))
@@ -495,8 +559,8 @@ def append_events(con: duckdb.DuckDBPyConnection, table: pa.Table | str) -> int:
             profile = "coalesce(a.profile_id, e.profile_id)"
             join = "LEFT JOIN profile_aliases a ON a.alias = e.profile_id"
         select = (
-            f"SELECT {profile} AS profile_id, e.type, e.item_id, e.ts, e.value, "
-            f"e.properties::JSON AS properties FROM {source} e {join}"
+            f"SELECT {profile} AS profile_id, e.type, {item}, e.ts, {value}, {props} "
+            f"FROM {source} e {join}"
         )
         if has_existing:
             # Re-importing the same file must not double anyone's history.
