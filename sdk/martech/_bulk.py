@@ -292,12 +292,17 @@ def _check_rows(con: duckdb.DuckDBPyConnection) -> None:
     writer: the SDK, pulls, plugins.)"""
     from .models import CHANNELS
 
+    names = "|".join(CHANNELS)
+    pair = rf'\s*"({names})"\s*:\s*(true|false)\s*'
+    consent_ok = rf"^\s*\{{({pair}(,{pair})*)?\}}\s*$"
+    # One cheap pass finds the rows worth a closer look (usually none) ...
+    suspect = f"""json_type(traits) <> 'OBJECT'
+        OR ((contains(traits::VARCHAR, 'NaN') OR contains(traits::VARCHAR, 'Infinity'))
+            AND regexp_matches(traits::VARCHAR, '{_NON_FINITE}'))
+        OR NOT regexp_full_match(consent::VARCHAR, '{consent_ok}')"""
+    # ... and the first of them says what is wrong with it.
     known = "[" + ", ".join(sql_str(c) for c in CHANNELS) + "]"
     unknown = f"list_filter(json_keys(consent), lambda k: NOT list_contains({known}, k))"
-    values = " OR ".join(
-        f"coalesce(json_type(consent, {sql_json_path(c)}), 'BOOLEAN') <> 'BOOLEAN'"
-        for c in CHANNELS
-    )
     row = fetch_one(
         con,
         f"""SELECT id, CASE
@@ -308,9 +313,9 @@ def _check_rows(con: duckdb.DuckDBPyConnection) -> None:
                 WHEN len({unknown}) > 0
                     THEN 'consent: unknown channel ' || to_json({unknown}[1])::VARCHAR
                          || '; expected one of {", ".join(CHANNELS)}'
-                WHEN {values} THEN 'consent: expected true or false for each channel'
+                ELSE 'consent: expected true or false for each channel'
             END AS problem
-            FROM _in WHERE problem IS NOT NULL LIMIT 1""",
+            FROM (SELECT * FROM _in WHERE {suspect} LIMIT 1)""",
     )
     if row is not None:
         field = str(row[1]).split(":", 1)[0]
