@@ -6,6 +6,8 @@ passes through keeps unknown fields in ``Profile.traits``.
 
 from __future__ import annotations
 
+import math
+
 import hashlib
 from datetime import UTC, datetime
 from enum import Enum
@@ -120,6 +122,17 @@ EventMeasure = Literal["count", "sum", "first", "last"]
 CompareOp = Literal["eq", "ne", "gt", "gte", "lt", "lte", "between"]
 
 
+def _representable(value: Any) -> Any:
+    """A rule value every engine can hold: no NaN or infinity (YAML's .nan and .inf), no integer
+    beyond 64 bits. Lists are checked item by item."""
+    for v in value if isinstance(value, list) else [value]:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("value: expected a finite number (not .nan or .inf)")
+        if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
+            raise ValueError("value: expected an integer within 64 bits")
+    return value
+
+
 class TraitCondition(_Model, frozen=True):
     """A condition on one trait (stored or computed)."""
 
@@ -127,6 +140,8 @@ class TraitCondition(_Model, frozen=True):
     trait: str = Field(min_length=1)
     op: TraitOp
     value: JsonValue = None
+
+    _finite = field_validator("value")(_representable)
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> TraitCondition:
@@ -174,6 +189,8 @@ class EventCondition(_Model, frozen=True):
         default=1,
         description="Number for count/sum; for first/last, days ago (a number) or a timestamp.",
     )
+
+    _finite = field_validator("value")(_representable)
 
 
 class SegmentRef(_Model, frozen=True):

@@ -48,6 +48,8 @@ EXTRA = {
         "rule": {"any": [{"trait": "age", "lt": 18}, {"trait": "age", "eq": "42"}]}
     },
     "names_after_m": {"rule": {"trait": "name", "gte": "m"}},
+    "names_between": {"rule": {"trait": "name", "between": ["a", "z"]}},
+    "rfm_between": {"rule": {"trait": "rfm", "between": ["a", "d"]}},
     "no_age": {"rule": {"trait": "age", "is_null": True}},
     "edge_week": {
         "rule": {"event": "purchase", "window": "last 7 days", "measure": "sum", "gte": 1}

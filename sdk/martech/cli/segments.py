@@ -192,7 +192,10 @@ def sql(
     examples: bool = EXAMPLES_OPTION,
     as_of: str | None = AS_OF_OPTION,
     computed: str = typer.Option(
-        "", "--computed", help="Comma-separated trait names to read from computed_traits."
+        "",
+        "--computed",
+        help="Comma-separated trait names to read from computed_traits (default: the names the "
+        "store has computed, as eval uses them).",
     ),
     pretty: bool = typer.Option(True, "--pretty/--one-line", help="Format the query."),
 ) -> None:
@@ -204,6 +207,13 @@ def sql(
     segments = read_definitions(file, examples)
     seg = _pick(segments, key)
     names = [c.strip() for c in computed.split(",") if c.strip()]
+    if not computed and state.store_path.exists():
+        # The query must read computed traits where eval reads them, or a warehouse run of it
+        # finds nobody with an rfm_segment.
+        from ..segments import computed_trait_names
+
+        with open_store(read_only=True) as store:
+            names = sorted(computed_trait_names(store))
     text = compile_sql(
         seg,
         segments={s.key: s for s in segments},

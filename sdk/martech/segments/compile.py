@@ -175,7 +175,11 @@ class _PostgresJson(_Json):
     def ordered(self, text: exp.Expr) -> exp.Expr:
         from sqlglot import exp
 
-        return exp.Collate(this=text, expression=exp.Identifier(this="C", quoted=True))
+        # Bracketed: PostgreSQL reads `x COLLATE "C" BETWEEN a COLLATE "C" AND …` as a syntax
+        # error; `(x COLLATE "C") BETWEEN (a COLLATE "C") AND (…)` is what it accepts.
+        return exp.paren(
+            exp.Collate(this=text, expression=exp.Identifier(this="C", quoted=True)), copy=False
+        )
 
 
 class _SparkJson(_Json):
@@ -329,9 +333,12 @@ class _Plan:
         from sqlglot import exp
 
         if self.as_of is None:
+            # Hours, not days: a day interval is calendar arithmetic in the session's time zone
+            # on some engines (23 or 25 hours across a DST change), while `--as-of` and `eval`
+            # subtract exact 24-hour days.
             return exp.Sub(
                 this=exp.CurrentTimestamp(),
-                expression=exp.Interval(this=_lit(str(days)), unit=exp.Var(this="DAY")),
+                expression=exp.Interval(this=_lit(str(days * 24)), unit=exp.Var(this="HOUR")),
             )
         return _ts(self.as_of - timedelta(days=days))
 
@@ -527,8 +534,21 @@ class _Plan:
                 select = select.select(exp.alias_(agg, f"{alias}_{measure}"), copy=False)
         select = select.from_(exp.table_("events", alias="e"), copy=False)
         if self.needs_items:
+            # One row per item, whatever the catalogue holds (a warehouse keeps no primary key,
+            # and a row per locale or version is common): a duplicated item would count its
+            # events twice in every measure of this query.
+            items = exp.alias_(
+                exp.select(
+                    exp.column("item_id"),
+                    exp.alias_(exp.Min(this=exp.column("category")), "category"),
+                )
+                .from_("items")
+                .group_by("item_id")
+                .subquery(),
+                "i",
+            )
             select = select.join(
-                exp.table_("items", alias="i"),
+                items,
                 on=exp.EQ(
                     this=exp.column("item_id", table="i"),
                     expression=exp.column("item_id", table="e"),

@@ -387,8 +387,20 @@ def _op_and_value(
                 "give one operator: either 'op'/'value' or one operator key",
             )
         op = shorthand[0]
+        _representable_value(raw[op], source, f"{path}.{op}")
         return op, raw[op], True
+    _representable_value(raw.get("value"), source, f"{path}.value")
     return raw.get("op"), raw.get("value"), "value" in raw
+
+
+def _representable_value(value: Any, source: str, path: str) -> None:
+    """YAML's .inf and .nan, and integers past 64 bits, hold in Python but in no SQL engine."""
+    from ..models import _representable
+
+    try:
+        _representable(value)
+    except ValueError as exc:
+        raise _fail(source, path, str(exc).removeprefix("value: ")) from None
 
 
 def _check_op(op: Any, ops: Sequence[str], source: str, path: str) -> str:
