@@ -13,7 +13,7 @@ same URL: ``GET /crm/v3/objects/contacts?limit=100&properties=<26 properties>`` 
 * floor: a plain ``httpx.Client`` + ``orjson.loads`` page loop that only counts records;
 * ours, extract: ``HubSpotConnector.pull_profiles`` (HTTP engine + mapping each page to
   columnar ``ProfileRows``); once more, one run, also building validated Profiles from them;
-* ours, end to end: ``martech.pull.pull`` into a fresh DuckDB store (profiles, identities,
+* ours, end to end: ``martech.pull`` into a fresh DuckDB store (profiles, identities,
   checkpoint), i.e. what ``martech`` users get;
 * dlt ``rest_api`` (if installed): ``extract()`` only, and ``run()`` to DuckDB with parquet
   files (the default ``insert_values`` needs GBs of RAM at this size, research §6).
@@ -122,7 +122,7 @@ def ours_extract_profiles(url: str) -> int:
 
 def ours_store(url: str, scratch: Path, flush_rows: int | None = None) -> int:
     from martech.http import run_sync
-    from martech.pull import pull
+    from martech.pulling import pull
     from martech.store import Store
 
     path = scratch / f"ours-{time.monotonic_ns()}.duckdb"

@@ -10,7 +10,7 @@ and the same ``fields`` selection, stopping at ``total_items``. Measured, median
 
 * floor: a plain ``httpx.Client`` + ``orjson.loads`` offset loop that only counts members;
 * ours, extract: ``MailchimpConnector.pull_profiles`` (HTTP engine + mapping to Profiles);
-* ours, end to end: ``martech.pull.pull`` into a fresh DuckDB store.
+* ours, end to end: ``martech.pull`` into a fresh DuckDB store.
 
 Prints rec/s for each and ours / floor. The emulator renders each page on request (member
 objects, partial-response filtering), so part of every runner's time is the server's.
@@ -100,7 +100,7 @@ def ours_extract(url: str) -> int:
 
 def ours_store(url: str, scratch: Path) -> int:
     from martech.http import run_sync
-    from martech.pull import pull
+    from martech.pulling import pull
     from martech.store import Store
 
     path = scratch / f"ours-{time.monotonic_ns()}.duckdb"

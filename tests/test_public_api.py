@@ -36,3 +36,14 @@ def test_import_martech_does_not_load_plugins_or_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_pull_is_the_function_whatever_was_imported_first():
+    """The pulling code lives in martech.pulling: a submodule named ``pull`` would replace the
+    exported function on the package as soon as anything imported it."""
+    code = (
+        "from martech.pulling import checkpoint; from martech import pull; import inspect; "
+        "print(inspect.iscoroutinefunction(pull))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -11,7 +11,7 @@ import pytest
 from martech.connector import Connector, ConnectorConfig, ProfileRows, PullPage
 from martech.errors import ValidationError
 from martech.models import Profile
-from martech.pull import checkpoint, pull
+from martech.pulling import checkpoint, pull
 from martech.store import Store
 
 pytestmark = pytest.mark.anyio

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from .personalize.decide import decide
     from .personalize.lift import lift
     from .population import generate
-    from .pull import pull
+    from .pulling import PullResult, pull
     from .segments import compile_sql, evaluate, load_segments, parse_segments
     from .segments.traits import compute_traits
     from .store import Store
@@ -129,7 +129,7 @@ _LAZY: dict[str, str] = {
         "personalize.decide": ("decide",),
         "personalize.lift": ("lift",),
         "population": ("generate",),
-        "pull": ("pull",),
+        "pulling": ("PullResult", "pull"),
         "audit": ("audit_target",),
     }.items()
     for name in names
@@ -182,6 +182,7 @@ __all__ = [
     "ProfileRows",
     "PublishedContent",
     "PullPage",
+    "PullResult",
     "RateLimitedError",
     "RecommendationVariant",
     "RejectedError",

@@ -364,7 +364,7 @@ class PullPage:
     """One page of a pull: its profiles and the cursor to resume after it.
 
     Give ``profiles`` or, from a connector that maps pages to columns, ``rows``; the other
-    form is derived on first use. :func:`martech.pull.pull` stores ``rows``, so a columnar
+    form is derived on first use. :func:`martech.pull` stores ``rows``, so a columnar
     connector never builds a Profile object on the way to the store.
 
     :param cursor: Opaque; persisted after the page is stored.

@@ -6,9 +6,8 @@ passes through keeps unknown fields in ``Profile.traits``.
 
 from __future__ import annotations
 
-import math
-
 import hashlib
+import math
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, Literal

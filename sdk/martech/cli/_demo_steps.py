@@ -114,7 +114,7 @@ def _seed_vendors(run: DemoRun) -> dict[str, dict[str, int]]:
 
 
 async def _pull_one(run: DemoRun, name: str) -> dict[str, Any]:
-    from ..pull import pull
+    from ..pulling import pull
 
     emulator, url = run.emulator(name)
     emulator.reset_counters()

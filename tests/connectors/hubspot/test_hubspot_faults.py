@@ -108,7 +108,7 @@ async def test_no_token_or_raw_email_in_logs_or_errors(
     martech_store: Store,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from martech.pull import pull
+    from martech.pulling import pull
 
     emails = [emulator.contacts[r]["properties"]["email"] for r in (1001, 1002)]
     emulator.set_faults(Faults(seed=2, server_errors=Burst(every=2), too_many_requests=Burst(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from martech.pull import checkpoint, pull
+from martech.pulling import checkpoint, pull
 from martech.store import Store
 from martech_connectors.hubspot.connector import HubSpotConnector
 from martech_connectors.hubspot.emulator import BASE_MS, HubSpotEmulator

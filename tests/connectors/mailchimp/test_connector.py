@@ -503,7 +503,7 @@ def test_last_changed_is_set_when_the_emulator_changes_a_member(
 def test_martech_pull_resumes_incrementally_from_the_stored_checkpoint(
     emulator: MailchimpEmulator, connector: MailchimpConnector, martech_store: Store
 ) -> None:
-    from martech.pull import pull
+    from martech.pulling import pull
 
     emulator.seed_data(25)
     first = run_sync(pull(connector, martech_store))
