@@ -766,3 +766,47 @@ def test_events_without_a_time_zone_are_refused(martech_store):
     assert martech_store.count("events") == 0
     bare = naive.set_column(2, "ts", pa.array([datetime(2026, 1, 5, 10, tzinfo=UTC)]))
     assert martech_store.append_events(bare) == 1  # item_id, value, properties may be left out
+
+
+def test_profiles_bring_their_events_and_a_transaction_can_hold_several_writes(martech_store):
+    """Profile.events are stored with the profile; the public writes inside your own
+    transaction join it, so a failure after them undoes them all."""
+    martech_store.upsert_profiles(
+        [Profile(id="a", events=[Event(type="purchase", item_id="i1", ts=T0, value=5.0)])]
+    )
+    assert [e.type for e in martech_store.get_profile("a").events] == ["purchase"]
+
+    def both_then_fail() -> None:
+        with martech_store.transaction():
+            martech_store.upsert_profiles([Profile(id="b")])
+            martech_store.append_events([("b", Event(type="view", ts=T0))])
+            raise RuntimeError("after both")
+
+    with pytest.raises(RuntimeError, match="after both"):
+        both_then_fail()
+    assert martech_store.get_profile("b") is None
+    assert martech_store.count("events") == 1
+    with martech_store.transaction():
+        martech_store.upsert_profiles([Profile(id="b")])
+        martech_store.append_events([("b", Event(type="view", ts=T0))])
+    assert martech_store.count("events") == 2
+
+
+def test_a_blocking_call_inside_an_event_loop_says_to_await_instead():
+    import asyncio
+    import warnings
+
+    from martech.errors import ConfigError
+    from martech.http import run_sync
+
+    async def work() -> int:
+        return 1
+
+    async def app() -> None:
+        with pytest.raises(ConfigError, match="inside a running event loop; await"):
+            run_sync(work())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited would warn
+        asyncio.run(app())
+    assert run_sync(work()) == 1

@@ -318,6 +318,7 @@ class Store:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _write_lock(self.path)
+        self._depth = 0  # transaction() nesting: only the outermost begins and commits
         self._open(wait)
         try:
             self._migrate(wait)
@@ -445,14 +446,27 @@ class Store:
         One at a time per store file within a process: two Store objects on one file (threads
         of one program) share a single DuckDB database, where two overlapping upserts could
         each add the same new identity, as nothing but the upsert keeps identities unique.
+
+        Nested (``upsert_profiles`` and ``append_events`` inside your own ``with
+        store.transaction():``), the inner one joins the outer: it commits or rolls back all.
         """
         with self._lock:
+            if self._depth:  # inside this store's transaction already: part of it
+                self._depth += 1
+                try:
+                    yield self.con
+                finally:
+                    self._depth -= 1
+                return
             self.con.execute("BEGIN TRANSACTION")
+            self._depth = 1
             try:
                 yield self.con
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self.con.execute("COMMIT")
 
     @contextmanager
@@ -491,19 +505,26 @@ class Store:
     def upsert_profiles(self, table: pa.Table | Iterable[Profile]) -> UpsertCounts:
         """Insert or update profiles in bulk, and resolve their identities.
 
-        ``table`` is an Arrow table with columns ``id`` (string), ``traits`` and ``consent``
-        (JSON text), and optionally ``identities`` (JSON text, kind -> value); or Profiles.
-        Traits of an existing profile are merged (new values win). A profile whose email, phone
-        or external id already belongs to another profile is merged into that one.
+        ``table`` is an Arrow table with columns ``id`` (string) and optionally ``traits`` and
+        ``consent`` (JSON text) and ``identities`` (JSON text, kind -> value); or Profiles, whose
+        ``events`` are appended too, in the same transaction. Traits of an existing profile are
+        merged (new values win). A profile whose email, phone or external id already belongs to
+        another profile is merged into that one.
         """
         import pyarrow as pa
 
-        if not isinstance(table, pa.Table):
-            table = profiles_to_arrow(table)
-        from ._bulk import upsert_profiles
+        from ._bulk import append_events, upsert_profiles
 
+        events: list[tuple[str, Event]] = []
+        if not isinstance(table, pa.Table):
+            profiles = list(table)
+            events = [(p.id, e) for p in profiles for e in p.events]  # stored with them
+            table = profiles_to_arrow(profiles)
         with self.transaction():
-            return upsert_profiles(self.con, table)
+            counts = upsert_profiles(self.con, table)
+            if events:
+                append_events(self.con, events_to_arrow(events))
+            return counts
 
     def append_events(self, table: pa.Table | Iterable[tuple[str, Event]]) -> int:
         """Append events in bulk: Arrow columns profile_id, type, item_id, ts, value, properties.

@@ -101,8 +101,23 @@ def vendor_message(data: Any, fallback: str = "") -> str:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine to completion from synchronous code (scripts, the CLI)."""
-    return asyncio.run(coro)
+    """Run one coroutine to completion from synchronous code (scripts, the CLI).
+
+    Inside a running event loop (an async app, a notebook cell) it cannot block: that is a
+    ConfigError saying to await the async form, and the coroutine is closed, not leaked.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    name = getattr(coro, "__qualname__", "the coroutine")
+    coro.close()
+    from ..errors import ConfigError
+
+    raise ConfigError(
+        f"a blocking martech call was made inside a running event loop; await its async form "
+        f"instead ({name}, e.g. martech.sync.apply_async, martech.pulling.pull)"
+    )
 
 
 class HttpClient:
