@@ -47,3 +47,17 @@ def test_pull_is_the_function_whatever_was_imported_first():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_a_type_checker_catches_a_misspelled_export(tmp_path):
+    """The lazy ``__getattr__`` is hidden from type checkers: ``from martech import Stroe`` is a
+    mypy error, not an Any."""
+    script = tmp_path / "use.py"
+    script.write_text("from martech import Store, Stroe\n\nprint(Store, Stroe)\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", str(script)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout
+    assert 'Module "martech" has no attribute "Stroe"' in out.stdout
+    assert "Found 1 error" in out.stdout  # Store itself is known

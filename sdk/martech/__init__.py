@@ -6,8 +6,9 @@ Names load on first use (PEP 562), so ``import martech`` stays fast and loads no
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .audit import audit_target
@@ -136,20 +137,25 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib import metadata
+if TYPE_CHECKING:
+    __version__: str
+else:
+    # Hidden from type checkers, so `from martech import Stroe` is an error there too.
 
-        try:
-            value: Any = metadata.version("martech")
-        except metadata.PackageNotFoundError:  # a source tree without install
-            value = "0.0.0+unknown"
-    elif name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    else:
-        raise AttributeError(f"module 'martech' has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "__version__":
+            from importlib import metadata
+
+            try:
+                value: _typing.Any = metadata.version("martech")
+            except metadata.PackageNotFoundError:  # a source tree without install
+                value = "0.0.0+unknown"
+        elif name in _LAZY:
+            value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        else:
+            raise AttributeError(f"module 'martech' has no attribute {name!r}")
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
