@@ -10,6 +10,7 @@ import pytest
 
 from martech.connector import Connector, ConnectorConfig, ProfileRows, PullPage
 from martech.errors import ValidationError
+from martech.http import run_sync
 from martech.models import Profile
 from martech.pulling import checkpoint, pull
 from martech.store import Store
@@ -195,3 +196,32 @@ async def test_a_pull_leaves_the_stores_thread_setting_as_it_found_it(tmp_path: 
         await pull(Paged(60, 20, columnar=True), store)
         assert store.con.execute("SELECT current_setting('threads')").fetchone() == (3,)
         assert checkpoint(store, "pull:paged") == "60"
+
+
+def test_a_connector_may_hand_pages_over_as_any_async_iterator(martech_store) -> None:
+    """``pull_profiles`` is typed AsyncIterator: one that is not a generator (no aclose) works."""
+
+    class Pages:
+        def __init__(self) -> None:
+            self.left = [PullPage(profiles=[person(1), person(2)], cursor="2")]
+
+        def __aiter__(self) -> Pages:
+            return self
+
+        async def __anext__(self) -> PullPage:
+            if not self.left:
+                raise StopAsyncIteration
+            return self.left.pop()
+
+    class Plain(Connector):
+        name = "plain"
+        kind = "other"
+
+        def pull_profiles(self, *, since=None, cursor=None):  # type: ignore[no-untyped-def]
+            return Pages()
+
+    result = run_sync(
+        pull(Plain(config=ConnectorConfig(base_url="http://unused.test")), martech_store)
+    )
+    assert result.records == 2
+    assert martech_store.count("profiles") == 2

@@ -138,7 +138,10 @@ async def pull(
                 await asyncio.to_thread(_write, store, buffer, source, last)
             raise
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            # An async generator (the usual connector) is closed; any async iterator works.
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
             if pending is not None:
                 await pending
     # The last chunk has the machine to itself: every DuckDB thread again.

@@ -88,3 +88,24 @@ def test_segments_sql_reads_computed_traits_where_eval_does(tmp_path) -> None:
     bare = run_cli("--home", str(tmp_path / "none"), "segments", "sql", "top", "--file", str(rules))
     assert bare.returncode == 0, bare.stderr  # no store: the traits are read from profiles
     assert "computed_traits" not in bare.stdout
+
+
+def test_evaluate_names_a_key_it_was_not_given(tmp_path) -> None:
+    from martech.errors import ConfigError
+    from martech.segments import evaluate
+    from martech.store import Store
+
+    (seg,) = parse_segments({"a": {"rule": {"trait": "x", "exists": True}}}, source="t.yml")
+    with Store(tmp_path / "s.duckdb") as store:
+        with pytest.raises(ConfigError, match="no segment 'typo' among those given; known: a"):
+            evaluate(store, [seg], only={"typo"})
+        assert evaluate(store, [seg], only={"a"}) == {"a": set()}
+
+
+def test_computed_traits_refuse_a_naive_moment(tmp_path) -> None:
+    from martech.errors import ConfigError
+    from martech.segments.traits import compute_traits
+    from martech.store import Store
+
+    with Store(tmp_path / "s.duckdb") as store, pytest.raises(ConfigError, match="time zone"):
+        compute_traits(store, as_of=datetime(2024, 1, 1))

@@ -19,6 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import ConfigError
 from ..models import RuleSegment
 from .compile import DIALECTS, compile_many, compile_sql
 from .rules import load_segments, parse_segments
@@ -77,6 +78,11 @@ def evaluate(
     """
     seg_list = _as_list(segments)
     pool = {s.key: s for s in seg_list}
+    missing = sorted(set(only or ()) - set(pool))
+    if missing:
+        raise ConfigError(
+            f"only: no segment {missing[0]!r} among those given; known: {', '.join(sorted(pool))}"
+        )
     wanted = [s for s in seg_list if only is None or s.key in only]
     if not wanted:
         return {}

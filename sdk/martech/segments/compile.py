@@ -371,7 +371,9 @@ class _Plan:
         if key not in self.inlined:
             target = self.segments.get(key)
             if target is None:
-                raise SegmentDefinitionError(f"unknown segment {key!r}; pass it in segments=…")
+                raise SegmentDefinitionError(
+                    f"unknown segment {key!r}; give it along with the segments that name it"
+                )
             self.inlined[key] = exp.paren(self.condition(target.rule), copy=False)
         return self.inlined[key].copy()
 

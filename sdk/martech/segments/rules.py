@@ -689,7 +689,8 @@ def dependency_order(
         for ref, path in references(seg.rule):
             if ref not in pool:
                 raise SegmentDefinitionError(
-                    f"{seg.key}.{path}: unknown segment {ref!r}; pass it in segments=…",
+                    f"{seg.key}.{path}: unknown segment {ref!r}; "
+                    "give it along with the segments that name it",
                     field=f"{seg.key}.{path}",
                 )
             todo.append(pool[ref])

@@ -186,6 +186,11 @@ def compute_traits(
     if unknown:
         known = ", ".join(sorted(available)) or "none registered"
         raise ConfigError(f"trait {unknown[0]!r}: not registered; known traits: {known}")
+    if as_of is not None and as_of.tzinfo is None:
+        raise ConfigError(
+            "as_of: expected a datetime with a time zone (e.g. datetime(..., tzinfo=UTC)); a "
+            "naive one would be read in this machine's zone"
+        )
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     settings = resolve_params(params)
     runs: list[TraitRun] = []
