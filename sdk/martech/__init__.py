@@ -11,7 +11,7 @@ import typing as _typing
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .audit import audit_target
+    from .audit import audit_async, audit_target
     from .connector import (
         AudienceMember,
         BatchOutcome,
@@ -25,14 +25,17 @@ if TYPE_CHECKING:
     from .errors import (
         AuthError,
         ConfigError,
+        DeadlineExceededError,
         FatalVendorError,
         MartechError,
         PluginError,
         RateLimitedError,
         RejectedError,
         RetriableVendorError,
+        SchemaVersionError,
         SegmentDefinitionError,
         StoreError,
+        StoreLockedError,
         ValidationError,
         VendorError,
     )
@@ -62,9 +65,9 @@ if TYPE_CHECKING:
         Window,
     )
     from .personalize import decide_batch, load_placements
-    from .personalize.decide import decide
+    from .personalize.decide import DecideContext, decide
     from .personalize.lift import lift
-    from .population import generate
+    from .population import generate, write_store
     from .pulling import PullResult, pull
     from .segments import compile_sql, evaluate, load_segments, parse_segments
     from .segments.traits import compute_traits
@@ -87,14 +90,17 @@ _LAZY: dict[str, str] = {
         "errors": (
             "AuthError",
             "ConfigError",
+            "DeadlineExceededError",
             "FatalVendorError",
             "MartechError",
             "PluginError",
             "RateLimitedError",
             "RejectedError",
             "RetriableVendorError",
+            "SchemaVersionError",
             "SegmentDefinitionError",
             "StoreError",
+            "StoreLockedError",
             "ValidationError",
             "VendorError",
         ),
@@ -127,11 +133,11 @@ _LAZY: dict[str, str] = {
         "segments": ("compile_sql", "evaluate", "load_segments", "parse_segments"),
         "segments.traits": ("compute_traits",),
         "personalize": ("decide_batch", "load_placements"),
-        "personalize.decide": ("decide",),
+        "personalize.decide": ("DecideContext", "decide"),
         "personalize.lift": ("lift",),
-        "population": ("generate",),
+        "population": ("generate", "write_store"),
         "pulling": ("PullResult", "pull"),
-        "audit": ("audit_target",),
+        "audit": ("audit_async", "audit_target"),
     }.items()
     for name in names
 }
@@ -174,6 +180,8 @@ __all__ = [
     "Connector",
     "ConnectorConfig",
     "ContentVariant",
+    "DeadlineExceededError",
+    "DecideContext",
     "Decision",
     "DecisionLevel",
     "Event",
@@ -194,12 +202,14 @@ __all__ = [
     "RejectedError",
     "RetriableVendorError",
     "RuleSegment",
+    "SchemaVersionError",
     "Segment",
     "SegmentDefinitionError",
     "SegmentRef",
     "StaticVariant",
     "Store",
     "StoreError",
+    "StoreLockedError",
     "SyncPlan",
     "SyncResult",
     "TemplateVariant",
@@ -208,6 +218,7 @@ __all__ = [
     "VendorError",
     "Window",
     "__version__",
+    "audit_async",
     "audit_target",
     "compile_sql",
     "compute_traits",
@@ -221,4 +232,5 @@ __all__ = [
     "load_segments",
     "parse_segments",
     "pull",
+    "write_store",
 ]
