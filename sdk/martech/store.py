@@ -300,7 +300,11 @@ class UpsertCounts:
 
 
 class Store:
-    """A martech store in one DuckDB file. Use as a context manager, or call :meth:`close`."""
+    """A martech store in one DuckDB file. Use as a context manager, or call :meth:`close`.
+
+    One Store (one DuckDB connection) serves one thread at a time. Threads each open their own
+    Store on the same file: they share one database, and their write transactions take turns.
+    """
 
     def __init__(
         self, path: str | Path | None = None, *, read_only: bool = False, wait: float = 0.0
