@@ -190,3 +190,15 @@ def test_batch_for_a_snapshotted_segment_key(pop_store: Store, ctx: DecideContex
 
     with pytest.raises(ConfigError, match="segment 'nobody' is neither defined"):
         decide_batch(pop_store, "home_hero", context=ctx, segment="nobody", write=False)
+
+
+def test_ids_not_in_the_store_are_counted_apart_from_the_suppressed(martech_store) -> None:
+    from martech.models import Profile
+    from martech.personalize.batch import decide_batch
+    from martech.personalize.decide import DecideContext
+    from martech.personalize.placements import example_placements
+
+    martech_store.upsert_profiles([Profile(id="p1", consent={"web": True})])
+    ctx = DecideContext.from_store(martech_store, example_placements())
+    summary = decide_batch(martech_store, "home_hero", context=ctx, profile_ids=["p1", "nope"])
+    assert (summary.scope, summary.decided, summary.suppressed, summary.unknown) == (2, 1, 0, 1)

@@ -212,9 +212,10 @@ def _decide_batch(
         n = summary.by_level.get(level, 0)
         table.add_row(level, f"{n:,}", f"{n / summary.decided:.1%}" if summary.decided else "-")
     print_table(table)
+    unknown = f"{summary.unknown:,} not in the store · " if summary.unknown else ""
     console.print(
         f"holdout {summary.holdout:,} (got the default) · "
-        f"suppressed {summary.suppressed:,} (no consent) · "
+        f"suppressed {summary.suppressed:,} (no consent) · {unknown}"
         "treated by tactic: " + ", ".join(f"{k} {v:,}" for k, v in summary.by_tactic.items()),
         markup=False,
     )

@@ -55,6 +55,8 @@ class BatchSummary:
     by_level: dict[str, int] = field(default_factory=dict)
     by_tactic: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: ids asked for that no stored profile has (not decided, not counted as suppressed)
+    unknown: int = 0
 
 
 class _Sql:
@@ -303,7 +305,10 @@ def decide_batch(
                {now} AS decided_at, d.tactic, {sql_str(pl.seed)} AS experiment, d.items
         FROM _dec d LEFT JOIN names n USING (profile_id) LEFT JOIN _tw w USING (profile_id)"""
     )
-    scope_n = int(con.execute("SELECT count(*) FROM _scope_all").fetchall()[0][0])
+    scope_n, unknown = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
+        "(SELECT 1 FROM profiles p WHERE p.id = a.profile_id)) FROM _scope_all a"
+    ).fetchall()[0]
     if write:
         tick("store", 3 + len(steps), total)
         with store.transaction():
@@ -331,9 +336,10 @@ def decide_batch(
     tick("done", total, total)
     return BatchSummary(
         placement=pl.key,
-        scope=scope_n,
+        scope=int(scope_n),
         decided=decided,
-        suppressed=scope_n - decided,
+        suppressed=int(scope_n) - decided - int(unknown),
+        unknown=int(unknown),
         holdout=holdout,
         by_level=by_level,
         by_tactic=by_tactic,
