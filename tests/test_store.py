@@ -151,8 +151,19 @@ def test_a_bulk_upsert_takes_what_it_is_given_and_names_what_is_missing(martech_
     with pytest.raises(ValidationError, match="expected an 'id' column") as info:
         martech_store.upsert_profiles(pa.table({"key": ["t2"]}))
     assert info.value.field == "id"
-    with pytest.raises(duckdb.ConversionException, match=r"[Mm]alformed JSON"):
+    with pytest.raises(ValidationError, match=r"upsert_profiles: the data was refused: .*JSON"):
         martech_store.upsert_profiles(pa.table({"id": ["t3"], "traits": ["{not json"]}))
+    with pytest.raises(ValidationError, match=r"append_events: the data was refused") as info:
+        martech_store.append_events(
+            pa.table(
+                {
+                    "profile_id": ["t1"],
+                    "type": pa.array([None], pa.string()),
+                    "ts": pa.array([T0], pa.timestamp("us", tz="UTC")),
+                }
+            )
+        )
+    assert isinstance(info.value.__cause__, duckdb.ConstraintException)
     assert martech_store.count("profiles") == 1  # nothing of the failed calls was written
 
 
@@ -326,11 +337,11 @@ def test_a_failed_transaction_leaves_the_store_unchanged(martech_store):
 
 
 def test_a_failed_upsert_leaves_the_store_writable(martech_store):
-    import duckdb
+    from martech.errors import ValidationError
 
     bad = pa.table({"id": ["a"], "traits": ["{not json"], "consent": ["{}"],
                     "identities": ['{"phone": "(415) 555-0123"}']})  # fmt: skip
-    with pytest.raises(duckdb.Error):
+    with pytest.raises(ValidationError):
         martech_store.upsert_profiles(bad)
     martech_store.upsert_profiles(profiles(("a", {"phone": "(415) 555-0123"}, {})))
     assert martech_store.resolve("phone", "+14155550123") == "a"

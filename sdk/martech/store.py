@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import orjson
 
 from ._sql import sql_ident
-from .errors import SchemaVersionError, StoreError, StoreLockedError
+from .errors import SchemaVersionError, StoreError, StoreLockedError, ValidationError
 from .models import Event, Profile
 
 if TYPE_CHECKING:
@@ -299,6 +299,22 @@ class UpsertCounts:
     repeated: int = 0
 
 
+@contextmanager
+def _refused_as_invalid(what: str) -> Iterator[None]:
+    """DuckDB refusing the data itself (a value that does not convert, malformed JSON, a NULL
+    where one is not allowed) is bad input: a ValidationError, its message redacted (DuckDB
+    quotes the value, which may be an email)."""
+    import duckdb
+
+    try:
+        yield
+    except (duckdb.ConversionException, duckdb.ConstraintException) as exc:
+        from .http.redact import redact
+
+        message = redact(str(exc).splitlines()[0])
+        raise ValidationError(f"{what}: the data was refused: {message}") from exc
+
+
 class Store:
     """A martech store in one DuckDB file. Use as a context manager, or call :meth:`close`.
 
@@ -524,7 +540,7 @@ class Store:
             profiles = list(table)
             events = [(p.id, e) for p in profiles for e in p.events]  # stored with them
             table = profiles_to_arrow(profiles)
-        with self.transaction():
+        with _refused_as_invalid("upsert_profiles"), self.transaction():
             counts = upsert_profiles(self.con, table)
             if events:
                 append_events(self.con, events_to_arrow(events))
@@ -543,7 +559,7 @@ class Store:
             table = events_to_arrow(table)
         from ._bulk import append_events
 
-        with self.transaction():
+        with _refused_as_invalid("append_events"), self.transaction():
             return append_events(self.con, table)
 
     def upsert_profiles_from(self, relation: str, *, normalized: bool = False) -> UpsertCounts:
