@@ -821,3 +821,9 @@ def test_a_blocking_call_inside_an_event_loop_says_to_await_instead():
         warnings.simplefilter("error")  # a coroutine never awaited would warn
         asyncio.run(app())
     assert run_sync(work()) == 1
+
+
+def test_opening_a_store_read_only_that_this_process_writes_says_so(tmp_path):
+    path = tmp_path / "s.duckdb"
+    with Store(path), pytest.raises(StoreError, match="already has it open the other way"):
+        Store(path, read_only=True)

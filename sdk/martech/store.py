@@ -378,6 +378,13 @@ class Store:
                     ) from None
                 time.sleep(min(0.05 * (attempt + 1), 0.5))
             except duckdb.Error as exc:
+                if "different configuration" in str(exc):
+                    # DuckDB opens one file once per process, with one read_only setting.
+                    raise StoreError(
+                        f"cannot open {self.path} {'read-only' if read_only else 'for writing'}: "
+                        "this process already has it open the other way; use that Store, or "
+                        "close it first"
+                    ) from None
                 raise StoreError(f"cannot open {self.path}: not a martech store ({exc})") from None
 
     def _stored_version(self) -> int:
@@ -551,7 +558,8 @@ class Store:
 
         Events whose profile id is an alias merged into another profile are re-pointed to it.
         Exact duplicates of stored events (same profile, type, item and timestamp) are skipped,
-        so re-importing a file is harmless. Returns the number of events added.
+        so re-importing a file is harmless; rows within one call are all added (two views of
+        an item in the same second are two views). Returns the number of events added.
         """
         import pyarrow as pa
 
