@@ -305,10 +305,17 @@ def decide_batch(
                {now} AS decided_at, d.tactic, {sql_str(pl.seed)} AS experiment, d.items
         FROM _dec d LEFT JOIN names n USING (profile_id) LEFT JOIN _tw w USING (profile_id)"""
     )
-    scope_n, unknown = con.execute(
-        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
-        "(SELECT 1 FROM profiles p WHERE p.id = a.profile_id)) FROM _scope_all a"
-    ).fetchall()[0]
+    scope_n = int(con.execute("SELECT count(*) FROM _scope_all").fetchall()[0][0])
+    unknown = 0
+    if profile_ids is not None or isinstance(segment, str):
+        # Ids given, or a stored membership, may name profiles the store no longer has (all
+        # profiles, or a rule evaluated now, cannot): counted apart from the suppressed.
+        unknown = int(
+            con.execute(
+                "SELECT count(*) FROM _scope_all a "
+                "WHERE NOT EXISTS (SELECT 1 FROM profiles p WHERE p.id = a.profile_id)"
+            ).fetchall()[0][0]
+        )
     if write:
         tick("store", 3 + len(steps), total)
         with store.transaction():
@@ -336,10 +343,10 @@ def decide_batch(
     tick("done", total, total)
     return BatchSummary(
         placement=pl.key,
-        scope=int(scope_n),
+        scope=scope_n,
         decided=decided,
-        suppressed=int(scope_n) - decided - int(unknown),
-        unknown=int(unknown),
+        suppressed=scope_n - decided - unknown,
+        unknown=unknown,
         holdout=holdout,
         by_level=by_level,
         by_tactic=by_tactic,
