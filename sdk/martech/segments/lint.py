@@ -17,12 +17,12 @@ These are warnings, not errors: a trait no one has *yet* can be intended.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..models import All, Any_, Condition, EventCondition, Not, RuleSegment, TraitCondition
-from .rules import is_number
+from ..models import EventCondition, RuleSegment, TraitCondition
+from .rules import is_number, leaves
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -130,19 +130,6 @@ def _types(shape: Any) -> frozenset[str]:
     return frozenset({kind}) if kind else frozenset()
 
 
-def _leaves(cond: Condition, path: str) -> Iterator[tuple[TraitCondition | EventCondition, str]]:
-    if isinstance(cond, TraitCondition | EventCondition):
-        yield cond, path
-    elif isinstance(cond, All):
-        for i, child in enumerate(cond.all):
-            yield from _leaves(child, f"{path}.all[{i}]")
-    elif isinstance(cond, Any_):
-        for i, child in enumerate(cond.any):
-            yield from _leaves(child, f"{path}.any[{i}]")
-    elif isinstance(cond, Not):
-        yield from _leaves(cond.not_, f"{path}.not")
-
-
 def _value_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -235,13 +222,15 @@ def lint_segments(
     """
     out: list[SegmentWarning] = []
     for seg in segments:
-        for cond, path in _leaves(seg.rule, "rule"):
+        for cond, path in leaves(seg.rule):
             if isinstance(cond, TraitCondition):
                 found = _check_trait(cond, vocab, registered)
                 if found is not None:
                     fld, message, kind, reason = found
                     out.append(SegmentWarning(seg.key, f"{path}.{fld}", message, kind, reason))
-            elif vocab.events and cond.event not in vocab.events:
+            elif (
+                isinstance(cond, EventCondition) and vocab.events and cond.event not in vocab.events
+            ):
                 message = (
                     f"the store has no events of type {cond.event!r}, so this condition "
                     f"{_event_effect(cond)}{_close(cond.event, vocab.events)}"

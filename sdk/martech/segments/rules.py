@@ -627,22 +627,25 @@ def as_timestamp(value: Any) -> datetime:
 # ---------------------------------------------------------------------------------- references
 
 
+def leaves(cond: Condition, path: str = "rule") -> Iterator[tuple[Condition, str]]:
+    """Every condition of a tree that is not all / any / not, with its path in the file."""
+    if isinstance(cond, All):
+        for i, child in enumerate(cond.all):
+            yield from leaves(child, f"{path}.all[{i}]")
+    elif isinstance(cond, Any_):
+        for i, child in enumerate(cond.any):
+            yield from leaves(child, f"{path}.any[{i}]")
+    elif isinstance(cond, Not):
+        yield from leaves(cond.not_, f"{path}.not")
+    else:
+        yield cond, path
+
+
 def references(cond: Condition) -> Iterator[tuple[str, str]]:
     """(segment key, path) of every SegmentRef in a condition tree."""
-
-    def walk(c: Condition, path: str) -> Iterator[tuple[str, str]]:
-        if isinstance(c, SegmentRef):
-            yield c.segment, f"{path}.segment"
-        elif isinstance(c, All):
-            for i, child in enumerate(c.all):
-                yield from walk(child, f"{path}.all[{i}]")
-        elif isinstance(c, Any_):
-            for i, child in enumerate(c.any):
-                yield from walk(child, f"{path}.any[{i}]")
-        elif isinstance(c, Not):
-            yield from walk(c.not_, f"{path}.not")
-
-    yield from walk(cond, "rule")
+    for leaf, path in leaves(cond):
+        if isinstance(leaf, SegmentRef):
+            yield leaf.segment, f"{path}.segment"
 
 
 def check_references(segments: Iterable[RuleSegment], *, source: str = "segments.yml") -> None:
