@@ -827,3 +827,11 @@ def test_opening_a_store_read_only_that_this_process_writes_says_so(tmp_path):
     path = tmp_path / "s.duckdb"
     with Store(path), pytest.raises(StoreError, match="already has it open the other way"):
         Store(path, read_only=True)
+
+
+def test_identities_that_are_no_identity_are_counted_not_silently_dropped(martech_store):
+    counts = martech_store.upsert_profiles(
+        [Profile(id="e", identities={"email": "not-an-email", "phone": "12", "shop": "s-1"})]
+    )
+    assert counts.unusable_identities == 2
+    assert martech_store.all_identities("e") == [("shop", "s-1")]

@@ -163,10 +163,16 @@ def upsert_profiles(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _in_ids AS
             WITH raw AS ({raw})
-            SELECT * FROM (
-              SELECT {distinct} profile_id, kind, {value} AS value FROM raw)
-            WHERE value IS NOT NULL"""
+            SELECT {distinct} profile_id, kind, {value} AS value FROM raw"""
     )
+    dropped = 0
+    if not normalized:
+        # Values that are no identity (an email that is not one, a phone that is no number)
+        # are left out, and counted, so the caller can say so. (A caller's checked values,
+        # ``normalized``, are all usable.)
+        dropped = int(fetch_scalar(con, "SELECT count(*) FROM _in_ids WHERE value IS NULL"))
+        if dropped:
+            con.execute("DELETE FROM _in_ids WHERE value IS NULL")
     # Canonical id: an existing owner of any of the identities wins, else the smallest id in the
     # batch sharing one, else the profile's own id (one hop; chains resolve on the next upsert).
     empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
@@ -276,7 +282,11 @@ def upsert_profiles(
     con.execute("DROP TABLE IF EXISTS _in_ids")
     con.execute(f"DROP {in_kind} IF EXISTS _in")
     return UpsertCounts(
-        inserted=inserted, updated=updated, merged=int(n_moved), repeated=int(n_in - n_ids)
+        inserted=inserted,
+        updated=updated,
+        merged=int(n_moved),
+        repeated=int(n_in - n_ids),
+        unusable_identities=dropped,
     )
 
 

@@ -428,7 +428,11 @@ class SyncResult(_Model, frozen=True):
 
     destination: str
     audience: str
-    sent: int = 0
+    sent: int = Field(
+        default=0,
+        description="Members the run sent; a run resumed after an interruption counts what it "
+        "sent before it too (the run's total, not this call's).",
+    )
     invalid: dict[str, str] = Field(default_factory=dict, description="key -> why not sendable")
     rejected: dict[str, str] = Field(default_factory=dict, description="key -> vendor's reason")
     dead_lettered: int = 0

@@ -297,6 +297,9 @@ class UpsertCounts:
     merged: int = 0
     #: Rows that repeated an id given earlier in the same batch (folded into it, later wins).
     repeated: int = 0
+    #: Identity values left out as unusable (an email that is not one, a phone that is no
+    #: number); the profiles are stored without them.
+    unusable_identities: int = 0
 
 
 @contextmanager
