@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from martech.errors import ConfigError
-from martech.http import HttpClient
+from martech.http import HttpClient, run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize import push as push_module
 from martech.personalize.placements import parse_placements
@@ -94,7 +94,7 @@ def sms(*variants: str) -> Any:
     return parse_placements([data])["sms_push"]
 
 
-def test_a_variant_removed_from_the_yaml_is_named_as_still_published(
+def test_a_variant_removed_from_the_yaml_is_named_and_can_be_unpublished(
     emulator: ContentfulEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
@@ -105,11 +105,17 @@ def test_a_variant_removed_from_the_yaml_is_named_as_still_published(
         again = push_placement(store, sms("s_default"), "contentful")
         assert again["unchanged"] == 1
         assert again["not_in_yaml"] == [{"variant": "s_active", "vendor_id": "sms_push--s_active"}]
-        assert not again["can_unpublish"]
-        writes = sum(n for k, n in emulator.requests.items() if k.startswith("PUT"))
-        with pytest.raises(ConfigError, match="cannot unpublish"):
-            push_placement(store, sms("s_default"), "contentful", unpublish_missing=True)
-        assert sum(n for k, n in emulator.requests.items() if k.startswith("PUT")) == writes
+        assert again["can_unpublish"]
+        c = connect(emulator)
+        assert {v.id for v in run_sync(c.read_variants("sms_push"))} == {"s_default", "s_active"}
+        gone = push_placement(store, sms("s_default"), "contentful", unpublish_missing=True)
+        assert gone["unpublished"] == ["s_active"]
+        # off the Delivery API, still in the space as a draft (nothing deleted)
+        assert {v.id for v in run_sync(c.read_variants("sms_push"))} == {"s_default"}
+        assert "sms_push--s_active" in emulator.entries
+        last = push_placement(store, sms("s_default"), "contentful", unpublish_missing=True)
+        assert last["not_in_yaml"] == []
+        assert last["unpublished"] == []
 
 
 def test_cli_warns_about_the_published_variant_the_yaml_lost(

@@ -1,7 +1,8 @@
 """The Contentful connector: variants as entries through the CMA, the catalogue from the CDA.
 
 ``published_variants`` lists a placement's published entries from the Delivery API, so a push can
-name the variants the YAML no longer has (they stay published until unpublished in Contentful).
+name the variants the YAML no longer has; ``unpublish`` takes them off the Delivery API (they stay
+in the space as drafts).
 
 Writes follow Contentful's optimistic locking (``shared/research/vendor-apis.md`` §4.1): read the
 entry, ``PUT`` the *whole* entry with ``X-Contentful-Version: <sys.version>``, then publish with
@@ -160,6 +161,30 @@ class ContentfulConnector(Connector):
                 vendor_id=eid, action="created" if version is None else "updated"
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def unpublish(self, vendor_ids: Sequence[str]) -> list[str]:
+        """Take these entries off the Delivery API (``DELETE …/published``); each stays in the
+        space as a draft. An entry edited in between (409) is re-read once. Returns the ids
+        unpublished (one already gone or unpublished is skipped)."""
+        done: list[str] = []
+        for eid in vendor_ids:
+            path = f"{self._entries}/{eid}"
+            for attempt in (1, 2):
+                current = await self._current(path)
+                if current is None or current["sys"].get("publishedVersion") is None:
+                    break
+                version = str(current["sys"]["version"])
+                try:
+                    await self._cma(
+                        "DELETE", f"{path}/published", headers={"X-Contentful-Version": version}
+                    )
+                except FatalVendorError as exc:
+                    if exc.status == 409 and attempt == 1:
+                        continue
+                    raise
+                done.append(eid)
+                break
+        return done
 
     async def _current(self, path: str) -> dict[str, Any] | None:
         """The entry as the Management API holds it (draft fields, versions), or None."""

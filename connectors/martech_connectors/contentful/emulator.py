@@ -107,7 +107,7 @@ class ContentfulEmulator(Emulator):
         env = "/spaces/{space}/environments/{env}"
         return [
             Route(f"{env}/entries/{{entry_id}}", self.entry, methods=["GET", "PUT", "DELETE"]),
-            Route(f"{env}/entries/{{entry_id}}/published", self.publish, methods=["PUT"]),
+            Route(f"{env}/entries/{{entry_id}}/published", self.publish, methods=["PUT", "DELETE"]),
             Route(f"/cdn{env}/entries", self.cda_entries, methods=["GET"]),
         ]
 
@@ -229,6 +229,14 @@ class ContentfulEmulator(Emulator):
                     "VersionMismatch",
                     "The version number you supplied is invalid or out of date.",
                 )
+            if request.method == "DELETE":  # unpublish: the entry stays, as a draft
+                if eid not in self.published:
+                    return self.fail(400, "BadRequest", "Not published")
+                self.published.pop(eid)
+                current["sys"].pop("publishedVersion", None)
+                current["sys"].pop("publishedAt", None)
+                current["sys"]["version"] += 1
+                return self._limit_headers(json_response(current))
             current["sys"]["publishedVersion"] = current["sys"]["version"]
             current["sys"]["version"] += 1
             current["sys"]["publishedAt"] = _now()

@@ -376,7 +376,7 @@ def push_cmd(
         False,
         "--unpublish-missing",
         help="CMS: unpublish this placement's published variants the YAML no longer has "
-        "(WordPress: back to draft).",
+        "(WordPress and Contentful keep them as drafts).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
