@@ -173,8 +173,8 @@ def upsert_profiles(
         dropped = int(fetch_scalar(con, "SELECT count(*) FROM _in_ids WHERE value IS NULL"))
         if dropped:
             con.execute("DELETE FROM _in_ids WHERE value IS NULL")
-    # Canonical id: an existing owner of any of the identities wins, else the smallest id in the
-    # batch sharing one, else the profile's own id (one hop; chains resolve on the next upsert).
+    # Canonical id: who each incoming id is, following shared identities as far as they go
+    # (_canonical_ids); a first load into an empty store, where nothing can merge, skips that.
     empty_ids = not fetch_scalar(con, "SELECT count(*) FROM (SELECT 1 FROM identities LIMIT 1)")
     no_aliases = not fetch_scalar(
         con, "SELECT count(*) FROM (SELECT 1 FROM profile_aliases LIMIT 1)"
