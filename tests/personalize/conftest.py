@@ -18,6 +18,36 @@ AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 STRATEGIES = {s.name: s for s in builtin_strategies()}
 
 
+def lift_placement(holdout: float) -> dict[str, object]:
+    """Placement ``t``: co-occurrence recommendations, else a static default, web (no consent
+    needed), with ``holdout`` of people getting the default: what the lift tests decide."""
+    return {
+        "key": "t",
+        "channel": "web",
+        "holdout": holdout,
+        "default": "d",
+        "variants": [
+            {"id": "d", "kind": "static", "content": "x"},
+            {"id": "r", "kind": "recommendation", "strategy": "co_occurrence"},
+        ],
+        "rules": [{"variant": "r", "params": {"min_events": 1}}],
+    }
+
+
+def decide_lift_placement(store: Store, *, people: int, seed: int, holdout: float) -> Store:
+    """Fill ``store`` with a synthetic population, its neighbours, and batch decisions for
+    :func:`lift_placement` (the decisions lift compares)."""
+    from martech.personalize.batch import decide_batch
+    from martech.personalize.neighbours import refresh_neighbours
+    from martech.population import generate, write_store
+
+    write_store(store, generate(people, seed=seed, as_of=AS_OF))
+    refresh_neighbours(store)
+    ctx = DecideContext.from_store(store, parse_placements([lift_placement(holdout)]), now=AS_OF)
+    decide_batch(store, "t", context=ctx)
+    return store
+
+
 @pytest.fixture(scope="session")
 def pop_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """A 3,000-person synthetic population with neighbours computed (shared, treat as read-only)."""

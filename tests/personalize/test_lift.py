@@ -4,36 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from martech.personalize.batch import decide_batch
-from martech.personalize.decide import DecideContext
 from martech.personalize.lift import lift, plant_lift
-from martech.personalize.neighbours import refresh_neighbours
-from martech.personalize.placements import parse_placements
-from martech.population import generate, write_store
 from martech.store import Store
 
-from .conftest import AS_OF
-
-TEST = {
-    "key": "t",
-    "channel": "web",
-    "holdout": 0.5,
-    "default": "d",
-    "variants": [
-        {"id": "d", "kind": "static", "content": "x"},
-        {"id": "r", "kind": "recommendation", "strategy": "co_occurrence"},
-    ],
-    "rules": [{"variant": "r", "params": {"min_events": 1}}],
-}
+from .conftest import decide_lift_placement
 
 
 @pytest.fixture
 def decided(martech_store: Store) -> Store:
-    write_store(martech_store, generate(6000, seed=3, as_of=AS_OF))
-    refresh_neighbours(martech_store)
-    ctx = DecideContext.from_store(martech_store, parse_placements([TEST]), now=AS_OF)
-    decide_batch(martech_store, "t", context=ctx)
-    return martech_store
+    return decide_lift_placement(martech_store, people=6000, seed=3, holdout=0.5)
 
 
 def test_the_interval_recovers_a_planted_uplift_for_the_treated_tactic_only(decided: Store) -> None:

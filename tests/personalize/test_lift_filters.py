@@ -10,37 +10,17 @@ import pytest
 
 from martech.cli import main
 from martech.errors import ConfigError
-from martech.personalize.batch import decide_batch
-from martech.personalize.decide import DecideContext
 from martech.personalize.lift import lift
-from martech.personalize.neighbours import refresh_neighbours
-from martech.personalize.placements import parse_placements
-from martech.population import generate, write_store
 from martech.store import Store
 
-from .conftest import AS_OF
-
-TEST = {
-    "key": "t",
-    "channel": "web",
-    "holdout": 0.5,
-    "default": "d",
-    "variants": [
-        {"id": "d", "kind": "static", "content": "x"},
-        {"id": "r", "kind": "recommendation", "strategy": "co_occurrence"},
-    ],
-    "rules": [{"variant": "r", "params": {"min_events": 1}}],
-}
+from .conftest import decide_lift_placement
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("lift")
     with Store(path / "martech.duckdb") as store:
-        write_store(store, generate(400, seed=5, as_of=AS_OF))
-        refresh_neighbours(store)
-        ctx = DecideContext.from_store(store, parse_placements([TEST]), now=AS_OF)
-        decide_batch(store, "t", context=ctx)
+        decide_lift_placement(store, people=400, seed=5, holdout=0.5)
     return path
 
 

@@ -8,39 +8,21 @@ import pytest
 
 from martech.cli import main
 from martech.errors import ConfigError
-from martech.personalize.batch import decide_batch
-from martech.personalize.decide import DecideContext
 from martech.personalize.lift import _mean, _rate, _z, lift, plant_lift, wilson
-from martech.personalize.neighbours import refresh_neighbours
-from martech.personalize.placements import parse_placements
-from martech.population import generate, write_store
 from martech.store import Store
 
-from .conftest import AS_OF
+from .conftest import decide_lift_placement
 
 Z = _z(0.95)
-#: A small holdout (10%), as in the reviewer's email_hero: few holdout people, few conversions.
-SMALL_HOLDOUT = {
-    "key": "t",
-    "channel": "web",
-    "holdout": 0.1,
-    "default": "d",
-    "variants": [
-        {"id": "d", "kind": "static", "content": "x"},
-        {"id": "r", "kind": "recommendation", "strategy": "co_occurrence"},
-    ],
-    "rules": [{"variant": "r", "params": {"min_events": 1}}],
-}
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("lift_intervals")
     with Store(path / "martech.duckdb") as store:
-        write_store(store, generate(3000, seed=7, as_of=AS_OF))
-        refresh_neighbours(store)
-        ctx = DecideContext.from_store(store, parse_placements([SMALL_HOLDOUT]), now=AS_OF)
-        decide_batch(store, "t", context=ctx)
+        # A small holdout (10%), as in the reviewer's email_hero: few holdout people, few
+        # conversions.
+        decide_lift_placement(store, people=3000, seed=7, holdout=0.1)
         # Conversions for the treated only: every holdout arm has none.
         plant_lift(store, base_rate=0.0, uplift=0.006, seed=5)
     return path
