@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError, SegmentDefinitionError, StoreError
-from .app import console, err_console, open_store, print_json, state
+from .app import console, err_console, open_store, plural, print_json, state
 
 if TYPE_CHECKING:
     from ..models import RuleSegment
@@ -61,11 +61,6 @@ def read_definitions(file: Path | None, examples: bool = False) -> list[RuleSegm
                 "packaged examples)"
             )
     return load_segments(file)
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 segment``, ``2 segments``."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def check_against_store(store: Store, segments: list[RuleSegment]) -> list[SegmentWarning]:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from .app import console, err_console, open_store, print_json, print_table
-from .segments import EXAMPLES_OPTION, FILE_OPTION, plural
+from .app import console, err_console, open_store, plural, print_json, print_table
+from .segments import EXAMPLES_OPTION, FILE_OPTION
 
 if TYPE_CHECKING:
     from ..models import RuleSegment
