@@ -127,11 +127,12 @@ class ContentfulConnector(Connector):
         eid = entry_id(v)
         ours = localize(variant_fields(v), self.config.locale)
         path = f"{self._entries}/{eid}"
+        created = False
         for attempt in (1, 2):
             current = await self._current(path)
             fields = ours if current is None else _overlay(current.get("fields") or {}, ours)
             if current is not None and _published_as(current, fields):
-                return PublishedContent(vendor_id=eid, action="unchanged")
+                return PublishedContent(vendor_id=eid, action="created" if created else "unchanged")
             body = {"fields": fields}
             version = None if current is None else int(current["sys"]["version"])
             headers = (
@@ -139,27 +140,35 @@ class ContentfulConnector(Connector):
                 if version is None
                 else {"X-Contentful-Version": str(version)}
             )
+            step = "updated"
             try:
                 saved = await self._cma("PUT", path, json=body, headers=headers)
+                created = created or version is None
+                new_version = int(saved.data["sys"]["version"])
+                step = "published"
+                await self._cma(
+                    "PUT", f"{path}/published", headers={"X-Contentful-Version": str(new_version)}
+                )
             except FatalVendorError as exc:
-                if exc.status == 409 and attempt == 1:
-                    self.conflicts += 1  # edited in between: re-read the version, retry once
+                if exc.status != 409:
+                    raise
+                if attempt == 1:
+                    # Edited in between (before our save, or between the save and the publish):
+                    # re-read the version and retry once.
+                    self.conflicts += 1
                     continue
-                if exc.status == 409:
-                    raise FatalVendorError(
-                        f"contentful: entry {eid!r} changed again while being updated "
-                        "(409 VersionMismatch twice); re-run the push",
-                        vendor="contentful",
-                        status=409,
-                    ) from None
-                raise
-            new_version = int(saved.data["sys"]["version"])
-            await self._cma(
-                "PUT", f"{path}/published", headers={"X-Contentful-Version": str(new_version)}
-            )
-            return PublishedContent(
-                vendor_id=eid, action="created" if version is None else "updated"
-            )
+                live = (
+                    "saved as a draft but not published (the Delivery API does not serve it)"
+                    if step == "published"
+                    else "not saved"
+                )
+                raise FatalVendorError(
+                    f"contentful: entry {eid!r} changed again while being {step} "
+                    f"(409 VersionMismatch twice); {live}; re-run the push",
+                    vendor="contentful",
+                    status=409,
+                ) from None
+            return PublishedContent(vendor_id=eid, action="created" if created else "updated")
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def unpublish(self, vendor_ids: Sequence[str]) -> list[str]:

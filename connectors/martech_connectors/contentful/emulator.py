@@ -7,7 +7,9 @@ single-locale fields (``locale=`` given) on the CDA, ``{"sys": {"type": "Array"}
 ``-Remaining`` / ``-Reset`` and 429 ``RateLimitExceeded`` with ``X-Contentful-RateLimit-Reset``.
 
 Knobs for tests: ``conflicts_on_put`` makes the next N entry PUTs meet a concurrent edit (the
-version moves on, the PUT gets 409 VersionMismatch); ``cma_rate`` is the CMA requests per second.
+version moves on, the PUT gets 409 VersionMismatch); ``conflicts_on_publish`` does the same to the
+next N publish requests (an edit saved between a PUT and its publish); ``cma_rate`` is the CMA
+requests per second.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class ContentfulEmulator(Emulator):
         self.entries: dict[str, dict[str, Any]] = {}
         self.published: dict[str, dict[str, Any]] = {}
         self.conflicts_on_put = 0
+        self.conflicts_on_publish = 0
         self.writes = 0
         self.window = FixedWindow(cma_rate, 1.0, clock) if cma_rate else None
         self._ids = itertools.count(1)
@@ -223,6 +226,10 @@ class ContentfulEmulator(Emulator):
             current = self.entries.get(eid)
             if current is None:
                 return self.fail(404, "NotFound", "The resource could not be found.")
+            if self.conflicts_on_publish > 0 and request.method == "PUT":
+                # Someone else saved the entry between our save and this publish.
+                self.conflicts_on_publish -= 1
+                current["sys"]["version"] += 1
             if sent is None or not sent.isdigit() or int(sent) != current["sys"]["version"]:
                 return self.fail(
                     409,
