@@ -35,7 +35,14 @@ from ..errors import (
 )
 from .budget import Budget, budget_for
 from .redact import redact
-from .retry import CLASSIFY_HOOKS, RetryPolicy, classify_status, parse_retry_after, wait_hint
+from .retry import (
+    CLASSIFY_HOOKS,
+    RetryPolicy,
+    bounded_hint,
+    classify_status,
+    parse_retry_after,
+    wait_hint,
+)
 
 if TYPE_CHECKING:
     import tenacity
@@ -381,7 +388,7 @@ class HttpClient:
         if outcome == "retriable":
             raise RetriableVendorError(
                 message,
-                retry_after=parse_retry_after(r.headers.get("Retry-After")),
+                retry_after=bounded_hint(parse_retry_after(r.headers.get("Retry-After"))),
                 vendor=self.vendor,
                 status=status,
                 response=r,

@@ -14,6 +14,7 @@ Every wait is capped by :attr:`RetryPolicy.max_wait`, and the whole retry loop b
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,19 @@ WaitHook = Callable[[Mapping[str, str], Any], float | None]
 #: ``hook(status, data) -> Outcome | None``: overrides the status-code classification
 #: (Meta answers throttling with HTTP 400 and Graph error code 17/613/80003).
 ClassifyHook = Callable[[int, Any], Outcome | None]
+
+#: The longest wait a vendor's hint can ask for (a week). Longer hints (``Retry-After: 1e300``, a
+#: date in year 9999, a hook's mistake) are capped here, so ``now + hint`` is always a datetime.
+MAX_HINT_SECONDS = 7 * 24 * 3600.0
+
+
+def bounded_hint(seconds: float | None) -> float | None:
+    """``seconds`` as a usable wait: None if not a finite number >= 0, else at most a week."""
+    if seconds is None or not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        return None
+    if seconds < 0:
+        return None
+    return min(float(seconds), MAX_HINT_SECONDS)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -97,6 +111,8 @@ def hubspot_wait(headers: Mapping[str, str], data: Any) -> float | None:
         ms = float(interval)
     except ValueError:
         return None
+    if not math.isfinite(ms) or ms <= 0:
+        return None
     if remaining is not None and remaining.strip() not in ("0", ""):
         # Budget left in the burst window: the 429 came from another policy (daily, search).
         policy = data.get("policyName") if isinstance(data, dict) else None
@@ -162,21 +178,26 @@ class RetryPolicy:
 def wait_hint(
     vendor: str, headers: Mapping[str, str], data: Any, *, now: datetime | None = None
 ) -> float | None:
-    """What the vendor asked us to wait: Retry-After first, then the vendor's hook, else None."""
+    """What the vendor asked us to wait: Retry-After first, then the vendor's hook, else None.
+
+    Capped at :data:`MAX_HINT_SECONDS`; a hook's negative or non-finite answer counts as none.
+    """
     seconds = parse_retry_after(_header(headers, "Retry-After"), now=now)
     if seconds is not None:
-        return seconds
+        return bounded_hint(seconds)
     hook = WAIT_HOOKS.get(vendor)
-    return hook(headers, data) if hook is not None else None
+    return bounded_hint(hook(headers, data)) if hook is not None else None
 
 
 __all__ = [
     "CLASSIFY_HOOKS",
+    "MAX_HINT_SECONDS",
     "WAIT_HOOKS",
     "ClassifyHook",
     "Outcome",
     "RetryPolicy",
     "WaitHook",
+    "bounded_hint",
     "classify_status",
     "contentful_wait",
     "hubspot_wait",
