@@ -412,10 +412,13 @@ async def _writer(
 ) -> None:
     """Commit finished batches in order of arrival; drain what queued up into one transaction.
 
-    With fewer than ``group`` waiting, wait :data:`COMMIT_LINGER` first so more join it.
+    With fewer than ``group`` waiting, wait :data:`COMMIT_LINGER` first so more join it. A
+    commit (or dead-letter write) that fails stops the run with that error; the writer then only
+    drains the queue, so no batch task waits on it forever and no later batch is recorded.
     """
     con = run.store.con
     done = False
+    failed = False
     while not done:
         first = await queue.get()
         records = [] if first is None else [first]
@@ -428,20 +431,29 @@ async def _writer(
                 done = True
             else:
                 records.append(nxt)
-        if records:
-            await db(ledger.commit_batches, con, run.run_id, records)
-            run.committed.extend(r.batch for r in records)
-            if run.dead_letter is not None:
-                for rec in records:
-                    bad = {
-                        k: r or "rejected"
-                        for k, s, r in zip(rec.keys, rec.states, rec.reasons, strict=True)
-                        if s == "rejected"
-                    }
-                    if bad:
-                        run.dead_letter.write_many(
-                            run.run_id, run.connector.name, run.audience, "rejected", bad
-                        )
+        if records and not failed:
+            try:
+                await db(ledger.commit_batches, con, run.run_id, records)
+                run.committed.extend(r.batch for r in records)
+                if run.dead_letter is not None:
+                    _dead_letter(run, records)
+            except Exception as exc:
+                failed = True
+                _stop(run, _Stop("interrupted", f"{type(exc).__name__}: {exc}", error=exc))
+
+
+def _dead_letter(run: _Run, records: Sequence[ledger.BatchRecord]) -> None:
+    assert run.dead_letter is not None
+    for rec in records:
+        bad = {
+            k: r or "rejected"
+            for k, s, r in zip(rec.keys, rec.states, rec.reasons, strict=True)
+            if s == "rejected"
+        }
+        if bad:
+            run.dead_letter.write_many(
+                run.run_id, run.connector.name, run.audience, "rejected", bad
+            )
 
 
 async def _one(
