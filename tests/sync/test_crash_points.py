@@ -199,3 +199,22 @@ def test_a_crash_while_splitting_a_refused_batch_then_resume_is_exact(
     state = fetch_scalar(store.con, "SELECT state FROM sync_ledger WHERE profile_id = ?", [bad])
     assert state == "rejected"
     assert {(r["key"], r["status"]) for r in read_dead_letters(letters)} == {(bad, "rejected")}
+
+
+def test_a_crash_while_writing_the_dead_letter_file_loses_no_line(
+    store: Store, make_connector, make_people, tmp_path, monkeypatch
+) -> None:
+    emulator = ReferenceEmulator(strict_batches=True)
+    bad = broken_member(store, make_people)
+    spec = SyncSpec(audience="a", members=ids(199) | {bad})
+    letters = tmp_path / "dead.jsonl"
+    letters.write_bytes(b'{"run_id": "old", "key": "p0')  # what a kill mid-write leaves
+    with monkeypatch.context() as m:
+        crash_on(m, DeadLetter, "write_many", 1)
+        with pytest.raises(Crash):
+            apply(store, make_connector(emulator), spec, dead_letter=letters)
+    result = apply(store, make_connector(emulator), spec, dead_letter=letters)
+    assert result.complete
+    assert emulator.members("a") == emails(199)
+    assert emulator.duplicate_adds == 0
+    assert {(r["key"], r["status"]) for r in read_dead_letters(letters)} == {(bad, "rejected")}

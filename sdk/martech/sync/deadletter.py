@@ -4,6 +4,12 @@ Lines carry the run, destination, audience, the member's martech key, the status
 never sent, e.g. no consent or no usable identity; ``rejected``: the vendor refused it) and the
 reason, redacted. No identities, emails or phones are written: the key finds the profile in the
 store, which is where the PII already lives.
+
+Lines are appended after their batch is committed to the ledger. A kill in the middle of an
+append can leave a torn last line: the next append starts on a fresh line, and
+:func:`read_dead_letters` skips a line that is not whole JSON. A line lost that way is not lost
+for good: the ledger keeps the member ``rejected``, so the next run sends it again and, if the
+vendor still refuses it, writes it again.
 """
 
 from __future__ import annotations
@@ -46,17 +52,29 @@ class DeadLetter:
             for key, reason in sorted(items.items())
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as fh:
+        with self.path.open("ab+") as fh:
+            if fh.tell() > 0:
+                fh.seek(-1, 2)
+                if fh.read(1) != b"\n":
+                    lines = b"\n" + lines  # a torn line from a kill stays on its own
             fh.write(lines)
         self.count += len(items)
 
 
 def read_dead_letters(path: str | Path) -> list[dict[str, str]]:
-    """The records in a dead-letter file, oldest first."""
+    """The records in a dead-letter file, oldest first; a torn line (a kill mid-append) is
+    skipped."""
     p = Path(path)
     if not p.exists():
         return []
-    return [orjson.loads(line) for line in p.read_bytes().splitlines() if line.strip()]
+    records = []
+    for line in p.read_bytes().splitlines():
+        if line.strip():
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+    return records
 
 
 __all__ = ["DeadLetter", "read_dead_letters"]
