@@ -5,7 +5,9 @@ person's own row, written to the vendor's per-contact fields; who is sent is :mo
 rule (email identity, email consent, not in the holdout).
 
 Never a half-published placement: every variant is validated by the connector (``validate_content``)
-before the first write, so a bad variant stops the push with nothing sent. Re-publishing content
+before the first write, so a bad variant stops the push with nothing sent. A vendor error at
+variant k (a 401, a version conflict, 5xx past the retries) is raised with the variants already
+live and those not published named in its message. Re-publishing content
 the CMS already holds writes nothing: each variant comes back ``created``, ``updated`` or
 ``unchanged`` (:class:`~martech.connector.PublishedContent`).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MartechError
 
 if TYPE_CHECKING:
     from ..connector import Connector, PublishedContent
@@ -44,11 +46,34 @@ async def push_variants(connector: Connector, placement: Placement) -> dict[str,
         validate(placement.variants)
     out: dict[str, PublishedContent] = {}
     for variant in placement.variants:
-        done = await connector.push_content(variant)
+        try:
+            done = await connector.push_content(variant)
+        except MartechError as exc:
+            _say_what_is_live(exc, placement, variant.id, out)
+            raise
         out[variant.id] = (
             done if isinstance(done, PublishedContent) else PublishedContent(vendor_id=done)
         )
     return out
+
+
+def _say_what_is_live(
+    exc: MartechError, placement: Placement, failed: str, done: dict[str, PublishedContent]
+) -> None:
+    """Add to ``exc``'s message which variant failed and which are already live, so a push that
+    stops at variant k is not mistaken for all or nothing. The error keeps its class (and exit
+    code); its message stays the vendor's answer, redacted as before."""
+    ids = [v.id for v in placement.variants]
+    rest = ", ".join(ids[ids.index(failed) :])
+    if done:
+        live = ", ".join(f"{v} ({p.action})" for v, p in done.items())
+        where = (
+            f"{len(done)} of {len(ids)} published before it: {live}; not published: {rest}; "
+            "re-run the push once fixed (what is live comes back unchanged)"
+        )
+    else:
+        where = "nothing published"
+    exc.args = (f"{exc}; variant {failed!r} of {placement.key} failed; {where}",)
 
 
 def push_placement(
@@ -113,12 +138,19 @@ def push_placement(
     async def go() -> dict[str, PublishedContent]:
         async with connector:
             done = await push_variants(connector, placement)
-            if listed is not None:
-                live = await listed(placement.key)
-                stale.update({v: live[v] for v in sorted(live) if v not in done})
-                if unpublish_missing and stale and unpublish is not None:
-                    await unpublish(list(stale.values()))
-                    unpublished.extend(stale)
+            try:
+                if listed is not None:
+                    live = await listed(placement.key)
+                    stale.update({v: live[v] for v in sorted(live) if v not in done})
+                    if unpublish_missing and stale and unpublish is not None:
+                        await unpublish(list(stale.values()))
+                        unpublished.extend(stale)
+            except MartechError as exc:
+                exc.args = (
+                    f"{exc}; all {len(done)} variants of {placement.key} are published, "
+                    "but listing or unpublishing the ones the YAML no longer has failed",
+                )
+                raise
             return done
 
     published = run_sync(go())
