@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("martech.http")
 T = TypeVar("T")
 
+#: Headers that carry a credential: learned as secrets to redact, and part of the budget key.
+_KEY_HEADERS = ("x-api-key", "api-key", "apikey")
+_CREDENTIAL_HEADERS = ("authorization", *_KEY_HEADERS)
+
 
 class Response:
     """A finished response: status, headers, raw bytes and the body parsed once with orjson."""
@@ -173,23 +177,48 @@ class HttpClient:
         self._rng = random.Random()
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.budget: Budget | None = None
-        if limits is not None:
-            if budget_key is None:
-                auth = self.headers.get("Authorization") or self.headers.get("authorization") or ""
-                digest = hashlib.sha256(auth.encode()).hexdigest()[:16]
-                budget_key = f"{httpx.URL(self.base_url).host}#{digest}"
-            self.budget = budget_for(budget_key, limits)
+        self._budget_key = budget_key
+        self._budgets: dict[str, Budget] = {}
+        #: The budget of the client's own credential (None without ``limits``).
+        self.budget: Budget | None = self.budget_for(None)
 
     # ------------------------------------------------------------------------------ plumbing
 
     def _learn_secrets(self, headers: Mapping[str, str]) -> None:
         for name, value in headers.items():
-            if name.lower() in ("authorization", "x-api-key", "api-key", "apikey"):
+            if name.lower() in _CREDENTIAL_HEADERS:
                 self._secrets.add(value)
                 _, _, credential = value.partition(" ")
                 if credential:
                     self._secrets.add(credential)
+
+    def budget_for(self, headers: Mapping[str, str] | None) -> Budget | None:
+        """The shared budget a request with these extra ``headers`` draws from.
+
+        Keyed by host and a hash of the credential the request carries: the client's own
+        headers, overridden by the request's (connectors that send Authorization per request
+        still get one budget per token). An explicit ``budget_key`` is one budget for all.
+        """
+        if self.limits is None:
+            return None
+        if self._budget_key is not None:
+            material = ""
+        else:
+            merged = {name.lower(): value for name, value in self.headers.items()}
+            if headers:
+                merged.update((name.lower(), value) for name, value in headers.items())
+            # Authorization alone hashes as before; other credential headers are appended.
+            material = merged.get("authorization", "") + "".join(
+                f"\n{name}:{merged[name]}" for name in _KEY_HEADERS if merged.get(name)
+            )
+        budget = self._budgets.get(material)
+        if budget is None:
+            key = self._budget_key
+            if key is None:
+                digest = hashlib.sha256(material.encode()).hexdigest()[:16]
+                key = f"{httpx.URL(self.base_url).host}#{digest}"
+            budget = self._budgets[material] = budget_for(key, self.limits)
+        return budget
 
     def redact(self, text: str) -> str:
         """``redact(text)`` plus this client's own credentials."""
@@ -348,8 +377,11 @@ class HttpClient:
         body: bytes | None,
         headers: dict[str, str],
     ) -> Response:
+        budget = self.budget
+        if headers and any(name.lower() in _CREDENTIAL_HEADERS for name in headers):
+            budget = self.budget_for(headers)
         slot: AbstractAsyncContextManager[None] = (
-            self.budget.slot() if self.budget is not None else nullcontext()
+            budget.slot() if budget is not None else nullcontext()
         )
         where = f"{self.vendor}: {method} {self._show(path)}"
         async with slot:
