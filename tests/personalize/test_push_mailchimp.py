@@ -210,7 +210,7 @@ def test_values_fill_every_slot_and_cut_long_text() -> None:
     r = Recipient("p1", "a@b.co", "x", "v", "personalization", "t", "c" * 999, items)
     values = recommendation_values(r, urls=True)
     assert set(values) == {tag for tag, _ in recommendation_fields(urls=True)}
-    assert values["REC1"] == "n" * 255
+    assert values["REC1"] == "n" * 254 + "…"  # cut visibly, within 255
     assert values["REC2"] == "I1"  # no catalogue name: the id
     assert [values[f"REC{i}ID"] for i in range(1, 6)] == ["I0", "I1", "I2", "I3", "I4"]
     assert values["REC1URL"] == ""

@@ -61,6 +61,7 @@ from .mapping import (
     split_by_email,
     subscribe_body,
     subscriber_hash,
+    values_left_blank,
 )
 
 if TYPE_CHECKING:
@@ -503,7 +504,9 @@ class MailchimpConnector(Connector):
 
         Fields are created first if missing (a second push creates none); then batch subscribe
         (``update_existing: true``, ``status_if_new`` for people not yet on the list), 500 a call.
-        Every slot is written, empty past a person's items. Per-item errors are reported with
+        Every slot is written, empty past a person's items. Text longer than a merge field holds
+        (255) is cut with "…"; a longer item id or url is left blank, never cut, and counted in
+        ``values_left_blank``. Per-item errors are reported with
         the profile id and the vendor's reason, addresses masked; they are not retried here
         (429 and 5xx answers are, by the HTTP client).
         """
@@ -515,6 +518,7 @@ class MailchimpConnector(Connector):
         created, n = await self.ensure_merge_fields(recommendation_fields(urls=urls), existing)
         requests += n
         status = self.config.status_if_new
+        blank = sum(values_left_blank(m, urls=urls) for m in members)
 
         async def one(chunk: Sequence[Recipient]) -> tuple[int, int, int, list[dict[str, str]]]:
             by_email: dict[str, str] = {}
@@ -561,6 +565,7 @@ class MailchimpConnector(Connector):
             "rejected": len(errors),
             "errors": errors,
             "merge_fields_created": created,
+            "values_left_blank": blank,
             "requests": requests,
         }
 

@@ -248,7 +248,8 @@ def rejected_by_key(data: Any, by_email: Mapping[str, str]) -> dict[str, str]:
 
 #: Item slots written per person: REC1..REC5 (label), REC1ID..REC5ID, REC1URL..REC5URL.
 REC_SLOTS = 5
-#: Longest value a text merge field holds; longer values are cut.
+#: Longest value a text merge field holds. Longer text is cut, ending in "…"; a longer id or url
+#: is left blank instead (a cut url is a broken link, a cut id names another item).
 MAX_TEXT = 255
 
 
@@ -268,7 +269,15 @@ def recommendation_fields(*, urls: bool) -> list[tuple[str, str]]:
 
 
 def _text(value: str | None) -> str:
-    return (value or "")[:MAX_TEXT]
+    """Readable text, cut to fit with a visible "…"."""
+    text = value or ""
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _whole(value: str | None) -> str:
+    """An id or url: whole, or blank if it does not fit (never cut)."""
+    text = value or ""
+    return text if len(text) <= MAX_TEXT else ""
 
 
 def recommendation_values(recipient: Recipient, *, urls: bool) -> dict[str, str]:
@@ -279,10 +288,19 @@ def recommendation_values(recipient: Recipient, *, urls: bool) -> dict[str, str]
     for i in range(1, REC_SLOTS + 1):
         item = items[i - 1] if i <= len(items) else None
         out[f"REC{i}"] = _text(item.label if item else None)
-        out[f"REC{i}ID"] = _text(item.item_id if item else None)
+        out[f"REC{i}ID"] = _whole(item.item_id if item else None)
         if urls:
-            out[f"REC{i}URL"] = _text(item.url if item else None)
+            out[f"REC{i}URL"] = _whole(item.url if item else None)
     return out
+
+
+def values_left_blank(recipient: Recipient, *, urls: bool) -> int:
+    """How many of this person's item ids and urls :func:`recommendation_values` leaves blank
+    because they are longer than a text merge field holds."""
+    values = [item.item_id for item in recipient.items[:REC_SLOTS]]
+    if urls:
+        values += [item.url for item in recipient.items[:REC_SLOTS] if item.url]
+    return sum(len(v) > MAX_TEXT for v in values)
 
 
 # ------------------------------------------------------------------------------ pull cursors
@@ -363,4 +381,5 @@ __all__ = [
     "subscriber_hash",
     "tag_for_trait",
     "trait_for_tag",
+    "values_left_blank",
 ]
