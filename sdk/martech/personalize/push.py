@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, MartechError
+from ..errors import AuthError, ConfigError, MartechError, VendorError
 
 if TYPE_CHECKING:
     from ..connector import Connector, PublishedContent
@@ -118,7 +118,17 @@ def push_placement(
                 return dict(await push_recs(members))
 
         run_id = uuid.uuid4().hex
-        sent = run_sync(send())
+        try:
+            sent = run_sync(send())
+        except VendorError as exc:
+            if isinstance(exc, AuthError):  # refused at the first request: nothing written
+                raise
+            exc.args = (
+                f"{exc}; the push of {placement.key} to {to} stopped part-way: some of the "
+                f"{len(members)} people may already hold their new values, none is recorded as "
+                "sent; re-run the push (it writes the same values again)",
+            )
+            raise
         refused = {e.get("profile_id") for e in sent.get("errors") or [] if isinstance(e, dict)}
         record_sent(store, *ledger, [m for m in members if m.profile_id not in refused], run_id)
         return {
