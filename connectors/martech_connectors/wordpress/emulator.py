@@ -142,11 +142,10 @@ class WordPressEmulator(Emulator):
         r.headers["X-WP-Total"] = str(total)
         r.headers["X-WP-TotalPages"] = str(pages)
         links = []
-        base = str(request.url.remove_query_params("page"))
         if page < pages:
-            links.append(f'<{base}&page={page + 1}>; rel="next"')
+            links.append(f'<{request.url.include_query_params(page=page + 1)}>; rel="next"')
         if page > 1:
-            links.append(f'<{base}&page={page - 1}>; rel="prev"')
+            links.append(f'<{request.url.include_query_params(page=page - 1)}>; rel="prev"')
         if links:
             r.headers["Link"] = ", ".join(links)
         return r
