@@ -310,11 +310,7 @@ class MetaEmulator(Emulator):
             "paging": {"cursors": {"before": str(start), "after": str(start + len(page))}},
         }
         if start + len(page) < len(rows):
-            doc["paging"]["next"] = (
-                f"{request.url.remove_query_params('after')}&after={start + len(page)}"
-                if request.url.query
-                else f"{request.url}?after={start + len(page)}"
-            )
+            doc["paging"]["next"] = str(request.url.include_query_params(after=start + len(page)))
         return json_response(doc)
 
     async def audience(self, request: Request) -> Response:
