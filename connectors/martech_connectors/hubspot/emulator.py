@@ -208,10 +208,17 @@ class HubSpotEmulator(Emulator):
         }
 
     def rate_limited(
-        self, retry_after: str | None = None, policy: str = "TEN_SECONDLY_ROLLING"
+        self,
+        retry_after: str | None = None,
+        policy: str = "TEN_SECONDLY_ROLLING",
+        remaining: int = 0,
     ) -> Response:
-        """HubSpot's 429 body [C3]; Retry-After only when a fault asks for one [U]."""
-        headers = self._headers(0)
+        """HubSpot's 429 body [C3]; Retry-After only when a fault asks for one [U].
+
+        ``remaining`` is the burst window's: 0 when the burst limit refused, what is left of it
+        when another policy (the search limit) did, so a client can tell the two apart.
+        """
+        headers = self._headers(remaining)
         if retry_after is not None:
             headers["Retry-After"] = retry_after
         body = {
@@ -260,7 +267,8 @@ class HubSpotEmulator(Emulator):
             if search and self.search_window is not None:
                 allowed, _, _ = self.search_window.hit()
                 if not allowed:
-                    return self.rate_limited(None, policy="SECONDLY")  # [U] policy name
+                    # [U] policy name
+                    return self.rate_limited(None, policy="SECONDLY", remaining=remaining or 0)
             response = await handler(request)
             response.headers.update(self._headers(remaining))
             return response
