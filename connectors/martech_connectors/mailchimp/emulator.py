@@ -513,7 +513,7 @@ class MailchimpEmulator(Emulator):
                     f"count must be between 1 and {MAX_COUNT}; offset must be >= 0.",
                 ),
             )
-        pages = self.faults.pages
+        pages = self.faults.pages if self.fault_state.applies(request.url.path) else "normal"
         if (pages == "loop" and offset >= count) or (pages == "duplicate" and offset == count):
             offset = 0
         return count, offset, None
