@@ -73,3 +73,27 @@ def test_a_second_conflict_on_publish_is_an_error_saying_it_is_not_live(
         run_sync(c.push_content(variant))
     assert caught.value.status == 409
     assert MANAGEMENT_TOKEN not in str(caught.value)
+
+
+def test_a_422_names_the_fields_contentful_refused(emulator: ContentfulEmulator) -> None:
+    """Contentful's own message is only "Validation error"; the ``details`` say what to fix."""
+    config = ContentfulConfig(
+        space_id=DEFAULT_SPACE,
+        management_token=MANAGEMENT_TOKEN,
+        delivery_token=DELIVERY_TOKEN,
+        base_url=BASE,
+        delivery_url=f"{BASE}/cdn",
+        locale="de-DE",  # a locale the space does not have
+    )  # type: ignore[arg-type]
+    c = ContentfulConnector(
+        config=config, http=HttpClient(base_url=BASE, transport=emulator.transport(),
+                                       vendor="contentful")
+    )  # fmt: skip
+    with pytest.raises(FatalVendorError) as caught:
+        run_sync(push_variants(c, HERO))
+    message = str(caught.value)
+    assert caught.value.status == 422
+    assert "Validation error" in message
+    assert "fields.placement: Fields are keyed by locale: en-US" in message
+    assert "nothing published" in message
+    assert MANAGEMENT_TOKEN not in message
