@@ -139,6 +139,7 @@ def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
         "requests": p.requests,
         "estimated_seconds": p.estimated_seconds,
         "daily_quota": p.daily_quota,
+        "match_quality": prepared.match_quality,
     }
 
 
@@ -172,6 +173,16 @@ def show_plan(data: dict[str, Any]) -> None:
     )
     for reason, n in sorted(data["invalid_reasons"].items()):
         console.print(f"  not sent: {n:,} {escape(str(reason))}")
+    quality = data.get("match_quality")
+    if quality:
+        console.print(
+            f"  match quality: {quality.get('members', 0):,} eligible, "
+            f"{quality.get('valid_email', 0):,} valid email, "
+            f"{quality.get('valid_phone', 0):,} valid phone, "
+            f"{quality.get('duplicates', 0):,} duplicates after normalization; minimum "
+            f"{quality.get('minimum', 0):,}: "
+            + ("ok" if quality.get("meets_minimum") else "too small, adds wait")
+        )
     quota = data.get("daily_quota")
     if quota and data["requests"] > quota:
         days = -(-data["requests"] // quota)

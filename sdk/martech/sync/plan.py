@@ -13,6 +13,10 @@ reason that applies is reported):
    has an ``email_complaint`` / ``email_unsubscribe`` event in the store.
 5. ``no_identity:<keys>`` — the profile has none of the identity kinds the destination can match
    on (``Connector.identity_keys``).
+6. ``below_minimum_audience:<n>`` — a connector with a ``match_quality(members)`` pre-flight
+   (Meta) found fewer than its minimum of distinct matchable people among the eligible members:
+   adds and updates wait (removes still go) until the segment is large enough. The report
+   (counts only) is :attr:`PreparedSync.match_quality` and lands in the run's summary.
 
 Everything else is a desired member with a payload (its identities for the destination, plus the
 traits the sync was asked to send) and a payload hash, and the diff against the ledger runs in
@@ -98,6 +102,9 @@ class PreparedSync:
     items: pa.Table
     invalid: dict[str, str] = field(default_factory=dict)
     desired: int = 0
+    #: The connector's match-quality pre-flight over the eligible members (counts only), when it
+    #: has one and the plan adds or updates anyone.
+    match_quality: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         reasons: dict[str, int] = {}
@@ -112,6 +119,7 @@ class PreparedSync:
             "estimated_seconds": self.plan.estimated_seconds,
             "invalid": len(self.invalid),
             "invalid_reasons": reasons,
+            **({"match_quality": self.match_quality} if self.match_quality is not None else {}),
         }
 
 
@@ -325,6 +333,10 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         desired = desired.filter(pc.is_null(reason))
     items, invalid_removes = _diff_items(store, connector, spec, desired)
     invalid.update(invalid_removes)
+    quality = None
+    if not isinstance(connector, type) and hasattr(connector, "match_quality"):
+        quality, items, held = _preflight(store, connector, spec, desired, items)
+        invalid.update(held)
     limits = connector.limits
     if limits.batch_bytes is not None:
         batch = assign_batches(
@@ -369,7 +381,51 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         items=items,
         invalid=invalid,
         desired=desired.num_rows,
+        match_quality=quality,
     )
+
+
+def _preflight(
+    store: Store, connector: Connector, spec: SyncSpec, desired: pa.Table, items: pa.Table
+) -> tuple[dict[str, Any] | None, pa.Table, dict[str, str]]:
+    """(report, items, held back): the connector's match-quality report over every eligible
+    member, and, below its minimum audience size, the adds and updates held back.
+
+    Only when the plan adds or updates someone: an unchanged plan or one that only removes
+    builds no payload, and a removal (consent withdrawn, say) is never held back.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ..connector import MemberBatch
+
+    sending = pc.is_in(items.column("op"), pa.array(["add", "update"]))
+    if not pc.any(sending).as_py():
+        return None, items, {}
+    con = store.con
+    con.register("_martech_wanted", desired)
+    try:
+        payload, params = payload_sql("_martech_wanted", list(connector.identity_keys), spec.traits)
+        rows = query_arrow(
+            con,
+            "SELECT profile_id, identities, coalesce(traits, '{}') AS traits "
+            f"FROM ({payload}) WHERE identities IS NOT NULL ORDER BY profile_id",
+            params,
+        )
+    finally:
+        con.unregister("_martech_wanted")
+    members = MemberBatch(
+        rows.column("profile_id").to_pylist(),
+        rows.column("identities").to_pylist(),
+        rows.column("traits").to_pylist(),
+    )
+    report = connector.match_quality(members)  # type: ignore[attr-defined]
+    data: dict[str, Any] = report.model_dump()
+    if report.meets_minimum:
+        return data, items, {}
+    reason = f"below_minimum_audience:{report.minimum}"
+    held = items.filter(sending).column("profile_id").to_pylist()
+    return data, items.filter(pc.invert(sending)), dict.fromkeys(held, reason)
 
 
 def _check_scope(con: duckdb.DuckDBPyConnection, connector: Connector, audience: str) -> None:
