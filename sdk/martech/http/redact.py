@@ -20,14 +20,20 @@ _AUTH_SCHEME = re.compile(rf"(?i)\b({_SCHEMES})(\s+)[A-Za-z0-9._~+/=:\\-]+")
 # whole value after the scheme up to the closing quote, since a malformed credential may hold
 # spaces or escaped newlines that the token pattern above would stop at.
 _AUTH_QUOTED = re.compile(rf"(?i)(['\"])({_SCHEMES})(\s+)(?:(?!\1)[^\r\n])+(?=\1)")
+# snake_case, kebab-case and camelCase spellings (``access_token``, ``access-token``,
+# ``accessToken``: the patterns are case-insensitive), HubSpot's legacy ``hapikey`` and Meta's
+# ``fb_exchange_token`` query parameters, and cookies in a header dump.
 _SECRET_NAMES = (
-    r"access_token|refresh_token|id_token|token|api_key|apikey|api-key|key|secret|client_secret|"
-    r"password|passwd|authorization|x-api-key|appsecret_proof|signature|sig"
+    r"access[_-]?token|refresh[_-]?token|id[_-]?token|token|api[_-]?key|hapikey|key|secret|"
+    r"client[_-]?secret|private[_-]?key|password|passwd|authorization|x-api-key|appsecret_proof|"
+    r"fb_exchange_token|signature|sig|cookie|set-cookie"
 )
 # name=value in a query string or form body
 _QUERY_SECRET = re.compile(rf"(?i)([?&;\s]|^)({_SECRET_NAMES})=([^&\s#\"']+)")
 # "name": "value" in JSON, and name: value in a header dump
 _JSON_SECRET = re.compile(rf"(?i)(\"(?:{_SECRET_NAMES})\"\s*:\s*\")([^\"]*)(\")")
+# 'name': 'value' in a Python repr (a params dict formatted into a message)
+_REPR_SECRET = re.compile(rf"(?i)('(?:{_SECRET_NAMES})'\s*:\s*')([^']*)(')")
 _HEADER_SECRET = re.compile(rf"(?im)^(\s*(?:{_SECRET_NAMES})\s*:\s*)(.+)$")
 # Mailchimp API keys: 32 hex + -usN; HubSpot private-app tokens: pat-na1-uuid
 _VENDOR_KEYS = re.compile(
@@ -54,6 +60,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}", text)
     text = _JSON_SECRET.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
+    text = _REPR_SECRET.sub(
+        lambda m: m.group(0) if MASK in m.group(2) else f"{m.group(1)}{MASK}{m.group(3)}", text
+    )
     text = _HEADER_SECRET.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _VENDOR_KEYS.sub(MASK, text)
     text = _EMAIL.sub("<email>", text)
