@@ -448,7 +448,12 @@ class MailchimpConnector(Connector):
 
     async def merge_tags(self) -> tuple[set[str], int]:
         """The audience's merge tags and the requests it took (1000 fields a page)."""
-        tags: set[str] = set()
+        types, requests = await self._merge_types()
+        return set(types), requests
+
+    async def _merge_types(self) -> tuple[dict[str, str], int]:
+        """The audience's merge fields as tag -> type (``text``, ``number``, …), and requests."""
+        types: dict[str, str] = {}
         offset = requests = 0
         for _ in range(100):  # Mailchimp caps an audience far below 100 pages of fields
             r = await self._call(
@@ -457,17 +462,23 @@ class MailchimpConnector(Connector):
                 params={
                     "count": 1000,
                     "offset": offset,
-                    "fields": "merge_fields.tag,total_items",
+                    "fields": "merge_fields.tag,merge_fields.type,total_items",
                 },
             )
             requests += 1
             data = r.data if isinstance(r.data, dict) else {}
             fields = data.get("merge_fields") or []
-            tags.update(str(f["tag"]) for f in fields if isinstance(f, dict) and "tag" in f)
+            types.update(
+                {
+                    str(f["tag"]): str(f.get("type") or "text")
+                    for f in fields
+                    if isinstance(f, dict) and "tag" in f
+                }
+            )
             offset += len(fields)
             if not fields or offset >= int(data.get("total_items") or 0):
                 break
-        return tags, requests
+        return types, requests
 
     async def ensure_merge_fields(
         self, wanted: Sequence[tuple[str, str]], existing: set[str] | None = None
@@ -510,12 +521,23 @@ class MailchimpConnector(Connector):
         the profile id and the vendor's reason, addresses masked; they are not retried here
         (429 and 5xx answers are, by the HTTP client).
         """
-        existing, requests = await self.merge_tags()
+        types, requests = await self._merge_types()
+        existing = set(types)
         # url fields once any item has a url; kept (and blanked) once the audience has them.
         urls = any(item.url for m in members for item in m.items) or any(
             t.startswith("REC") and t.endswith("URL") for t in existing
         )
-        created, n = await self.ensure_merge_fields(recommendation_fields(urls=urls), existing)
+        wanted = recommendation_fields(urls=urls)
+        other = [(t, types[t]) for t, _ in wanted if types.get(t, "text") != "text"]
+        if other:
+            # Mailchimp would refuse every person's text in that field: say so before writing.
+            listed = ", ".join(f"{t} is a {kind} field" for t, kind in other)
+            raise ConfigError(
+                f"mailchimp: the audience already has fields the recommendations need as text: "
+                f"{listed}; rename or delete them in Mailchimp (Audience > Settings > Audience "
+                "fields and merge tags), then push again"
+            )
+        created, n = await self.ensure_merge_fields(wanted, existing)
         requests += n
         status = self.config.status_if_new
         blank = sum(values_left_blank(m, urls=urls) for m in members)

@@ -1,6 +1,9 @@
-"""Values longer than a Mailchimp text merge field holds (255 characters): a label is cut with a
+"""The REC* merge fields a recommendation push writes, at their limits.
+
+Values longer than a Mailchimp text merge field holds (255 characters): a label is cut with a
 visible ellipsis; an id or url is never cut (a cut url is a broken link, a cut id names another
-item): it is left blank and counted in the push summary."""
+item): it is left blank and counted in the push summary. A REC* field the audience already has
+with another type stops the push before anyone is written."""
 
 from __future__ import annotations
 
@@ -73,3 +76,20 @@ def test_the_push_counts_the_values_left_blank_and_mailchimp_accepts_the_rest(
     assert stored["REC2URL"] == "https://s/r"
     assert stored["REC1"].endswith("…")
     assert len(stored["REC_TEXT"]) == MAX_TEXT
+
+
+def test_a_rec_field_of_another_type_stops_the_push_before_any_write(
+    emulator: MailchimpEmulator,
+) -> None:
+    """An audience that already has REC2 as a number field would refuse every person's text;
+    the push says which field before writing anyone."""
+    from martech.errors import ConfigError
+
+    emulator.lists[DEFAULT_LIST_ID].declare("REC2", "Score", kind="number")
+    config = MailchimpConfig(api_key=DEFAULT_API_KEY, list_id=DEFAULT_LIST_ID, base_url=BASE)
+    http = HttpClient(base_url=BASE, transport=emulator.transport(), vendor="mailchimp")
+    c = MailchimpConnector(config=config, http=http)
+    with pytest.raises(ConfigError, match=r"REC2 is a number field"):
+        run_sync(c.push_recommendations([recipient(RecommendedItem("I1", "Reel"))]))
+    assert emulator.merge_fields_created == 0
+    assert emulator.requests[f"POST /3.0/lists/{DEFAULT_LIST_ID}"] == 0
