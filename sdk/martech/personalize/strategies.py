@@ -150,10 +150,56 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return repr(value)
+    if isinstance(value, float):
+        return _float_text(value)
+    return _json_text(value)
+
+
+def _float_text(value: float) -> str | None:
+    """A float as DuckDB (yyjson) writes it: the shortest round-trip digits, in fixed notation
+    for decimal exponents -6..20 (``0.000001``, ``100000000000000000000.0``), else ``1e-7`` /
+    ``1.5e300``. Python's ``repr`` switches at other exponents (``1e-07``, ``1e+16``), so a
+    float trait matched a rule or filled a template differently in decide and decide_batch.
+    NaN and infinities are stored as JSON null, so they read as no value."""
+    if not math.isfinite(value):
+        return None
+    from decimal import Decimal
+
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    exponent += len(digits) - len(text)
+    e10 = len(text) - 1 + exponent  # the decimal exponent of the leading digit
+    minus = "-" if sign else ""
+    if text == "0":
+        return f"{minus}0.0"
+    if -6 <= e10 <= 20:
+        fixed = format(Decimal(f"{minus}{text}e{exponent}"), "f")
+        return fixed if "." in fixed else fixed + ".0"
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{minus}{mantissa}e{e10}"
+
+
+def _json_text(value: Any) -> str:
+    """A list or mapping as compact JSON with floats written as :func:`_float_text` does."""
     import orjson
 
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return _float_text(value) or "null"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return (
+            "{"
+            + ",".join(
+                orjson.dumps(str(k)).decode() + ":" + _json_text(v) for k, v in value.items()
+            )
+            + "}"
+        )
     return orjson.dumps(value).decode()
 
 
