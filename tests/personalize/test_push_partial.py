@@ -146,3 +146,33 @@ def test_a_failure_listing_stale_variants_says_every_variant_is_live(
         push_placement(store, placement("a", "b"), "wordpress")
     assert "all 2 variants of promo are published, but listing" in str(caught.value)
     assert len(emulator.items["posts"]) == 2
+
+
+def test_only_the_variants_the_cms_took_down_are_reported_unpublished(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Delivery API is a CDN: it can still list an entry someone unpublished a moment ago.
+    Contentful's unpublish skips such an entry; the report must not claim it took it down."""
+    from martech_connectors.contentful.emulator import ContentfulEmulator
+
+    from .test_push_contentful import connect as contentful
+    from .test_push_contentful import sms
+
+    forget_budgets()
+    emulator = ContentfulEmulator(cma_rate=None)
+    c = contentful(emulator)
+    monkeypatch.setattr(push_module, "connector_for", lambda name: c)
+    with Store(tmp_path / "m.duckdb") as store:
+        push_placement(store, sms("s_default", "s_old", "s_gone"), "contentful")
+        # someone unpublished s_gone in the web app; the cached listing still has it
+        stale = run_sync(c.published_variants("sms_push"))
+        run_sync(c.unpublish(["sms_push--s_gone"]))
+
+        async def cached(placement: str) -> dict[str, str]:
+            return stale
+
+        c.published_variants = cached  # type: ignore[method-assign]
+        done = push_placement(store, sms("s_default"), "contentful", unpublish_missing=True)
+    assert done["unpublished"] == ["s_old"]
+    # s_gone was already off the site: not listed as still published either
+    assert [r["variant"] for r in done["not_in_yaml"]] == ["s_old"]

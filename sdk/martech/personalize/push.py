@@ -153,8 +153,12 @@ def push_placement(
                     live = await listed(placement.key)
                     stale.update({v: live[v] for v in sorted(live) if v not in done})
                     if unpublish_missing and stale and unpublish is not None:
-                        await unpublish(list(stale.values()))
-                        unpublished.extend(stale)
+                        # only what the CMS says it took down: a listing can be stale (a
+                        # CDN), and what it skipped as already unpublished is not live
+                        took = set(await unpublish(list(stale.values())))
+                        unpublished.extend(v for v, i in stale.items() if i in took)
+                        for v in [v for v, i in stale.items() if i not in took]:
+                            del stale[v]
             except MartechError as exc:
                 exc.args = (
                     f"{exc}; all {len(done)} variants of {placement.key} are published, "
