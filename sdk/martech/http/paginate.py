@@ -215,7 +215,7 @@ class PageNumberPaginator(Paginator):
             total = dig(response.data, self.total_pages_path)
         try:
             self.has_next_page = self.page < int(total) if total is not None else bool(items)
-        except ValueError:
+        except (TypeError, ValueError):  # a total that is not a number: go on while items come
             self.has_next_page = bool(items)
         self.page += 1
 
@@ -225,6 +225,33 @@ class PageNumberPaginator(Paginator):
     @property
     def token(self) -> str | None:
         return str(self.page)
+
+
+def _same_origin(client: HttpClient, path: str, where: str) -> None:
+    """Refuse a next-page URL on another origin than the client's base URL.
+
+    The request would carry the client's Authorization header to it. The same host moving from
+    http to https is fine; https to http, another host or another port is not.
+    """
+    if "://" not in path:
+        return
+    import httpx
+
+    base, url = httpx.URL(client.base_url), httpx.URL(path)
+    here, there = base.port or _PORTS.get(base.scheme), url.port or _PORTS.get(url.scheme)
+    if url.host == base.host and (
+        (url.scheme == base.scheme and there == here)
+        or ((base.scheme, url.scheme) == ("http", "https") and there in (here, 443))
+    ):
+        return
+    raise FatalVendorError(
+        f"{where}: the next page is on another origin ({url.scheme}://{url.host}"
+        f"{'' if url.port is None else f':{url.port}'}); not sending the credentials there",
+        vendor=client.vendor,
+    )
+
+
+_PORTS = {"http": 80, "https": 443}
 
 
 async def paginate(
@@ -239,11 +266,16 @@ async def paginate(
     headers: dict[str, str] | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     prefetch: bool = False,
+    stop_on_empty: bool = True,
 ) -> AsyncGenerator[Page, None]:
     """Yield pages until the paginator says stop, a page is empty, or a loop guard trips.
 
     With ``prefetch``, the next page is requested before this one is handed over, so the
     caller's work on a page overlaps the vendor's time on the next (one request in flight).
+    ``stop_on_empty=False`` follows an empty page that still names a next page (Meta's Graph
+    API documents such pages: "stop paging when the next link no longer appears"); empty pages
+    are not yielded and count towards ``max_pages``. A next URL on another origin (host, port,
+    or a switch away from https) is refused: the client's credentials would go with it.
     """
     request = PageRequest(method, path, dict(params or {}), json)
     paginator.init_request(request)
@@ -263,14 +295,43 @@ async def paginate(
             headers=headers,
         )
 
+    def advance(number: int) -> str | None:
+        """Check the next page's cursor and the page count; point ``request`` at the next page."""
+        next_token = paginator.token
+        if next_token is not None:
+            if next_token in seen_tokens:
+                raise PaginationLoopError(
+                    client.redact(
+                        f"{where}: cursor {next_token!r} came back a second time; stopped"
+                    ),
+                    vendor=client.vendor,
+                )
+            seen_tokens.add(next_token)
+        if number == max_pages:
+            raise PaginationLoopError(
+                f"{where}: more than {max_pages} pages; stopped "
+                "(raise max_pages if this is expected)",
+                vendor=client.vendor,
+            )
+        paginator.update_request(request)
+        _same_origin(client, request.path, where)
+        return next_token
+
     ahead: asyncio.Task[Response] | None = None
     try:
         response = await send()
         for number in range(1, max_pages + 1):
             data = response.data
             items = dig(data, items_path) if items_path else data
-            if not isinstance(items, list) or not items:
+            if not isinstance(items, list) or (not items and stop_on_empty):
                 return
+            if not items:  # an empty page that may still name a next one (Graph API)
+                paginator.update_state(response, items)
+                if not paginator.has_next_page:
+                    return
+                token = advance(number)
+                response = await send()
+                continue
             # Fingerprint the items, not the bytes: a looping vendor may vary paging metadata.
             fingerprint = (len(items), hash(orjson.dumps(items[0]) + orjson.dumps(items[-1])))
             if fingerprint in seen_pages:
@@ -281,24 +342,9 @@ async def paginate(
             seen_pages.add(fingerprint)
             paginator.update_state(response, items)
             more = paginator.has_next_page
-            next_token = paginator.token if more else None
+            next_token = None
             if more:
-                if next_token is not None:
-                    if next_token in seen_tokens:
-                        raise PaginationLoopError(
-                            client.redact(
-                                f"{where}: cursor {next_token!r} came back a second time; stopped"
-                            ),
-                            vendor=client.vendor,
-                        )
-                    seen_tokens.add(next_token)
-                if number == max_pages:
-                    raise PaginationLoopError(
-                        f"{where}: more than {max_pages} pages; stopped "
-                        "(raise max_pages if this is expected)",
-                        vendor=client.vendor,
-                    )
-                paginator.update_request(request)
+                next_token = advance(number)
                 if prefetch:
                     ahead = asyncio.ensure_future(send())
             yield Page(items, response, number, token, next_token)
