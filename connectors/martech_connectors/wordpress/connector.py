@@ -2,7 +2,8 @@
 
 Auth is an application password over HTTP basic; a 401/403 (``rest_not_logged_in``,
 ``rest_cannot_create``) is an :class:`~martech.errors.AuthError` from the HTTP layer. Publishing is
-idempotent by slug: an existing post with the variant's slug is updated, not duplicated, and left
+idempotent by slug: an existing post with the variant's slug is updated, not duplicated (also
+when a create's answer is lost: the slug is looked up before posting again), and left
 alone when it already holds the same title, slug, content, excerpt and status (``unchanged``). A
 post published before slugs carried a hash is found by its old slug and its exact title
 ``<placement>: <variant>`` (the title tells apart the pairs the old slug confused), then updated
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from martech.connector import Connector, ConnectorKind, Limits, PublishedContent
-from martech.errors import FatalVendorError, ValidationError
+from martech.errors import FatalVendorError, RetriableVendorError, ValidationError
 from martech.models import AnyVariant, Capability, ContentVariant, Level
 
 from .config import WordPressConfig
@@ -108,8 +109,34 @@ class WordPressConnector(Connector):
                 return PublishedContent(vendor_id=str(post["id"]), action="unchanged")
             r = await self._call("POST", f"{self._path}/{post['id']}", json=body)
             return PublishedContent(vendor_id=str(r.data["id"]), action="updated")
-        r = await self._call("POST", self._path, json=body)
-        return PublishedContent(vendor_id=str(r.data["id"]), action="created")
+        return PublishedContent(vendor_id=await self._create(body), action="created")
+
+    async def _create(self, body: dict[str, Any]) -> str:
+        """POST a new post and return its id, never creating it twice.
+
+        ``POST /wp/v2/posts`` is not idempotent: after a 5xx or a timeout WordPress may have saved
+        the post all the same, and posting again would publish the variant twice (under slug
+        ``…-2``). So the POST is sent once per attempt, and after a transient failure the post
+        is looked up by its slug (unique to this placement and variant) before the next attempt;
+        that lookup's own retries pace the attempts. At most the HTTP policy's attempts.
+        """
+        from martech.http import RetryPolicy
+
+        once = RetryPolicy(max_attempts=1)
+        failed: RetriableVendorError | None = None
+        for _ in range(max(1, self.http.retry.max_attempts)):
+            try:
+                r = await self.http.request(
+                    "POST", self._path, json=body, headers=self._auth(), retry=once
+                )
+                return str(r.data["id"])
+            except RetriableVendorError as exc:
+                failed = exc
+            saved = await self._find(body["slug"])
+            if saved is not None:
+                return str(saved["id"])
+        assert failed is not None
+        raise failed
 
     async def _find(self, post_slug: str, *, title: str | None = None) -> dict[str, Any] | None:
         """The post (any status, raw fields) with this slug (and this exact title), or None."""

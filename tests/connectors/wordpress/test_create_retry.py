@@ -1,0 +1,93 @@
+"""WordPress: creating a post is not idempotent (``POST /wp/v2/posts`` makes a new post each time).
+When WordPress saved the post but the answer was lost (a proxy's 504, a timeout), retrying the
+POST would publish the variant twice; the connector looks the post up by its slug instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from martech.errors import RetriableVendorError
+from martech.http import HttpClient, RetryPolicy, run_sync
+from martech.http.budget import forget_budgets
+from martech.personalize.placements import parse_placements
+from martech.personalize.push import push_variants
+from martech_connectors.wordpress.config import WordPressConfig
+from martech_connectors.wordpress.connector import WordPressConnector
+from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
+
+BASE = "http://wordpress.test/wp-json"
+
+
+class LostAnswers(httpx.AsyncBaseTransport):
+    """Passes requests to the emulator; the answers to the first ``lose`` creates are replaced
+    by a 504 (the post was saved, the client is not told), or never reach the server (``drop``)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, lose: int, drop: bool = False):
+        self.inner, self.lose, self.drop = inner, lose, drop
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        create = request.method == "POST" and request.url.path.endswith("/wp/v2/posts")
+        if create and self.lose > 0:
+            self.lose -= 1
+            if not self.drop:
+                await self.inner.handle_async_request(request)  # saved by WordPress
+            return httpx.Response(504, text="<html>Gateway Time-out</html>")
+        return await self.inner.handle_async_request(request)
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def connect(emulator: WordPressEmulator, *, lose: int, drop: bool = False) -> WordPressConnector:
+    config = WordPressConfig(base_url=BASE, username=USERNAME, app_password=APP_PASSWORD)  # type: ignore[arg-type]
+    http = HttpClient(
+        base_url=BASE,
+        transport=LostAnswers(emulator.transport(), lose=lose, drop=drop),
+        vendor="wordpress",
+        retry=RetryPolicy(max_attempts=3),
+        sleep=no_sleep,
+    )
+    return WordPressConnector(config=config, http=http)
+
+
+def placement(*variants: str) -> Any:
+    data = {
+        "key": "promo",
+        "channel": "web",
+        "default": variants[0],
+        "variants": [{"id": v, "kind": "static", "content": f"says {v}"} for v in variants],
+    }
+    return parse_placements([data])["promo"]
+
+
+@pytest.fixture
+def emulator() -> WordPressEmulator:
+    forget_budgets()
+    return WordPressEmulator()
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_slug_not_posted_twice(
+    emulator: WordPressEmulator,
+) -> None:
+    done = run_sync(push_variants(connect(emulator, lose=1), placement("a", "b")))
+    assert {k: p.action for k, p in done.items()} == {"a": "created", "b": "created"}
+    assert len(emulator.items["posts"]) == 2  # one post per variant, no duplicate
+    assert done["a"].vendor_id == str(min(emulator.items["posts"]))
+
+
+def test_a_create_that_never_arrived_is_sent_again(emulator: WordPressEmulator) -> None:
+    done = run_sync(push_variants(connect(emulator, lose=1, drop=True), placement("a")))
+    assert done["a"].action == "created"
+    assert len(emulator.items["posts"]) == 1
+
+
+def test_creates_failing_every_time_give_up_within_the_policy(
+    emulator: WordPressEmulator,
+) -> None:
+    with pytest.raises(RetriableVendorError, match="504"):
+        run_sync(push_variants(connect(emulator, lose=10, drop=True), placement("a")))
+    assert emulator.items["posts"] == {}
