@@ -76,7 +76,20 @@ class WordPressConnector(Connector):
     async def _call(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None
     ) -> Response:
-        return await self.http.request(method, path, params=params, json=json, headers=self._auth())
+        try:
+            return await self.http.request(
+                method, path, params=params, json=json, headers=self._auth()
+            )
+        except FatalVendorError as exc:
+            if exc.status == 404 and path == self._path:  # the collection itself is not there
+                exc.args = (
+                    self.http.redact(
+                        f"{exc} (no {self.config.post_type} route under base_url "
+                        f"{self.config.base_url!r}: base_url is the site's REST root, e.g. "
+                        "https://example.com/wp-json)"
+                    ),
+                )
+            raise
 
     @property
     def _path(self) -> str:

@@ -91,3 +91,17 @@ def test_creates_failing_every_time_give_up_within_the_policy(
     with pytest.raises(RetriableVendorError, match="504"):
         run_sync(push_variants(connect(emulator, lose=10, drop=True), placement("a")))
     assert emulator.items["posts"] == {}
+
+
+def test_a_base_url_without_the_rest_root_says_what_to_set(emulator: WordPressEmulator) -> None:
+    """``https://site`` instead of ``https://site/wp-json``: the site answers 404 (an HTML page);
+    the error says which setting to fix."""
+    from martech.errors import FatalVendorError
+
+    site = BASE.removesuffix("/wp-json")
+    config = WordPressConfig(base_url=site, username=USERNAME, app_password=APP_PASSWORD)  # type: ignore[arg-type]
+    http = HttpClient(base_url=site, transport=emulator.transport(), vendor="wordpress")
+    c = WordPressConnector(config=config, http=http)
+    with pytest.raises(FatalVendorError, match=r"404.*base_url.*REST root.*/wp-json"):
+        run_sync(push_variants(c, placement("a")))
+    assert emulator.items["posts"] == {}
