@@ -27,6 +27,7 @@ import orjson
 
 from ..errors import (
     AuthError,
+    ConfigError,
     DeadlineExceededError,
     FatalVendorError,
     RateLimitedError,
@@ -123,8 +124,6 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     name = getattr(coro, "__qualname__", "the coroutine")
     coro.close()
-    from ..errors import ConfigError
-
     raise ConfigError(
         f"a blocking martech call was made inside a running event loop; await its async form "
         f"instead ({name}, e.g. martech.sync.apply_async, martech.pulling.pull)"
@@ -391,6 +390,24 @@ class HttpClient:
                     r = await _send(
                         self._http(), method, path, params=params, content=body, headers=headers
                     )
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise ConfigError(
+                    self.redact(f"{where}: {exc} (check the {self.vendor} base URL)")
+                ) from None
+            except httpx.LocalProtocolError as exc:
+                # h11 refused to write the request (a header with a newline): ours, not the
+                # vendor's, and the same on every retry.
+                raise ConfigError(
+                    self.redact(
+                        f"{where}: the request could not be written ({exc}); check the "
+                        f"{self.vendor} credentials and headers for stray characters"
+                    )
+                ) from None
+            except UnicodeEncodeError:
+                raise ConfigError(
+                    f"{where}: a request header is not ASCII; check the {self.vendor} "
+                    "credentials for a stray character (a pasted quote or no-break space)"
+                ) from None
             except (TimeoutError, httpx.TimeoutException):
                 raise RetriableVendorError(
                     f"{where}: no answer within {self.timeout:g}s", vendor=self.vendor
