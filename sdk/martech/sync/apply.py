@@ -11,6 +11,11 @@ How it stays correct:
   the connector can (``read_members``; ``vendor_key(member)`` maps a member to what it yields),
   otherwise re-sent — adding a member twice is idempotent by contract (the conformance kit checks
   it). Uncertain removes and updates are re-sent (idempotent as well).
+- **Removes reach every address.** A payload names one value per identity kind (the smallest the
+  store holds), but the add may have gone out with another one (the email changed since, or a
+  merge brought a second): a remove also names the profile's other values of those kinds, as
+  extra members with the same key (cut to ``limits.batch_count`` per request). Removing a
+  non-member is a no-op by contract.
 - **One transaction per commit.** A finished batch's per-item results go to the ledger log in one
   DuckDB transaction; when the writer falls behind, several finished batches share one
   transaction (group commit) — each batch is still all-or-nothing.
@@ -94,6 +99,9 @@ class _Run:
     deadline: datetime | None
     dead_letter: DeadLetter | None
     started_upto: int
+    identity_keys: tuple[str, ...] = ()
+    #: Remove keys -> their other identity values (JSON objects), see _other_identities.
+    extra: dict[str, list[str]] = field(default_factory=dict)
     audience_id: str = ""
     stop: _Stop | None = None
     rejected: dict[str, str] = field(default_factory=dict)
@@ -182,6 +190,7 @@ async def execute_async(
         deadline=deadline,
         dead_letter=letters,
         started_upto=-1,
+        identity_keys=tuple(connector.identity_keys),
     )
     result = await _execute(run, committed=set(), uncertain=set(), summary=summary)
     return result.model_copy(update={"invalid": dict(prepared.invalid)})
@@ -230,6 +239,7 @@ async def resume_async(
         deadline=deadline,
         dead_letter=letters,
         started_upto=info.started_upto,
+        identity_keys=tuple(id_keys),
     )
     summary = {**info.summary, "resumed": info.summary.get("resumed", 0) + 1}
     return await _execute(run, committed=committed, uncertain=uncertain, summary=summary)
@@ -270,15 +280,53 @@ def _batches(items: pa.Table) -> list[_Batch]:
     ]
 
 
-def _members(items: pa.Table, batch: _Batch) -> tuple[MemberBatch, list[str | None]]:
-    """A batch's members as columns (no object per member unless the connector asks)."""
+def _members(
+    items: pa.Table, batch: _Batch, extra: dict[str, list[str]]
+) -> tuple[MemberBatch, list[str], list[str | None]]:
+    """A batch's members as columns (no object per member unless the connector asks), its
+    keys, and their payload hashes. A remove batch also names the members' other identity
+    values (``extra``), as more members with the same keys."""
     part = items.slice(batch.start, batch.length)
-    members = MemberBatch(
-        part.column("profile_id").to_pylist(),
-        part.column("identities").to_pylist(),
-        part.column("traits").to_pylist(),
-    )
-    return members, part.column("payload_hash").to_pylist()
+    keys = part.column("profile_id").to_pylist()
+    identities = part.column("identities").to_pylist()
+    traits = part.column("traits").to_pylist()
+    members = MemberBatch(keys, identities, traits)
+    if extra and batch.op == "remove":
+        more = [(k, other) for k in keys if k in extra for other in extra[k]]
+        if more:
+            members = MemberBatch(
+                keys + [k for k, _ in more],
+                identities + [other for _, other in more],
+                traits + ["{}"] * len(more),
+            )
+    return members, keys, part.column("payload_hash").to_pylist()
+
+
+def _other_identities(con: Any, items: pa.Table, kinds: Sequence[str]) -> dict[str, list[str]]:
+    """Remove key -> JSON objects ``{kind: value}`` of its identity values of ``kinds`` other
+    than the one its payload names (the smallest per kind); empty when nobody has more."""
+    import pyarrow.compute as pc
+
+    removes = items.filter(pc.equal(items.column("op"), "remove")).select(["profile_id"])
+    if removes.num_rows == 0 or not kinds:
+        return {}
+    con.register("_martech_removes", removes)
+    try:
+        rows = con.execute(
+            "SELECT profile_id, CAST(json_object(kind, value) AS VARCHAR) FROM ("
+            "  SELECT i.profile_id, i.kind, i.value, "
+            "         min(i.value) OVER (PARTITION BY i.profile_id, i.kind) AS chosen "
+            "  FROM identities i SEMI JOIN _martech_removes r ON r.profile_id = i.profile_id "
+            "  WHERE list_contains(?, i.kind)) "
+            "WHERE value <> chosen ORDER BY ALL",
+            [list(kinds)],
+        ).fetchall()
+    finally:
+        con.unregister("_martech_removes")
+    out: dict[str, list[str]] = {}
+    for key, other in rows:
+        out.setdefault(key, []).append(other)
+    return out
 
 
 async def _execute(
@@ -303,6 +351,8 @@ async def _execute(
     tasks: list[asyncio.Task[None]] = []
     try:
         if todo:
+            if any(b.op == "remove" for b in todo):
+                run.extra = await db(_other_identities, con, run.items, run.identity_keys)
             run.audience_id = await _guard(run, connector.ensure_audience(run.audience))
             present = None
             if run.stop is None and any(b.number in uncertain and b.op == "add" for b in todo):
@@ -462,8 +512,7 @@ async def _one(
     queue: asyncio.Queue[ledger.BatchRecord | None],
     present: set[str] | None,
 ) -> None:
-    everyone, hashes = _members(run.items, batch)
-    keys = everyone.keys
+    everyone, keys, hashes = _members(run.items, batch, run.extra)
     done_state = "removed" if batch.op == "remove" else "present"
     rejected: dict[str, str] = {}
     requests = 0
@@ -473,7 +522,7 @@ async def _one(
         key_of = getattr(run.connector, "vendor_key", None)
         members = [m for m in everyone if (key_of(m) if key_of else m.key) not in present]
     if members:
-        result = await _send(run, batch.op, members)
+        result = await _send_cut(run, batch.op, members)
         if result is None:
             return  # the run is stopping; this batch stays uncommitted
         rejected, requests = result
@@ -496,6 +545,25 @@ async def _one(
         requests=requests,
     )
     await queue.put(record)
+
+
+async def _send_cut(
+    run: _Run, op: str, members: Sequence[AudienceMember]
+) -> tuple[dict[str, str], int] | None:
+    """:func:`_send` in requests of at most ``limits.batch_count`` members (a remove batch with
+    extra identities can hold more)."""
+    size = run.connector.limits.batch_count
+    if len(members) <= size:
+        return await _send(run, op, members)
+    rejected: dict[str, str] = {}
+    requests = 0
+    for start in range(0, len(members), size):
+        result = await _send(run, op, members[start : start + size])
+        if result is None:
+            return None
+        rejected.update(result[0])
+        requests += result[1]
+    return rejected, requests
 
 
 async def _send(
