@@ -198,7 +198,8 @@ class DecideContext:
         return ordered
 
     def traits_of(self, profile: Profile) -> Mapping[str, Any]:
-        """Stored traits with computed traits (lifecycle_stage, rfm_segment, …) over them."""
+        """Stored traits with computed traits (lifecycle_stage, rfm_segment, …) over them; a
+        computed trait without a value does not hide a stored one."""
         extra: Mapping[str, Any] | None
         if self.computed is not None:
             extra = self.computed.get(profile.id)
@@ -211,7 +212,15 @@ class DecideContext:
             extra = {n: orjson.loads(v) if v else None for n, v in rows}
         else:
             extra = None
-        return {**profile.traits, **extra} if extra else profile.traits
+        if not extra:
+            return profile.traits
+        # A computed trait without a value (NULL or JSON null) leaves the stored one, as the
+        # batch path's coalesce(computed, stored) does.
+        merged = dict(profile.traits)
+        for name, value in extra.items():
+            if value is not None:
+                merged[name] = value
+        return merged
 
 
 def referenced_traits(placements: Mapping[str, Placement]) -> set[str]:

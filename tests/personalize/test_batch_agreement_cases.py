@@ -1,0 +1,95 @@
+"""Cases where decide_batch and decide once disagreed, each pinned on a tiny store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from martech.models import Decision, Profile
+from martech.personalize.batch import decide_batch
+from martech.personalize.decide import DecideContext, decide
+from martech.personalize.neighbours import load_neighbours, refresh_neighbours
+from martech.personalize.placements import parse_placements
+from martech.store import Store
+
+from .conftest import AS_OF, STRATEGIES
+
+
+def _placement(rules: list[dict[str, Any]], *extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "key": "p",
+        "channel": "web",
+        "holdout": 0,
+        "default": "d",
+        "variants": [
+            {
+                "id": "d",
+                "kind": "template",
+                "template": "Hi {{skill}}",
+                "defaults": {"skill": "you"},
+            },
+            {"id": "a", "kind": "static", "content": "A"},
+            *extra,
+        ],
+        "rules": rules,
+    }
+
+
+def both(
+    store: Store,
+    placement: dict[str, Any],
+    people: list[Profile],
+    *,
+    memberships: dict[str, frozenset[str]] | None = None,
+) -> list[tuple[Decision, tuple[Any, ...]]]:
+    """Each person's decision from decide and the row decide_batch stored for them."""
+    store.upsert_profiles(people)
+    refresh_neighbours(store, full=True)
+    ctx = DecideContext(
+        placements=parse_placements([placement], strategies=STRATEGIES),
+        catalogue={
+            r[0]: (r[1], r[2], r[3])
+            for r in store.con.execute(
+                "SELECT item_id, name, category, price FROM items"
+            ).fetchall()
+        },
+        neighbours=load_neighbours(store),
+        memberships=memberships or {},
+        strategies=STRATEGIES,
+        now=AS_OF,
+        store=store,
+    )
+    decide_batch(store, "p", context=ctx)
+    rows = {
+        r[0]: r
+        for r in store.con.execute(
+            "SELECT profile_id, variant_id, level, content, segment_keys, reasons FROM decisions"
+        ).fetchall()
+    }
+    return [(decide(p, "p", context=ctx), rows[p.id]) for p in people]
+
+
+def _same(d: Decision, row: tuple[Any, ...]) -> None:
+    assert (d.variant_id, d.level.value, d.content, d.segment_keys) == (
+        row[1],
+        row[2],
+        row[3],
+        list(row[4]),
+    )
+
+
+def test_a_computed_trait_without_a_value_leaves_the_stored_trait_in_both_paths(
+    martech_store: Store,
+) -> None:
+    martech_store.con.execute(
+        "INSERT INTO computed_traits (profile_id, name, value) VALUES ('x', 'skill', NULL), "
+        "('y', 'skill', 'null'), ('z', 'skill', '\"pro\"')"
+    )
+    people = [
+        Profile(id="x", traits={"skill": "pro"}),
+        Profile(id="y", traits={"skill": "pro"}),
+        Profile(id="z", traits={"skill": "novice"}),
+    ]
+    rule = {"variant": "a", "trait": "skill", "equals": "pro"}
+    for d, row in both(martech_store, _placement([rule]), people):
+        _same(d, row)
+        assert d.variant_id == "a", d.reasons
