@@ -93,3 +93,14 @@ def test_a_computed_trait_without_a_value_leaves_the_stored_trait_in_both_paths(
     for d, row in both(martech_store, _placement([rule]), people):
         _same(d, row)
         assert d.variant_id == "a", d.reasons
+
+
+def test_two_rules_on_one_segment_name_it_once_in_the_segment_keys(
+    martech_store: Store,
+) -> None:
+    rules = [{"variant": "a", "segment": "s"}, {"variant": "d", "segment": "s"}]
+    [(d, row)] = both(
+        martech_store, _placement(rules), [Profile(id="x")], memberships={"s": frozenset({"x"})}
+    )
+    _same(d, row)
+    assert d.segment_keys == ["s"]

@@ -400,8 +400,8 @@ def decide_outcome(
             items = tuple(kept[: step.variant.slots])
         chosen, reason, caption = step, result.reason, result.caption
         break
-    segment_keys = sorted(
-        k for k in _segment_keys(pl) if profile.id in context.memberships.get(k, ())
+    segment_keys = sorted(  # each key once, even when several rules name it (as batch)
+        {k for k in _segment_keys(pl) if profile.id in context.memberships.get(k, ())}
     )
     if chosen is not None and chosen.rule.trait is not None:
         segment_keys.append(f"{chosen.rule.trait}={_text(traits.get(chosen.rule.trait))}")
