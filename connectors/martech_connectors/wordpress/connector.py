@@ -81,6 +81,11 @@ class WordPressConnector(Connector):
                 method, path, params=params, json=json, headers=self._auth()
             )
         except FatalVendorError as exc:
+            if exc.status == 401 and _plain_http(self.config.base_url):
+                exc.args = (
+                    f"{exc}; note that WordPress accepts application passwords only over HTTPS "
+                    "(or on a site whose environment type is 'local'): use an https:// base_url",
+                )
             if exc.status == 404 and path == self._path:  # the collection itself is not there
                 exc.args = (
                     self.http.redact(
@@ -223,6 +228,14 @@ class WordPressConnector(Connector):
         raise FatalVendorError(
             f"wordpress: more than {MAX_PAGES} pages; stopped (loop guard)", vendor="wordpress"
         )
+
+
+def _plain_http(url: str) -> bool:
+    """``url`` is http:// to a host other than this machine."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1")
 
 
 def _past_the_end(exc: FatalVendorError) -> bool:

@@ -105,3 +105,26 @@ def test_a_base_url_without_the_rest_root_says_what_to_set(emulator: WordPressEm
     with pytest.raises(FatalVendorError, match=r"404.*base_url.*REST root.*/wp-json"):
         run_sync(push_variants(c, placement("a")))
     assert emulator.items["posts"] == {}
+
+
+@pytest.mark.parametrize(
+    ("base", "hint"),
+    [("http://wordpress.test/wp-json", True), ("https://wordpress.test/wp-json", False),
+     ("http://127.0.0.1:8080/wp-json", False)],
+)  # fmt: skip
+def test_a_401_over_plain_http_says_application_passwords_need_https(
+    emulator: WordPressEmulator, base: str, hint: bool
+) -> None:
+    """WordPress only accepts application passwords over HTTPS (or on a local environment), so
+    a right password over http:// is a 401 too: the error says so."""
+    from martech.errors import AuthError
+
+    config = WordPressConfig(base_url=base, username=USERNAME, app_password="wrong")  # type: ignore[arg-type]
+    http = HttpClient(base_url=base, transport=emulator.transport(), vendor="wordpress")
+    c = WordPressConnector(config=config, http=http)
+    with pytest.raises(AuthError) as caught:
+        run_sync(push_variants(c, placement("a")))
+    message = str(caught.value)
+    assert "401" in message
+    assert ("application passwords only over HTTPS" in message) is hint
+    assert "wrong" not in message
