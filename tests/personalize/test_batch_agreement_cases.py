@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from martech.models import Decision, Profile
+from martech.models import Decision, Event, Profile
 from martech.personalize.batch import decide_batch
 from martech.personalize.decide import DecideContext, decide
 from martech.personalize.neighbours import load_neighbours, refresh_neighbours
@@ -104,3 +105,31 @@ def test_two_rules_on_one_segment_name_it_once_in_the_segment_keys(
     )
     _same(d, row)
     assert d.segment_keys == ["s"]
+
+
+def test_an_item_with_an_empty_name_is_named_by_its_id_in_both_paths(
+    martech_store: Store,
+) -> None:
+    martech_store.con.execute(
+        "INSERT INTO items VALUES ('A', '', 'reels', 1.0, NULL), ('B', 'Bee', 'reels', 2.0, NULL)"
+    )
+
+    def ev(kind: str, item: str, hours: float) -> Event:
+        return Event(type=kind, item_id=item, ts=AS_OF - timedelta(hours=hours))
+
+    people = [
+        Profile(id="buyer", events=[ev("purchase", "A", 5)]),
+        Profile(id="viewer", events=[ev("view", "B", 50), ev("view", "A", 3)]),
+        Profile(id="other", events=[ev("view", "A", 60), ev("view", "B", 60)]),
+    ]
+    for strategy in ("post_purchase", "because_you_viewed"):
+        rec = {
+            "id": "r",
+            "kind": "recommendation",
+            "strategy": strategy,
+            "template": "{{reason}}: {{items}}",
+        }
+        for d, row in both(martech_store, _placement([{"variant": "r"}], rec), people):
+            _same(d, row)
+            if d.level.value == "personalization":
+                assert d.content.endswith("A: Bee"), d.content

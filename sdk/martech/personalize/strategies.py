@@ -502,6 +502,10 @@ class CartAbandonment(Individual):
         FROM c {self.having(params)} GROUP BY profile_id"""
 
 
+#: The seed item's catalogue name, else its id (an empty name too, as ``_name`` in Python).
+_SEED_NAME = "coalesce(nullif(any_value(k.name), ''), any_value(c.seed))"
+
+
 def _last(stamps: Mapping[str, datetime]) -> str | None:
     ordered = recent_first(stamps)
     return ordered[0] if ordered else None
@@ -557,9 +561,8 @@ class PostPurchase(Individual):
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
               WHERE l.ts >= {since} {_in_catalogue(env, "n.neighbour_id")})
         SELECT profile_id, list(c.item_id ORDER BY c.rank){_keep(env)} AS items,
-               'post-purchase: related to ' || coalesce(any_value(k.name),
-                   any_value(c.seed)) AS reason,
-               'Goes well with your ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
+               'post-purchase: related to ' || {_SEED_NAME} AS reason,
+               'Goes well with your ' || {_SEED_NAME} AS caption
         FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
 
 
@@ -674,8 +677,8 @@ class BecauseYouViewed(Individual):
               ANTI JOIN bought b ON b.profile_id = l.profile_id AND b.item_id = n.neighbour_id
               WHERE l.ts >= {since} {_in_catalogue(env, "n.neighbour_id")})
         SELECT profile_id, list(c.item_id ORDER BY c.rank){_keep(env)} AS items,
-               'because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS reason,
-               'Because you viewed ' || coalesce(any_value(k.name), any_value(c.seed)) AS caption
+               'because you viewed ' || {_SEED_NAME} AS reason,
+               'Because you viewed ' || {_SEED_NAME} AS caption
         FROM c LEFT JOIN _cat k ON k.item_id = c.seed {self.having(params)} GROUP BY profile_id"""
 
 
