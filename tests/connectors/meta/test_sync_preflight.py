@@ -126,3 +126,19 @@ def test_sync_plan_shows_the_report_without_identities(
     assert "match quality: 40 eligible, 40 valid email" in out
     assert "too small, adds wait" in out
     assert "@" not in out
+
+
+def test_batch_rows_is_the_rows_per_users_call_of_a_sync(store: Store) -> None:
+    emulator = MetaEmulator()
+    connector = connect(emulator, 3)
+    connector = MetaConnector(
+        config=connector.config.model_copy(update={"batch_rows": 4}), http=connector.http
+    )
+    assert connector.limits.batch_count == 4
+    assert MetaConnector.limits.batch_count == 10_000  # the class keeps Meta's maximum
+    plan = sync.plan(store, connector, sync.SyncSpec("vip", ids(10)))
+    assert plan.requests == 3
+    result = sync.apply(store, connector, sync.SyncSpec("vip", ids(10)))
+    assert result.sent == 10
+    aid = next(iter(emulator.audiences))
+    assert emulator.requests[f"POST /v25.0/{aid}/users"] == 3
