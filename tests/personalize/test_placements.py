@@ -118,3 +118,21 @@ def test_packaged_examples_load() -> None:
         "order_confirmation",
         "home_hero",
     } <= set(pls)
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"default": None},
+        {"default": "nope"},
+        {
+            "default": "recs",
+            "variants": [{"id": "recs", "kind": "recommendation", "strategy": "co_occurrence"}],
+        },
+    ],
+)
+def test_a_bad_default_names_the_default_field(over: dict[str, object]) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_placements([_placement(**over)])
+    assert info.value.field == "placements.hero.default"
+    assert "placements.hero.default" in str(info.value)

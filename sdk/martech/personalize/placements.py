@@ -149,19 +149,22 @@ class Placement(_Definition, frozen=True):
         if dupes:
             raise _At("variants", f"duplicate variant id {dupes[0]!r}")
         if self.default is None:
-            raise ValueError(
+            raise _At(
+                "default",
                 f"placement {self.key!r} has no default variant; set 'default' to one of "
-                + ", ".join(ids)
+                + ", ".join(ids),
             )
         by_id = {v.id: v for v in self.variants}
         if self.default not in by_id:
-            raise ValueError(
-                f"default {self.default!r} is not a variant; expected one of {', '.join(ids)}"
+            raise _At(
+                "default",
+                f"default {self.default!r} is not a variant; expected one of {', '.join(ids)}",
             )
         if isinstance(by_id[self.default], RecommendationVariant):
-            raise ValueError(
+            raise _At(
+                "default",
                 f"default {self.default!r} is a recommendation variant; the default must need no "
-                "data about the person (use a static or template variant)"
+                "data about the person (use a static or template variant)",
             )
         for j, v in enumerate(self.variants):
             if v.placement != self.key or v.channel != self.channel:
