@@ -61,7 +61,7 @@ class MetaConnector(Connector):
 
     def __init__(self, *, config: Any, http: HttpClient | None = None) -> None:
         super().__init__(config=config, http=http)
-        if self.config.batch_rows != self.limits.batch_count:
+        if self.config.batch_rows < self.limits.batch_count:
             # The sync engine cuts batches by limits.batch_count: make batch_rows the rows per
             # /users call there too, not only in replace_members.
             self.limits = self.limits.model_copy(  # type: ignore[misc]
