@@ -133,3 +133,22 @@ def test_an_item_with_an_empty_name_is_named_by_its_id_in_both_paths(
             _same(d, row)
             if d.level.value == "personalization":
                 assert d.content.endswith("A: Bee"), d.content
+
+
+def test_a_holdout_under_half_a_percent_is_not_called_0_percent(martech_store: Store) -> None:
+    from martech.personalize.bucketing import bucket, share_text
+
+    assert [share_text(s) for s in (0.001, 0.005, 0.1, 0.125, 1 / 3, 1.0)] == [
+        "0.1%",
+        "0.5%",
+        "10%",
+        "12.5%",
+        "33.33%",
+        "100%",
+    ]
+    placement = {**_placement([]), "holdout": 0.005}
+    held = next(f"u{i}" for i in range(10_000) if bucket(f"u{i}", "p") < 50)
+    [(d, row)] = both(martech_store, placement, [Profile(id=held)])
+    assert d.holdout
+    assert d.reasons == list(row[5])
+    assert "(0.5% holdout)" in d.reasons[0]

@@ -31,7 +31,7 @@ from ..models import (
     StaticVariant,
     TemplateVariant,
 )
-from .bucketing import bucket_sql, holdout_threshold
+from .bucketing import bucket_sql, holdout_threshold, share_text
 from .decide import DecideContext, referenced_traits
 from .placements import compile_template
 from .strategies import sql_in
@@ -276,7 +276,7 @@ def decide_batch(
                                THEN []::VARCHAR[] ELSE [trait_key] END) AS segment_keys,
                CASE WHEN base.bucket < {threshold}
                     THEN ['holdout: bucket ' || base.bucket || {seed_note}
-                        || ' < {threshold} ({pl.holdout:.0%} holdout) gets the default; '
+                        || ' < {threshold} ({share_text(pl.holdout)} holdout) gets the default; '
                           || 'would have shown '
                           || coalesce(rvar || ' (' || rtactic || ')', 'the default too')]
                     WHEN rvar IS NULL THEN ['default: no rule matched', 'bucket '

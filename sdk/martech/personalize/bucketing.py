@@ -39,6 +39,12 @@ def holdout_threshold(share: float) -> int:
     return round(share * BUCKETS)
 
 
+def share_text(share: float) -> str:
+    """A holdout share as people read it: ``10%``, ``0.5%``, ``12.5%`` (``:.0%`` called a 0.5%
+    holdout "0%")."""
+    return f"{share * 100:.4g}%"
+
+
 def in_holdout(bucket_value: int, share: float) -> bool:
     """Whether a bucket falls in the holdout arm for ``share``."""
     return bucket_value < holdout_threshold(share)

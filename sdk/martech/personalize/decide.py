@@ -31,7 +31,7 @@ from ..models import (
     RuleSegment,
     TemplateVariant,
 )
-from .bucketing import bucket, holdout_threshold
+from .bucketing import bucket, holdout_threshold, share_text
 from .placements import Placement, Rule, render, strategy_problem
 from .strategies import Miss, PersonView, Strategy, _text
 
@@ -422,8 +422,8 @@ def decide_outcome(
                 bucket=b,
                 holdout=True,
                 reasons=[
-                    f"holdout: {bucket_note} < {threshold} ({pl.holdout:.0%} holdout) gets the "
-                    f"default; would have shown {would}"
+                    f"holdout: {bucket_note} < {threshold} ({share_text(pl.holdout)} holdout) "
+                    f"gets the default; would have shown {would}"
                 ],
             ),
             tactic,
