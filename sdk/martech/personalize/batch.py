@@ -10,6 +10,11 @@ the same people replaces their earlier rows, so lift never counts a person twice
 Differences from the single-profile path, by design: batch reads the *full* event history from the
 store (``Store.get_profile`` loads the latest 200 events), reads ``items`` / ``item_neighbours``
 from the store rather than the context, and its reasons omit the per-level "skipped because" notes.
+A personalization decision's first reason is the strategy's SQL summary (``personalization:
+browse abandonment: 3 item(s) viewed and not bought``), not decide's per-person detail (which
+item, how long ago); the variant, level, items, content (``{{reason}}`` is the strategy's caption,
+the same in both), segment keys and holdout reason are the same
+(``tests/personalize/test_batch_property.py``).
 """
 
 from __future__ import annotations
