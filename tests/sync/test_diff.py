@@ -42,6 +42,16 @@ def test_upsert_updates_exactly_the_changed_payloads(last, want) -> None:  # typ
     assert diff(last, want, "mirror").updates == ()
 
 
+@given(members, members, modes)
+def test_only_members_this_tool_sent_are_ever_removed_and_none_is_added_twice(  # type: ignore[no-untyped-def]
+    last, want, mode
+) -> None:
+    d = diff(last, want, mode)
+    assert set(d.removes) <= set(last) - set(want)  # an outsider is never in last_sent
+    assert not (set(d.adds) & set(last))
+    assert set(d.updates) <= set(last) & set(want)
+
+
 @given(members, modes)
 def test_a_second_diff_after_applying_the_first_is_empty(want, mode) -> None:  # type: ignore[no-untyped-def]
     assert diff(want, want, mode).is_empty
@@ -70,13 +80,17 @@ def ledger_store(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @settings(max_examples=60, deadline=None)
-@given(members, members, members, modes)
-def test_the_sql_diff_agrees_with_the_pure_one(ledger_store, last, removed, want, mode) -> None:  # type: ignore[no-untyped-def]
+@given(members, members, members, members, modes)
+def test_the_sql_diff_agrees_with_the_pure_one(
+    ledger_store, last, removed, refused, want, mode
+) -> None:  # type: ignore[no-untyped-def]
     con = ledger_store.con
     con.execute("DELETE FROM sync_ledger")
     rows = [(k, "present", h) for k, h in last.items()]
     # Members we removed earlier (not "last sent") must not be removed again.
     rows += [(k, "removed", h) for k, h in removed.items() if k not in last]
+    # Refused adds are not "last sent" either: they are added again, never removed.
+    rows += [(k, "rejected", h) for k, h in refused.items() if k not in last and k not in removed]
     for key, state, h in rows:
         con.execute(
             "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
