@@ -152,3 +152,10 @@ def test_a_holdout_under_half_a_percent_is_not_called_0_percent(martech_store: S
     assert d.holdout
     assert d.reasons == list(row[5])
     assert "(0.5% holdout)" in d.reasons[0]
+
+
+def test_content_is_plain_text_inserted_verbatim_in_both_paths(martech_store: Store) -> None:
+    people = [Profile(id="x", traits={"skill": "<b>Tom & 'Jo'</b> {{skill}}"}), Profile(id="y")]
+    [(dx, rx), (dy, ry)] = both(martech_store, _placement([]), people)
+    assert dx.content == rx[3] == "Hi <b>Tom & 'Jo'</b> {{skill}}"
+    assert dy.content == ry[3] == "Hi you"

@@ -19,7 +19,12 @@ Templates are rendered safely: ``{{token}}`` is the only syntax, every token of 
 must declare a default (refused at load time otherwise), tokens are replaced in one pass (a value
 containing ``{{`` is never expanded again) and nothing is evaluated. A recommendation variant may
 use ``{{items}}`` and ``{{reason}}``. Static content containing a token is refused: it would show
-raw braces.
+raw braces. A token is ``{{name}}`` with letters, digits and ``_`` (spaces inside the braces are
+allowed); any other ``{{…}}`` is refused at load time as malformed.
+
+Content is plain text: values are inserted verbatim, never HTML-escaped, the same in
+:func:`~martech.personalize.decide` and the batch path (a trait ``<b>Tom & Jo</b>`` comes out as
+written). Whatever puts content into HTML (a page, an email template) escapes it there.
 """
 
 from __future__ import annotations
