@@ -4,12 +4,17 @@ Wire format per ``shared/research/vendor-apis.md`` §4.2: post objects with ``ti
 ``content.rendered``, ``X-WP-Total`` / ``X-WP-TotalPages`` and a ``Link`` header on lists, 400
 ``rest_post_invalid_page_number`` past the last page, errors ``{"code", "message", "data":
 {"status"}}`` (401 ``rest_not_logged_in`` / ``incorrect_password``).
+
+``kses=True`` saves as for a user without ``unfiltered_html`` (an Author; anyone but a super
+admin on multisite): outside tags and comments a bare ``&``, ``<`` or ``>`` in the title, content
+or excerpt is stored as an entity (a simplified ``wp_kses``).
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,8 +35,16 @@ class WordPressEmulator(Emulator):
 
     name: ClassVar[str] = "wordpress"
 
-    def __init__(self, *, username: str = USERNAME, app_password: str = APP_PASSWORD, **kw: Any):
+    def __init__(
+        self,
+        *,
+        username: str = USERNAME,
+        app_password: str = APP_PASSWORD,
+        kses: bool = False,
+        **kw: Any,
+    ):
         self.username, self.app_password = username, app_password
+        self.kses = kses
         self.items: dict[str, dict[int, dict[str, Any]]] = {"posts": {}, "blocks": {}}
         self._ids = itertools.count(1)
         self.writes = 0
@@ -185,7 +198,7 @@ class WordPressEmulator(Emulator):
             value = body.get(key)
             if value is None:
                 return str(old.get(key, {}).get("raw", ""))
-            return str(value)
+            return _kses(str(value)) if self.kses else str(value)
 
         title, content, excerpt = text("title"), text("content"), text("excerpt")
         slug = str(body.get("slug") or old.get("slug") or f"post-{post_id}")
@@ -203,6 +216,18 @@ class WordPressEmulator(Emulator):
             "sticky": False, "template": "", "format": "standard", "meta": {},
             "categories": body.get("categories", old.get("categories", [1])), "tags": [],
         }  # fmt: skip
+
+
+_MARKUP = re.compile(r"(<!--.*?-->|</?[a-zA-Z][^<>]*>)", re.S)
+_BARE_AMP = re.compile(r"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[a-zA-Z][a-zA-Z0-9]*;)")
+
+
+def _kses(text: str) -> str:
+    """Tags and comments kept; a bare ``&``, ``<``, ``>`` between them stored as an entity."""
+    parts = _MARKUP.split(text)
+    for i in range(0, len(parts), 2):  # the text between tags
+        parts[i] = _BARE_AMP.sub("&amp;", parts[i]).replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(parts)
 
 
 __all__ = ["APP_PASSWORD", "USERNAME", "WordPressEmulator"]

@@ -61,7 +61,7 @@ def post_body(variant: AnyVariant, status: str) -> dict[str, Any]:
         "slug": slug(variant),
         "status": status,
         "content": f"<!-- wp:paragraph -->\n<p>{html.escape(text)}</p>\n<!-- /wp:paragraph -->",
-        "excerpt": text[:150],
+        "excerpt": html.escape(text[:150]),  # HTML like the content (kses keeps it as sent)
     }
 
 
