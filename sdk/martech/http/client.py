@@ -88,11 +88,30 @@ def parse_body(content: bytes, content_type: str | None) -> Any:
 
 
 def vendor_message(data: Any, fallback: str = "") -> str:
-    """The human message inside a vendor error body, for the common shapes.
+    """The human message inside a vendor error body, for the common shapes, with its details.
 
-    HubSpot ``{"message"}``, Mailchimp problem+json ``{"title", "detail"}``, Meta
-    ``{"error": {"message"}}``, Contentful ``{"message"}``, WordPress ``{"code", "message"}``.
+    HubSpot ``{"message", "errors"}``, Mailchimp problem+json ``{"title", "detail", "errors"}``,
+    Meta ``{"error": {"message", "error_user_msg", "code", "error_subcode"}}``, Contentful
+    ``{"message", "details": {"errors"}}``, WordPress ``{"code", "message", "data": {"params"}}``.
+    The headline comes first; field-level details follow, a few of them, each cut short.
     """
+    headline = _headline(data)
+    if not headline:
+        return fallback
+    details = [d for d in _details(data) if d and d not in headline]
+    if not details:
+        return headline
+    shown = [d if len(d) <= _DETAIL_CHARS else d[: _DETAIL_CHARS - 1] + "…" for d in details]
+    more = len(shown) - _DETAILS_SHOWN
+    text = "; ".join(shown[:_DETAILS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+    return f"{headline} ({text})"
+
+
+_DETAILS_SHOWN = 5
+_DETAIL_CHARS = 160
+
+
+def _headline(data: Any) -> str:
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict) and isinstance(err.get("message"), str):
@@ -109,7 +128,41 @@ def vendor_message(data: Any, fallback: str = "") -> str:
         errors = data.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             return str(errors[0].get("message") or errors[0].get("detail") or "")
-    return fallback
+    return ""
+
+
+def _details(data: Any) -> list[str]:
+    """Field-level reasons in a vendor error body, as ``where: why`` strings."""
+    if not isinstance(data, dict):
+        return []
+    out: list[str] = []
+    err = data.get("error")
+    if isinstance(err, dict):  # Meta's Graph envelope
+        user = err.get("error_user_msg")
+        if isinstance(user, str) and user:
+            out.append(user)
+        code, sub = err.get("code"), err.get("error_subcode")
+        if isinstance(code, int):
+            out.append(f"code {code}" + (f", subcode {sub}" if isinstance(sub, int) else ""))
+    lists = [data.get("errors")]
+    details = data.get("details")
+    if isinstance(details, dict):  # Contentful
+        lists.append(details.get("errors"))
+    for items in lists:
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            where = item.get("field") or item.get("in") or item.get("path") or item.get("name")
+            if isinstance(where, list):
+                where = ".".join(str(p) for p in where)
+            why = item.get("message") or item.get("details") or item.get("detail") or ""
+            if why:
+                out.append(f"{where}: {why}" if where else str(why))
+    extra = data.get("data")
+    params = extra.get("params") if isinstance(extra, dict) else None
+    if isinstance(params, dict):  # WordPress rest_invalid_param
+        out.extend(str(v) if str(k) in str(v) else f"{k}: {v}" for k, v in params.items())
+    return out
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
