@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from martech.models import DecisionLevel, Profile
 from martech.personalize.bucketing import bucket
 from martech.personalize.decide import decide, decide_outcome, suppressed
 
-from .conftest import HERO, ev, make_context, person
+from .conftest import HERO, STRATEGIES, ev, make_context, person
 
 GARY = {
     "interest": "fishing",
@@ -115,3 +117,32 @@ def test_segment_membership_rule_reads_the_context_memberships() -> None:
     other = decide(person(pid="other"), "s", context=ctx)
     assert other.variant_id == "d"
     assert any("not a member of segment 'high_value'" in r for r in other.reasons)
+
+
+def test_a_placement_object_is_decided_with_its_own_rules_not_the_contexts_of_that_key() -> None:
+    from martech.errors import ConfigError
+    from martech.personalize.placements import parse_placements
+
+    ctx = make_context()
+    gary = person(interest="fishing")
+    assert decide(gary, "hero", context=ctx).variant_id == "fishing"
+    other = parse_placements([{**HERO, "rules": [], "default": "kit"}])["hero"]
+    d = decide(gary, other, context=ctx)
+    assert (d.variant_id, d.level.value, d.content) == ("kit", "default", "Hi, lake kit")
+    assert decide(gary, ctx.placements["hero"], context=ctx).variant_id == "fishing"
+    unknown = parse_placements([{**HERO, "key": "elsewhere"}])["elsewhere"]
+    assert decide(gary, unknown, context=ctx).variant_id == "fishing"
+    mine = {"id": "mine", "kind": "recommendation", "strategy": "mine"}
+    bad = parse_placements(
+        [
+            {
+                **HERO,
+                "key": "x",
+                "variants": [*HERO["variants"], mine],
+                "rules": [{"variant": "mine"}],
+            }
+        ],
+        strategies={**STRATEGIES, "mine": STRATEGIES["co_occurrence"]},
+    )["x"]
+    with pytest.raises(ConfigError, match=r"placements\.x\.variants\[4\]\.strategy"):
+        decide(gary, bad, context=ctx)

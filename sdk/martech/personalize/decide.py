@@ -180,7 +180,20 @@ class DecideContext:
         cached = self._chains.get(key)
         if cached is not None:
             return cached
-        placement = self.placement(key)
+        ordered = self._resolve(self.placement(key))
+        self._chains[key] = ordered
+        return ordered
+
+    def chain_of(self, placement: Placement) -> tuple[Step, ...]:
+        """:meth:`chain` for a Placement object: the context's cached chain when it is the
+        context's placement of that key, else its own rules, resolved (not cached)."""
+        known = self.placements.get(placement.key)
+        if known is placement or known == placement:
+            return self.chain(placement.key)
+        return self._resolve(placement)
+
+    def _resolve(self, placement: Placement) -> tuple[Step, ...]:
+        key = placement.key
         assert self.strategies is not None
         problem = strategy_problem(placement, self.strategies)
         if problem is not None:
@@ -193,9 +206,7 @@ class DecideContext:
             )
             strategy = self.strategies[name]
             steps.append(Step(i, rule, strategy, strategy.params(rule), variant))
-        ordered = tuple(sorted(steps, key=lambda s: (LEVEL_ORDER.index(s.level), s.index)))
-        self._chains[key] = ordered
-        return ordered
+        return tuple(sorted(steps, key=lambda s: (LEVEL_ORDER.index(s.level), s.index)))
 
     def traits_of(self, profile: Profile) -> Mapping[str, Any]:
         """Stored traits with computed traits (lifecycle_stage, rfm_segment, …) over them; a
@@ -355,7 +366,11 @@ def decide_outcome(
         if found is None:
             raise StoreError(f"no profile {profile!r} in the store")
         profile = found
-    pl = placement if isinstance(placement, Placement) else context.placement(placement)
+    if isinstance(placement, Placement):  # its own rules, even if the context has another
+        pl, chain = placement, context.chain_of(placement)
+    else:
+        pl = context.placement(placement)
+        chain = context.chain(pl.key)
     b = bucket(profile.id, pl.seed)
     consent_key = pl.consent_key
     if consent_key is not None and profile.consent.get(consent_key) is not True:
@@ -379,7 +394,7 @@ def decide_outcome(
     chosen: Step | None = None
     items: tuple[str, ...] = ()
     reason = caption = ""
-    for step in context.chain(pl.key):
+    for step in chain:
         if step.level is DecisionLevel.personalization:
             person.build()
         result = step.strategy.choose(person, step.rule, step.params, context)
