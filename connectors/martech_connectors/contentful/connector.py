@@ -100,13 +100,7 @@ class ContentfulConnector(Connector):
     ) -> Response:
         token = self.config.management_token.get_secret_value()
         send = {"Authorization": f"Bearer {token}", "Content-Type": CMA_TYPE, **(headers or {})}
-        try:
-            return await self.http.request(method, path, json=json, headers=send)
-        except FatalVendorError as exc:
-            problems = _validation_details(exc)
-            if problems:
-                exc.args = (self.http.redact(f"{exc} ({problems})"),)
-            raise
+        return await self.http.request(method, path, json=json, headers=send)
 
     # ----------------------------------------------------------------------------- writing
 
@@ -266,28 +260,6 @@ class ContentfulConnector(Connector):
         await super().aclose()
         if self._delivery is not None:
             await self._delivery.aclose()
-
-
-def _validation_details(exc: FatalVendorError, most: int = 5) -> str:
-    """``path: details`` of each problem in a 422 ``ValidationFailed`` body (Contentful's own
-    message is only "Validation error"); values are left out, only the paths and reasons."""
-    if exc.status != 422 or exc.response is None:
-        return ""
-    try:
-        body = exc.response.json()
-    except ValueError:
-        return ""
-    details = body.get("details") if isinstance(body, dict) else None
-    errors = details.get("errors") if isinstance(details, dict) else None
-    out: list[str] = []
-    for e in errors if isinstance(errors, list) else []:
-        if not isinstance(e, dict):
-            continue
-        path = ".".join(str(p) for p in e.get("path") or [])
-        why = e.get("details") or e.get("name") or "invalid"
-        out.append(f"{path}: {why}" if path else str(why))
-    more = f"; and {len(out) - most} more" if len(out) > most else ""
-    return "; ".join(out[:most]) + more
 
 
 def _overlay(current: dict[str, Any], ours: dict[str, dict[str, Any]]) -> dict[str, Any]:
