@@ -330,10 +330,14 @@ class HttpClient:
         content: bytes | None = None,
         deadline: datetime | None = None,
         retry: RetryPolicy | None = None,
+        idempotent: bool = True,
     ) -> Response:
         """Send one request, retrying transient failures within the policy's bounds.
 
-        ``json`` is serialized with orjson (bare arrays are fine). Raises
+        ``json`` is serialized with orjson (bare arrays are fine). ``idempotent=False`` (a
+        create: a WordPress post, a Mailchimp segment, a Meta audience) retries only what the
+        vendor certainly did not apply, a 429 or a connection never made; after a 5xx or a
+        timeout it raises at once, since sending again could create a second one. Raises
         :class:`RateLimitedError` / :class:`RetriableVendorError` when retries run out,
         :class:`AuthError` on 401/403, :class:`FatalVendorError` on other 4xx and
         :class:`DeadlineExceededError` when a wait would pass ``deadline``.
@@ -387,10 +391,23 @@ class HttpClient:
         try:
             return await self._once(method, path, params, body, send_headers)
         except RetriableVendorError as exc:
+            if not (idempotent or _unapplied(exc)):
+                raise type(exc)(
+                    f"{exc} (not retried: the {method} may have been applied, and sending it "
+                    "again could apply it twice)",
+                    retry_after=exc.retry_after,
+                    vendor=exc.vendor,
+                    status=exc.status,
+                    response=exc.response,
+                ) from None
             first: RetriableVendorError | None = exc
+
+        def retriable(exc: BaseException) -> bool:
+            return isinstance(exc, RetriableVendorError) and (idempotent or _unapplied(exc))
+
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(policy.max_attempts),
-            retry=tenacity.retry_if_exception_type(RetriableVendorError),
+            retry=tenacity.retry_if_exception(retriable),
             wait=wait,
             reraise=True,
             sleep=self._sleep,
@@ -461,12 +478,17 @@ class HttpClient:
                     f"{where}: a request header is not ASCII; check the {self.vendor} "
                     "credentials for a stray character (a pasted quote or no-break space)"
                 ) from None
-            except (TimeoutError, httpx.TimeoutException):
-                raise RetriableVendorError(
+            except (TimeoutError, httpx.TimeoutException) as exc:
+                unsent = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+                raise (_NotSentError if unsent else RetriableVendorError)(
                     f"{where}: no answer within {self.timeout:g}s", vendor=self.vendor
                 ) from None
             except httpx.TransportError as exc:
-                raise RetriableVendorError(
+                # No connection, so nothing was sent: safe to retry even a create.
+                kind = (
+                    _NotSentError if isinstance(exc, httpx.ConnectError) else RetriableVendorError
+                )
+                raise kind(
                     self.redact(f"{where}: {type(exc).__name__}: {exc}"), vendor=self.vendor
                 ) from None
         status = r.status_code
@@ -503,6 +525,15 @@ class HttpClient:
                 response=r,
             )
         raise FatalVendorError(message, vendor=self.vendor, status=status, response=r)
+
+
+class _NotSentError(RetriableVendorError):
+    """No connection was made (refused, connect timeout): the request never left."""
+
+
+def _unapplied(exc: RetriableVendorError) -> bool:
+    """The vendor certainly did not apply the request: it said 429, or it was never sent."""
+    return isinstance(exc, RateLimitedError | _NotSentError)
 
 
 async def _send(
