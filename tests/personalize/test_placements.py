@@ -136,3 +136,21 @@ def test_a_bad_default_names_the_default_field(over: dict[str, object]) -> None:
         parse_placements([_placement(**over)])
     assert info.value.field == "placements.hero.default"
     assert "placements.hero.default" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"variant": "plain", "cell": {"": "x"}}, "placements.hero.rules[0].cell"),
+        ({"variant": "plain", "cell": {"a\\": "x"}}, "placements.hero.rules[0].cell"),
+        ({"variant": "plain", "trait": "", "equals": "x"}, "placements.hero.rules[0].trait"),
+    ],
+)
+def test_a_trait_name_the_batch_path_cannot_read_is_refused_at_load(
+    rule: dict[str, object], field: str
+) -> None:
+    # decide_batch reads traits with a JSON path; an empty name or one ending in a backslash
+    # failed there with a DuckDB binder error while decide() answered.
+    with pytest.raises(ValidationError, match="trait name") as info:
+        parse_placements([_placement(rules=[rule])])
+    assert info.value.field == field

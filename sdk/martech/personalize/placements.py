@@ -109,6 +109,17 @@ class Rule(_Definition, frozen=True):
             raise ValueError("a 'trait' rule needs 'equals' (a value or a list of values)")
         if self.cell is not None and not self.cell:
             raise ValueError("'cell' needs at least one attribute")
+        for where, names in (
+            ("cell", self.cell or ()),
+            ("trait", [self.trait] if self.trait is not None else ()),
+        ):
+            for name in names:
+                if not name or name.endswith("\\"):
+                    raise _At(
+                        where,
+                        f"trait name {name!r} cannot be read from stored traits (empty, or "
+                        "ending in a backslash)",
+                    )
         return self
 
     @property
