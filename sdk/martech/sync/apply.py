@@ -23,13 +23,17 @@ How it stays correct:
   shared per-credential budget and honours Retry-After. A wait that would pass ``deadline`` stops
   the run cleanly with ``resume_after``.
 - **Bad records isolated.** A batch the vendor refuses as a whole is bisected until the refused
-  records are alone; each item ends ``sent``, ``rejected`` (with the vendor's reason, redacted) or,
-  at planning time, ``invalid``. Refused and invalid items go to the dead-letter JSONL.
+  records are alone, within :func:`split_budget` requests per batch (a vendor refusing every
+  request — a bad audience, a malformed payload — would otherwise cost two per member); members
+  the budget leaves unisolated are refused with the vendor's reason, and retried next run. Each
+  item ends ``sent``, ``rejected`` (with the vendor's reason, redacted) or, at planning time,
+  ``invalid``. Refused and invalid items go to the dead-letter JSONL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -69,6 +73,12 @@ ENGINE_RETRIES = 2
 #: ``concurrency`` of them: a DuckDB transaction costs ~5 ms of CPU whatever its size, so
 #: batches share one. Commits only come later; what is durable stays exactly as before.
 COMMIT_LINGER = 0.02
+
+
+def split_budget(size: int) -> int:
+    """Requests a refused batch of ``size`` members may spend on isolating its bad records:
+    enough to bisect down to four of them, at least 16."""
+    return max(16, 8 * math.ceil(math.log2(max(size, 2))))
 
 
 @dataclass
@@ -567,11 +577,12 @@ async def _send_cut(
 
 
 async def _send(
-    run: _Run, op: str, members: Sequence[AudienceMember]
+    run: _Run, op: str, members: Sequence[AudienceMember], budget: list[int] | None = None
 ) -> tuple[dict[str, str], int] | None:
     """Send one batch (bisecting refusals): (refused key -> reason, requests), or None.
 
-    Every member not named as refused was done (added, removed or updated).
+    Every member not named as refused was done (added, removed or updated). ``budget`` holds
+    the split requests the batch has left (set on its first refusal).
     """
     connector = run.connector
     call = connector.remove_members if op == "remove" else connector.add_members
@@ -597,13 +608,13 @@ async def _send(
                 return None
             await asyncio.sleep(min(wait, 60.0) * run.rng.uniform(0.8, 1.0))
         except RejectedError as exc:
-            return await _split(run, op, members, exc, exc.items)
+            return await _split(run, op, members, exc, exc.items, budget)
         except AuthError as exc:
             _stop(run, _Stop("failed", str(exc), error=exc))
             return None
         except FatalVendorError as exc:
             if exc.status in SPLIT_STATUSES:
-                return await _split(run, op, members, exc, {})
+                return await _split(run, op, members, exc, {}, budget)
             _stop(run, _Stop("failed", str(exc), error=exc))
             return None
     rejected = {key: _redact(reason) for key, reason in outcome.rejected.items()}
@@ -616,13 +627,19 @@ async def _split(
     members: Sequence[AudienceMember],
     exc: Exception,
     named: dict[str, str],
+    budget: list[int] | None = None,
 ) -> tuple[dict[str, str], int] | None:
-    """Isolate refused records: drop the ones the vendor named, else bisect."""
+    """Isolate refused records: drop the ones the vendor named, else bisect; within budget."""
+    if budget is None:
+        budget = [split_budget(len(members))]
     keys = {m.key for m in members}
     if named and set(named) <= keys and len(named) < len(members):
         rejected = {k: _redact(r) for k, r in named.items()}
         rest = [m for m in members if m.key not in named]
-        result = await _send(run, op, rest)
+        if budget[0] <= 0:
+            return {**_unisolated(rest, exc), **rejected}, 1
+        budget[0] -= 1
+        result = await _send(run, op, rest, budget)
         if result is None:
             return None
         rejected.update(result[0])
@@ -634,12 +651,23 @@ async def _split(
     total: dict[str, str] = {}
     requests = 1
     for half in (members[:mid], members[mid:]):
-        result = await _send(run, op, half)
+        if budget[0] <= 0:
+            total.update(_unisolated(half, exc))
+            continue
+        budget[0] -= 1
+        result = await _send(run, op, half, budget)
         if result is None:
             return None
         total.update(result[0])
         requests += result[1]
     return total, requests
+
+
+def _unisolated(members: Sequence[AudienceMember], exc: Exception) -> dict[str, str]:
+    """Members of a refused batch the split budget could not test alone: refused, with the
+    vendor's answer to the batch."""
+    reason = _redact(f"refused in a batch the split budget could not narrow down: {exc}")
+    return dict.fromkeys((m.key for m in members), reason)
 
 
 def _stop(run: _Run, stop: _Stop) -> None:
@@ -673,4 +701,5 @@ __all__ = [
     "execute_async",
     "new_run_id",
     "resume_async",
+    "split_budget",
 ]
