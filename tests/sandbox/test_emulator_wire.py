@@ -138,3 +138,32 @@ async def test_mailchimp_page_faults_respect_faults_paths() -> None:
         )
     got = [m["email_address"] for m in r.json()["members"]]
     assert got == ["m2@example.com", "m3@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("3", "3"), ("2.2", "3"), (None, "1"), ("soon", "1"), ("HTTP-DATE", "5")],
+)
+async def test_contentful_reset_header_is_whole_seconds_whatever_the_fault_says(
+    retry_after: str | None, expected: str
+) -> None:
+    """``X-Contentful-RateLimit-Reset`` is seconds on the wire; an injected HTTP-date (the
+    conformance kit's Retry-After case) is turned into the seconds until it."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from martech.sandbox import Burst
+    from martech_connectors.contentful.emulator import ContentfulEmulator
+
+    if retry_after == "HTTP-DATE":
+        retry_after = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    emu = ContentfulEmulator(
+        faults=Faults(too_many_requests=Burst(first=1), retry_after=retry_after)
+    )
+    async with httpx.AsyncClient(transport=emu.transport(), base_url="http://cf.test") as c:
+        r = await c.get("/spaces/x/environments/master/entries/e1")
+    assert r.status_code == 429
+    assert r.json()["sys"]["id"] == "RateLimitExceeded"
+    reset = r.headers["X-Contentful-RateLimit-Reset"]
+    assert reset.isdigit()
+    assert int(reset) in {int(expected), int(expected) - 1}  # an HTTP-date has whole seconds

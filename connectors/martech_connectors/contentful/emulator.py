@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from martech.http.retry import parse_retry_after
 from martech.sandbox import Emulator
 from martech.sandbox.emulator import FixedWindow, json_response
 
@@ -90,7 +92,11 @@ class ContentfulEmulator(Emulator):
         r = self.fail(
             429, "RateLimitExceeded", "You have exceeded the rate limit of the Organization."
         )
-        r.headers["X-Contentful-RateLimit-Reset"] = retry_after or "1"
+        # Seconds on the wire; an injected value (seconds or an HTTP-date) becomes whole seconds.
+        seconds = parse_retry_after(retry_after)
+        r.headers["X-Contentful-RateLimit-Reset"] = (
+            "1" if seconds is None else str(math.ceil(seconds))
+        )
         return r
 
     # ---------------------------------------------------------------------------- routes
