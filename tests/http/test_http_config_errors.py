@@ -72,3 +72,22 @@ async def test_a_credential_with_a_newline_is_a_config_error_not_retried() -> No
     assert c.requests == 1
     assert sleeps.waits == []
     assert TOKEN not in str(caught.value)
+
+
+async def test_credentials_in_the_base_url_never_reach_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A base URL with ``user:password@`` goes out as Basic auth without the URL carrying it, so
+    httpx's own INFO line (and ours) never shows the password."""
+    import logging
+
+    with Ok().serve() as url:
+        host = url.split("://", 1)[1]
+        c = HttpClient(base_url=f"http://editor:{TOKEN}@{host}", sleep=Sleeps())
+        with caplog.at_level(logging.DEBUG):
+            r = await c.get("/x")
+        assert r.data == {"ok": True}
+    assert TOKEN not in caplog.text
+    assert TOKEN not in c.base_url
+    assert c.headers["Authorization"].startswith("Basic ")
+    assert TOKEN not in c.redact(f"pw={TOKEN}")

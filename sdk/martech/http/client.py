@@ -13,6 +13,7 @@ transport=emulator.transport())``); nothing monkeypatches internals.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import random
@@ -213,19 +214,22 @@ class HttpClient:
         deadline: datetime | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        self.headers = dict(headers or {})
+        base_url, password = _userinfo_to_header(base_url, self.headers)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.limits = limits
         self.vendor = vendor
         self.retry = retry or RetryPolicy()
         self.deadline = deadline
-        self.headers = dict(headers or {})
         self.requests = 0  # attempts sent, retries included
         self.waits: list[float] = []  # every retry wait, in order (for reports and tests)
         self._sleep = sleep or asyncio.sleep
         self._transport = transport
         self._secrets: set[str] = set()
         self._learn_secrets(self.headers)
+        if password:
+            self._secrets.add(password)
         self._rng = random.Random()
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -527,6 +531,27 @@ class HttpClient:
         raise FatalVendorError(message, vendor=self.vendor, status=status, response=r)
 
 
+def _userinfo_to_header(base_url: str, headers: dict[str, str]) -> tuple[str, str | None]:
+    """``https://user:pass@host`` -> (``https://host``, ``pass``), adding a Basic Authorization
+    header to ``headers`` unless one is there.
+
+    A URL carrying the password shows it wherever the URL is printed (httpx logs each request's
+    URL at INFO); the header is redacted like any credential.
+    """
+    if "@" not in base_url:
+        return base_url, None
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        return base_url, None  # the first request says what is wrong with it
+    if not url.userinfo:
+        return base_url, None
+    if not any(name.lower() == "authorization" for name in headers):
+        pair = f"{url.username}:{url.password}".encode()
+        headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+    return str(url.copy_with(username=None, password=None)), url.password or None
+
+
 class _NotSentError(RetriableVendorError):
     """No connection was made (refused, connect timeout): the request never left."""
 
@@ -552,8 +577,9 @@ async def _send(
     martech sends credentials as explicit headers and never follows a vendor API's redirects,
     so those layers did nothing here but cost ~0.5 ms of CPU per request, about a third of a
     plain page loop's. Cookies a vendor sets (load-balancer stickiness, bot management) are
-    still kept and sent back, as AsyncClient does; a base URL with credentials in it
-    (``https://user:pass@host``, Basic auth) takes AsyncClient.send.
+    still kept and sent back, as AsyncClient does. A base URL's credentials became a Basic
+    header in HttpClient; a request URL with its own (``https://user:pass@host``) takes
+    AsyncClient.send.
     """
     request = client.build_request(
         method, path, params=params, content=content, headers=headers or None
