@@ -159,7 +159,9 @@ async def apply_async(
     results.append(
         await execute_async(store, connector, prepared, deadline=deadline, letters=letters)
     )
-    return combine(results)
+    return combine(
+        results, retried=(prepared.plan.adds, prepared.plan.removes, prepared.plan.updates)
+    )
 
 
 async def execute_async(
@@ -255,21 +257,30 @@ async def resume_async(
     return await _execute(run, committed=committed, uncertain=uncertain, summary=summary)
 
 
-def combine(results: Sequence[SyncResult]) -> SyncResult:
-    """One result for a resumed run followed by a fresh one."""
+def combine(results: Sequence[SyncResult], *, retried: Sequence[Sequence[str]] = ()) -> SyncResult:
+    """One result for a resumed run followed by a fresh one.
+
+    ``retried`` holds the key lists the last run planned: an earlier refusal of one of those is
+    replaced by what the last run did with it (sent, or refused again). The runs share one
+    dead-letter file, so the last result's count already holds the earlier ones'.
+    """
     last = results[-1]
     if len(results) == 1:
         return last
     invalid: dict[str, str] = {}
     rejected: dict[str, str] = {}
-    for r in results:
+    for r in results[:-1]:
         invalid.update(r.invalid)
         rejected.update(r.rejected)
+    if rejected:
+        again = {k for keys in retried for k in keys}
+        rejected = {k: v for k, v in rejected.items() if k not in again}
+    invalid.update(last.invalid)
+    rejected.update(last.rejected)
     return last.model_copy(
         update={
             "sent": sum(r.sent for r in results),
             "requests": sum(r.requests for r in results),
-            "dead_lettered": sum(r.dead_lettered for r in results),
             "invalid": invalid,
             "rejected": rejected,
         }
