@@ -7,6 +7,7 @@ import pytest
 from martech.errors import ConfigError
 from martech.models import DecisionLevel
 from martech.personalize.decide import decide, decide_outcome
+from martech.store import Store
 
 from .conftest import ev, make_context, person
 
@@ -123,3 +124,48 @@ def test_unknown_strategy_parameter_is_a_config_error() -> None:
 def test_unknown_strategy_is_a_config_error_listing_installed() -> None:
     with pytest.raises(ConfigError, match=r"unknown strategy 'magic'.*co_occurrence"):
         make_context(_rec("magic"))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "param", "value"),
+    [
+        ("browse_abandonment", "window_days", 1e6),
+        ("cart_abandonment", "min_age_hours", 1e9),
+        ("post_purchase", "review_after_days", 1e9),
+        ("order_cross_sell", "order_minutes", 1e13),
+        ("because_you_viewed", "window_days", 1e12),
+    ],
+)
+def test_a_time_parameter_past_a_century_is_a_config_error_not_an_overflow(
+    strategy: str, param: str, value: float
+) -> None:
+    # now - 1,000,000 days is before year 1: decide raised OverflowError and the batch SQL a
+    # conversion error; the parameter is refused at load, naming its field.
+    with pytest.raises(ConfigError, match=rf"rules\[0\]\.params\.{param} .*at most"):
+        make_context(_rec(strategy, **{param: value}))
+    assert make_context(_rec(strategy, **{param: 36500}))  # a century is fine
+
+
+def test_a_century_long_window_decides_in_both_paths(martech_store: Store) -> None:
+    from martech.models import Profile
+    from martech.personalize.batch import batch_frame, decide_batch
+    from martech.personalize.decide import DecideContext
+    from martech.personalize.placements import parse_placements
+
+    from .conftest import AS_OF, STRATEGIES
+
+    martech_store.upsert_profiles([Profile(id="x", events=[ev("view", "R1", days=20000)])])
+    martech_store.con.execute("INSERT INTO items VALUES ('R1', 'Reel', 'reels', 1.0, NULL)")
+    body = _rec("browse_abandonment", window_days=36500)
+    body["channel"] = "web"
+    ctx = DecideContext(
+        placements=parse_placements([body]),
+        catalogue={"R1": ("Reel", "reels", 1.0)},
+        strategies=STRATEGIES,
+        now=AS_OF,
+        store=martech_store,
+    )
+    decide_batch(martech_store, "p", context=ctx, write=False)
+    [row] = batch_frame(martech_store)
+    d = decide("x", "p", context=ctx)
+    assert (d.variant_id, d.level.value) == (row[1], row[2]) == ("r", "personalization")

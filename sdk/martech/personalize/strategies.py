@@ -37,6 +37,14 @@ if TYPE_CHECKING:
     from .placements import Rule
 
 BEHAVIOUR = frozenset({"view", "add_to_cart", "purchase"})
+#: Time parameters go back (or ahead) a century at most: further, ``now - window`` leaves the
+#: calendar (OverflowError in Python, a conversion error in DuckDB) instead of meaning "ever".
+TIME_LIMITS: Mapping[str, float] = {
+    "window_days": 36_500,
+    "review_after_days": 36_500,
+    "min_age_hours": 36_500 * 24,
+    "order_minutes": 36_500 * 24 * 60,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +283,12 @@ class Strategy:
                 return key, (
                     f"parameter {key!r} of strategy {self.name!r} must be a number >= 0, "
                     f"got {value!r}"
+                )
+            most = TIME_LIMITS.get(key)
+            if most is not None and value > most:
+                return key, (
+                    f"parameter {key!r} of strategy {self.name!r} is at most {most:g} (a "
+                    f"century), got {value:g}"
                 )
         return None
 
