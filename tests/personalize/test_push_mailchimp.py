@@ -364,3 +364,38 @@ def test_counts_add_up_when_someone_in_the_holdout_has_no_email(store: Store) ->
     assert counts["recipients"] == len(recommendation_members(store, PLACEMENT))
     parts = counts["holdout"] + counts["no_consent"] + counts["no_email"] + counts["recipients"]
     assert parts == counts["decided"]
+
+
+def test_someone_sent_before_who_joins_the_holdout_is_cleared_once(
+    served: MailchimpEmulator, store: Store
+) -> None:
+    # Their fields would otherwise keep the items the web no longer shows them, and the
+    # holdout's emails would not be the default's.
+    from martech.personalize.push import push_placement
+
+    pl = example_placements()[PLACEMENT]
+    assert push_placement(store, pl, "mailchimp")["cleared"] == 0
+    (pid, email) = store.con.execute(
+        f"""SELECT d.profile_id, i.value FROM decisions d JOIN profiles p ON p.id = d.profile_id
+        JOIN identities i ON i.profile_id = d.profile_id AND i.kind = 'email'
+        WHERE d.placement = ? AND NOT d.holdout AND {CONSENTED} AND len(d.items) > 0
+        ORDER BY 1 LIMIT 1""",
+        [PLACEMENT],
+    ).fetchall()[0]
+    assert served.merge_values(email)["REC1ID"]
+    store.con.execute(
+        "UPDATE decisions SET holdout = true WHERE profile_id = ? AND placement = ?",
+        [pid, PLACEMENT],
+    )
+    second = push_placement(store, pl, "mailchimp")
+    assert (second["sent"], second["cleared"], second["unchanged"]) == (
+        1,
+        1,
+        second["recipients"],
+    )
+    stored = served.merge_values(email)
+    assert all(stored[tag] == "" for tag in REC_TAGS)
+    third = push_placement(store, pl, "mailchimp")
+    assert (third["sent"], third["cleared"]) == (0, 0)
+    full = push_placement(store, pl, "mailchimp", full=True)
+    assert (full["sent"], full["cleared"]) == (full["recipients"], 0)

@@ -111,7 +111,8 @@ def push_placement(
         scope = getattr(connector, "recommendation_scope", None) or placement.key
         ledger = (connector.name, f"personalize:{scope}@{target}")
         counts = recipient_counts(store, placement.key)
-        members = recommendation_members(store, placement.key, ledger=None if full else ledger)
+        members = recommendation_members(store, placement.key, ledger=ledger, resend=full)
+        cleared = sum(m.cleared for m in members)
 
         async def send() -> dict[str, Any]:
             async with connector:
@@ -134,7 +135,8 @@ def push_placement(
         return {
             "placement": placement.key,
             **counts,
-            "unchanged": counts["recipients"] - len(members),
+            "unchanged": counts["recipients"] - (len(members) - cleared),
+            "cleared": cleared,
             **sent,
         }
 

@@ -8,9 +8,12 @@ rendered content. Everything is read set-based, in one query.
 Who is sent: people with a stored decision for the placement, an email identity and email consent
 (as the store holds it now, so consent withdrawn since the decision counts) who are **not in the
 holdout**. The holdout is left untouched: what it sees is the template's own fallback, the same
-default the web shows it, and nothing about the experiment reaches the ESP. People who matched no
-rule (level ``default``, no items) are sent, with empty slots, so items from an earlier push do not
-linger in their merge fields.
+default the web shows it, and nothing about the experiment reaches the ESP. One exception: someone
+an earlier push to the same fields reached (the ``ledger`` says so) who is now in the holdout is
+sent once with every field blank (``cleared``), or their email would keep showing the items the
+web no longer gives them and the holdout would not be one. People who matched no rule (level
+``default``, no items) are sent, with empty slots, so items from an earlier push do not linger in
+their merge fields.
 
 Each recipient carries a payload hash (address, variant, level, text, items with names and urls).
 With a ``ledger`` — (destination, audience) rows in ``sync_ledger`` — people whose hash equals the
@@ -55,6 +58,8 @@ class Recipient:
     content: str | None
     items: tuple[RecommendedItem, ...] = ()
     payload_hash: str = ""
+    #: Every field blank: a holdout member an earlier push reached (nothing else is said).
+    cleared: bool = False
 
 
 _LATEST = """
@@ -81,23 +86,38 @@ def _require_decisions(store: Store, placement_key: str) -> None:
 
 
 def recommendation_members(
-    store: Store, placement_key: str, *, ledger: tuple[str, str] | None = None
+    store: Store,
+    placement_key: str,
+    *,
+    ledger: tuple[str, str] | None = None,
+    resend: bool = False,
 ) -> list[Recipient]:
     """The people to send ``placement_key``'s stored decisions to, ordered by profile id.
 
     ``ledger``: (destination, audience) in ``sync_ledger``; people whose payload hash is the one
-    last sent there are left out. Raises :class:`ConfigError` when no decisions are stored for the
-    placement.
+    last sent there are left out (unless ``resend``), and holdout members it holds as sent come
+    back ``cleared``. Raises :class:`ConfigError` when no decisions are stored for the placement.
     """
     _require_decisions(store, placement_key)
     destination, audience = ledger or ("", "")
     rows = store.con.execute(
         f"""WITH {_LATEST},
-        eligible AS (
+        consented AS (
             SELECT l.*, e.email FROM latest l
             JOIN profiles p ON p.id = l.profile_id
             JOIN emails e ON e.profile_id = l.profile_id
-            WHERE NOT l.holdout AND json_extract_string(p.consent, '$.email') = 'true'),
+            WHERE json_extract_string(p.consent, '$.email') = 'true'),
+        reached AS (
+            SELECT profile_id FROM sync_ledger
+            WHERE destination = $destination AND audience = $audience AND state = 'present'),
+        eligible AS (
+            SELECT * REPLACE (CASE WHEN holdout THEN '' ELSE variant_id END AS variant_id,
+                              CASE WHEN holdout THEN '' ELSE level END AS level,
+                              CASE WHEN holdout THEN NULL ELSE content END AS content,
+                              CASE WHEN holdout THEN NULL ELSE tactic END AS tactic,
+                              CASE WHEN holdout THEN []::VARCHAR[] ELSE items END AS items)
+            FROM consented
+            WHERE NOT holdout OR profile_id IN (SELECT profile_id FROM reached)),
         slots AS (
             SELECT u.profile_id, u.ord, u.item_id, k.name,
                    json_extract_string(k.properties, '$.url') AS url
@@ -109,17 +129,23 @@ def recommendation_members(
             FROM slots GROUP BY ALL),
         hashed AS (
             SELECT e.profile_id, e.email, e.variant_id, e.level, e.tactic, e.content, r.recs,
+                   e.holdout,
                    md5(concat_ws('|', e.email, e.variant_id, e.level, coalesce(e.content, ''),
                        coalesce(CAST(r.recs AS VARCHAR), '')))[:16] AS payload_hash
             FROM eligible e LEFT JOIN recs r ON r.profile_id = e.profile_id)
         SELECT h.* FROM hashed h
-        WHERE NOT EXISTS (
+        WHERE $resend AND NOT h.holdout OR NOT EXISTS (
             SELECT 1 FROM sync_ledger s
             WHERE s.destination = $destination AND s.audience = $audience
               AND s.state = 'present' AND s.profile_id = h.profile_id
               AND s.payload_hash = h.payload_hash)
         ORDER BY h.profile_id""",
-        {"placement": placement_key, "destination": destination, "audience": audience},
+        {
+            "placement": placement_key,
+            "destination": destination,
+            "audience": audience,
+            "resend": resend,
+        },
     ).fetchall()
     return [
         Recipient(
@@ -132,8 +158,9 @@ def recommendation_members(
             content=content,
             items=tuple(RecommendedItem(i, n, u) for i, n, u in recs or ()),
             payload_hash=digest,
+            cleared=holdout,
         )
-        for pid, email, variant, level, tactic, content, recs, digest in rows
+        for pid, email, variant, level, tactic, content, recs, holdout, digest in rows
     ]
 
 
