@@ -267,12 +267,7 @@ class HubSpotConnector(Connector):
         except FatalVendorError as exc:
             if exc.status != 404:
                 raise
-            response = await self.http.post(
-                LISTS,
-                json={"name": audience, "objectTypeId": CONTACT_OBJECT, "processingType": "MANUAL"},
-                headers=self._auth,
-            )
-            found = (response.data or {}).get("list") or {}
+            found = await self._create_list(audience, path)
         if found.get("processingType") not in ("MANUAL", "SNAPSHOT"):
             raise ConfigError(
                 f"hubspot: list {audience!r} is {found.get('processingType')}; martech can only "
@@ -281,6 +276,32 @@ class HubSpotConnector(Connector):
         list_id = str(found["listId"])
         self._lists[audience] = list_id
         return list_id
+
+    async def _create_list(self, audience: str, path: str) -> dict[str, Any]:
+        """Create the MANUAL list once: a create whose answer was lost is found by name (posting
+        again would be HubSpot's 409 for a name already taken)."""
+        from martech.http import create_once
+
+        async def create() -> dict[str, Any]:
+            response = await self.http.request(
+                "POST",
+                LISTS,
+                json={"name": audience, "objectTypeId": CONTACT_OBJECT, "processingType": "MANUAL"},
+                headers=self._auth,
+                idempotent=False,
+            )
+            return dict((response.data or {}).get("list") or {})
+
+        async def find() -> dict[str, Any] | None:
+            try:
+                response = await self.http.get(path, headers=self._auth)
+            except FatalVendorError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return dict((response.data or {}).get("list") or {}) or None
+
+        return await create_once(create, find, attempts=self.http.retry.max_attempts)
 
     async def _resolve(
         self, members: Sequence[AudienceMember], *, create: bool

@@ -170,10 +170,18 @@ class MailchimpConnector(Connector):
         return self._http
 
     async def _call(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool = True,
     ) -> Response:
         # Credentials go on every request, so an injected client (tests, the demo) works too.
-        return await self.http.request(method, path, params=params, json=json, headers=self._auth())
+        return await self.http.request(
+            method, path, params=params, json=json, headers=self._auth(), idempotent=idempotent
+        )
 
     @property
     def _list_path(self) -> str:
@@ -305,10 +313,34 @@ class MailchimpConnector(Connector):
     # ------------------------------------------------------------------------------- audience
 
     async def ensure_audience(self, audience: str) -> str:
-        """The id of the static segment named ``audience``, created empty if missing."""
+        """The id of the static segment named ``audience``, created empty if missing (once: a
+        create whose answer was lost is found by name, not made twice)."""
+        from martech.http import create_once
+
         name = audience.strip()
         if not name:
             raise ValidationError("audience: expected a non-empty static segment name")
+        found = await self._find_segment(name)
+        if found is not None:
+            return found
+
+        async def create() -> str:
+            r = await self._call(
+                "POST",
+                f"{self._list_path}/segments",
+                json={"name": name, "static_segment": []},
+                idempotent=False,
+            )
+            if not isinstance(r.data, dict) or "id" not in r.data:
+                raise ConfigError("mailchimp: creating the static segment returned no id")
+            return str(r.data["id"])
+
+        return await create_once(
+            create, lambda: self._find_segment(name), attempts=self.http.retry.max_attempts
+        )
+
+    async def _find_segment(self, name: str) -> str | None:
+        """The id of the (first listed) static segment called ``name``, or None."""
         offset = 0
         for _ in range(1000):  # 1000 pages of 1000 segments: far beyond Mailchimp's own caps
             r = await self._call(
@@ -329,12 +361,7 @@ class MailchimpConnector(Connector):
             offset += len(segments)
             if not segments or offset >= int(data.get("total_items") or 0):
                 break
-        r = await self._call(
-            "POST", f"{self._list_path}/segments", json={"name": name, "static_segment": []}
-        )
-        if not isinstance(r.data, dict) or "id" not in r.data:
-            raise ConfigError("mailchimp: creating the static segment returned no id")
-        return str(r.data["id"])
+        return None
 
     def _check_batch(self, members: Sequence[AudienceMember]) -> None:
         if len(members) > MAX_BATCH:
@@ -492,21 +519,37 @@ class MailchimpConnector(Connector):
         if existing is None:
             existing, requests = await self.merge_tags()
         created: list[str] = []
+        from martech.http import create_once
+
         for tag, name in wanted:
             if tag in existing:
                 continue
-            r = await self._call(
-                "POST",
-                f"{self._list_path}/merge-fields",
-                json={"tag": tag, "name": name, "type": "text", "required": False},
-            )
-            requests += 1
-            got = r.data.get("tag") if isinstance(r.data, dict) else None
-            if got != tag:
-                raise ConfigError(
-                    f"mailchimp: creating merge field {tag} returned tag {got!r}; "
-                    "rename the audience's field or remove it"
+
+            async def create(tag: str = tag, name: str = name) -> str:
+                nonlocal requests
+                requests += 1
+                r = await self._call(
+                    "POST",
+                    f"{self._list_path}/merge-fields",
+                    json={"tag": tag, "name": name, "type": "text", "required": False},
+                    idempotent=False,
                 )
+                got = r.data.get("tag") if isinstance(r.data, dict) else None
+                if got != tag:
+                    raise ConfigError(
+                        f"mailchimp: creating merge field {tag} returned tag {got!r}; "
+                        "rename the audience's field or remove it"
+                    )
+                return tag
+
+            async def find(tag: str = tag) -> str | None:
+                # a create whose answer was lost: the field may be there all the same
+                nonlocal requests
+                tags, read = await self.merge_tags()
+                requests += read
+                return tag if tag in tags else None
+
+            await create_once(create, find, attempts=self.http.retry.max_attempts)
             created.append(tag)
         return created, requests
 

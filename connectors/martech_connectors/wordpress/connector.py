@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from martech.connector import Connector, ConnectorKind, Limits, PublishedContent
-from martech.errors import FatalVendorError, RetriableVendorError, ValidationError
+from martech.errors import FatalVendorError, ValidationError
 from martech.models import AnyVariant, Capability, ContentVariant, Level
 
 from .config import WordPressConfig
@@ -134,27 +134,22 @@ class WordPressConnector(Connector):
 
         ``POST /wp/v2/posts`` is not idempotent: after a 5xx or a timeout WordPress may have saved
         the post all the same, and posting again would publish the variant twice (under slug
-        ``…-2``). So the POST is sent once per attempt, and after a transient failure the post
-        is looked up by its slug (unique to this placement and variant) before the next attempt;
-        that lookup's own retries pace the attempts. At most the HTTP policy's attempts.
+        ``…-2``). So after a transient failure the post is looked up by its slug (unique to this
+        placement and variant) before the next attempt (:func:`~martech.http.create_once`).
         """
-        from martech.http import RetryPolicy
+        from martech.http import create_once
 
-        once = RetryPolicy(max_attempts=1)
-        failed: RetriableVendorError | None = None
-        for _ in range(max(1, self.http.retry.max_attempts)):
-            try:
-                r = await self.http.request(
-                    "POST", self._path, json=body, headers=self._auth(), retry=once
-                )
-                return str(r.data["id"])
-            except RetriableVendorError as exc:
-                failed = exc
+        async def create() -> str:
+            r = await self.http.request(
+                "POST", self._path, json=body, headers=self._auth(), idempotent=False
+            )
+            return str(r.data["id"])
+
+        async def find() -> str | None:
             saved = await self._find(body["slug"])
-            if saved is not None:
-                return str(saved["id"])
-        assert failed is not None
-        raise failed
+            return None if saved is None else str(saved["id"])
+
+        return await create_once(create, find, attempts=self.http.retry.max_attempts)
 
     async def _find(self, post_slug: str, *, title: str | None = None) -> dict[str, Any] | None:
         """The post (any status, raw fields) with this slug (and this exact title), or None."""
