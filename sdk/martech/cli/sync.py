@@ -176,11 +176,11 @@ def show_plan(data: dict[str, Any]) -> None:
     quality = data.get("match_quality")
     if quality:
         console.print(
-            f"  match quality: {quality.get('members', 0):,} eligible, "
+            f"  match quality: {quality.get('members', 0):,} to upload, "
             f"{quality.get('valid_email', 0):,} valid email, "
             f"{quality.get('valid_phone', 0):,} valid phone, "
-            f"{quality.get('duplicates', 0):,} duplicates after normalization; minimum "
-            f"{quality.get('minimum', 0):,}: "
+            f"{quality.get('duplicates', 0):,} duplicates after normalization; audience after "
+            f"{quality.get('audience_after', 0):,}, minimum {quality.get('minimum', 0):,}: "
             + ("ok" if quality.get("meets_minimum") else "too small, adds wait")
         )
     quota = data.get("daily_quota")

@@ -14,9 +14,10 @@ reason that applies is reported):
 5. ``no_identity:<keys>`` — the profile has none of the identity kinds the destination can match
    on (``Connector.identity_keys``).
 6. ``below_minimum_audience:<n>`` — a connector with a ``match_quality(members)`` pre-flight
-   (Meta) found fewer than its minimum of distinct matchable people among the eligible members:
-   adds and updates wait (removes still go) until the segment is large enough. The report
-   (counts only) is :attr:`PreparedSync.match_quality` and lands in the run's summary.
+   (Meta) says the audience would hold fewer than its minimum of distinct matchable people
+   (the members already there plus the matchable uploads): adds and updates wait (removes still
+   go) until the segment is large enough. The report over the uploads (counts only) is
+   :attr:`PreparedSync.match_quality` and lands in the run's summary.
 
 Everything else is a desired member with a payload (its identities for the destination, plus the
 traits the sync was asked to send) and a payload hash, and the diff against the ledger runs in
@@ -102,8 +103,8 @@ class PreparedSync:
     items: pa.Table
     invalid: dict[str, str] = field(default_factory=dict)
     desired: int = 0
-    #: The connector's match-quality pre-flight over the eligible members (counts only), when it
-    #: has one and the plan adds or updates anyone.
+    #: The connector's match-quality pre-flight over the members uploaded (counts only, plus
+    #: ``already_there`` and ``audience_after``), when it has one and the plan uploads anyone.
     match_quality: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
@@ -335,7 +336,7 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
     invalid.update(invalid_removes)
     quality = None
     if not isinstance(connector, type) and hasattr(connector, "match_quality"):
-        quality, items, held = _preflight(store, connector, spec, desired, items)
+        quality, items, held = _preflight(connector, desired.num_rows, items)
         invalid.update(held)
     limits = connector.limits
     if limits.batch_bytes is not None:
@@ -386,13 +387,16 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
 
 
 def _preflight(
-    store: Store, connector: Connector, spec: SyncSpec, desired: pa.Table, items: pa.Table
+    connector: Connector, desired: int, items: pa.Table
 ) -> tuple[dict[str, Any] | None, pa.Table, dict[str, str]]:
-    """(report, items, held back): the connector's match-quality report over every eligible
-    member, and, below its minimum audience size, the adds and updates held back.
+    """(report, items, held back): the connector's match-quality report over the members about
+    to be uploaded (adds and updates), and, when the audience would then hold fewer than its
+    minimum, those adds and updates held back.
 
-    Only when the plan adds or updates someone: an unchanged plan or one that only removes
-    builds no payload, and a removal (consent withdrawn, say) is never held back.
+    The audience is counted as the ``desired`` members not uploaded now (the ledger has them
+    there, and they were matchable when sent) plus the distinct matchable uploads. Only
+    uploaded members are normalized, so a 1% change costs 1% of the audience. A plan that only
+    removes builds nothing, and a removal (consent withdrawn, say) is never held back.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -402,29 +406,23 @@ def _preflight(
     sending = pc.is_in(items.column("op"), pa.array(["add", "update"]))
     if not pc.any(sending).as_py():
         return None, items, {}
-    con = store.con
-    con.register("_martech_wanted", desired)
-    try:
-        payload, params = payload_sql("_martech_wanted", list(connector.identity_keys), spec.traits)
-        rows = query_arrow(
-            con,
-            "SELECT profile_id, identities, coalesce(traits, '{}') AS traits "
-            f"FROM ({payload}) WHERE identities IS NOT NULL ORDER BY profile_id",
-            params,
-        )
-    finally:
-        con.unregister("_martech_wanted")
+    uploads = items.filter(sending)
     members = MemberBatch(
-        rows.column("profile_id").to_pylist(),
-        rows.column("identities").to_pylist(),
-        rows.column("traits").to_pylist(),
+        uploads.column("profile_id").to_pylist(),
+        uploads.column("identities").to_pylist(),
+        uploads.column("traits").to_pylist(),
     )
     report = connector.match_quality(members)  # type: ignore[attr-defined]
     data: dict[str, Any] = report.model_dump()
-    if report.meets_minimum:
+    kept = desired - uploads.num_rows
+    audience = kept + report.matchable - report.duplicates
+    data.update(
+        already_there=kept, audience_after=audience, meets_minimum=audience >= report.minimum
+    )
+    if data["meets_minimum"]:
         return data, items, {}
     reason = f"below_minimum_audience:{report.minimum}"
-    held = items.filter(sending).column("profile_id").to_pylist()
+    held = uploads.column("profile_id").to_pylist()
     return data, items.filter(pc.invert(sending)), dict.fromkeys(held, reason)
 
 

@@ -75,6 +75,7 @@ def test_the_plan_carries_the_match_quality_report(store: Store) -> None:
     assert report["valid_phone"] == 0
     assert report["duplicates"] == 1
     assert report["meets_minimum"]
+    assert report["audience_after"] == 11  # 12 uploads, one a duplicate
     assert prepared.summary()["match_quality"] == report
     assert len(prepared.plan.adds) == 12
     assert emulator.total_requests == 0  # planning sends nothing
@@ -123,7 +124,8 @@ def test_sync_plan_shows_the_report_without_identities(
     show_plan(data)
     out = capsys.readouterr().out
     assert "40 below_minimum_audience:100" in out
-    assert "match quality: 40 eligible, 40 valid email" in out
+    assert "match quality: 40 to upload, 40 valid email" in out
+    assert "audience after 40, minimum 100" in out
     assert "too small, adds wait" in out
     assert "@" not in out
 
@@ -142,3 +144,15 @@ def test_batch_rows_is_the_rows_per_users_call_of_a_sync(store: Store) -> None:
     assert result.sent == 10
     aid = next(iter(emulator.audiences))
     assert emulator.requests[f"POST /v25.0/{aid}/users"] == 3
+
+
+def test_a_small_change_to_a_large_audience_normalizes_only_the_uploads(store: Store) -> None:
+    emulator = MetaEmulator()
+    sync.apply(store, connect(emulator, 100), sync.SyncSpec("vip", ids(110)))
+    prepared = sync.prepare(store, connect(emulator, 100), sync.SyncSpec("vip", ids(112)))
+    report = prepared.match_quality
+    assert report is not None
+    assert report["members"] == 2
+    assert report["already_there"] == 110
+    assert report["audience_after"] == 112
+    assert prepared.plan.adds == ("m0110", "m0111")
