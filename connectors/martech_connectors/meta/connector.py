@@ -165,10 +165,44 @@ class MetaConnector(Connector):
     # ------------------------------------------------------------------------------ audience
 
     async def ensure_audience(self, audience: str) -> str:
-        """The id of the account's custom audience named ``audience``, created if missing."""
+        """The id of the account's custom audience named ``audience``, created if missing.
+
+        The create is made once: after a 5xx or timeout (Meta may have made it and only the
+        answer was lost) the audience is looked up by name before trying again, so a second
+        audience of the same name is never made.
+        """
+        from martech.http import create_once
+
         name = audience.strip()
         if not name:
             raise ValidationError("audience: expected a non-empty custom audience name")
+        found = await self._find_audience(name)
+        if found is not None:
+            return found
+
+        async def create() -> str:
+            r = await self.http.request(
+                "POST",
+                self._path(f"{self.config.account}/customaudiences"),
+                json={
+                    "name": name,
+                    "subtype": "CUSTOM",
+                    "description": "Synced by martech",
+                    "customer_file_source": self.config.customer_file_source,
+                },
+                headers=self._auth(),
+                idempotent=False,
+            )
+            if not isinstance(r.data, dict) or "id" not in r.data:
+                raise ConfigError("meta: creating the custom audience returned no id")
+            return str(r.data["id"])
+
+        return await create_once(
+            create, lambda: self._find_audience(name), attempts=self.http.retry.max_attempts
+        )
+
+    async def _find_audience(self, name: str) -> str | None:
+        """The id of the account's custom audience called ``name``, or None."""
         after: str | None = None
         for _ in range(1000):
             params: dict[str, Any] = {"fields": "id,name", "limit": 500}
@@ -184,19 +218,7 @@ class MetaConnector(Connector):
             if not paging.get("next") or not nxt or nxt == after:
                 break
             after = str(nxt)
-        r = await self._call(
-            "POST",
-            f"{self.config.account}/customaudiences",
-            json={
-                "name": name,
-                "subtype": "CUSTOM",
-                "description": "Synced by martech",
-                "customer_file_source": self.config.customer_file_source,
-            },
-        )
-        if not isinstance(r.data, dict) or "id" not in r.data:
-            raise ConfigError("meta: creating the custom audience returned no id")
-        return str(r.data["id"])
+        return None
 
     async def _send(
         self,
