@@ -154,3 +154,23 @@ def test_a_trait_name_the_batch_path_cannot_read_is_refused_at_load(
     with pytest.raises(ValidationError, match="trait name") as info:
         parse_placements([_placement(rules=[rule])])
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        ({"variant": "plain", "cell": {"skill": None}}, "placements.hero.rules[0].cell.skill"),
+        ({"variant": "plain", "cell": {"skill": []}}, "placements.hero.rules[0].cell.skill"),
+        ({"variant": "plain", "trait": "skill", "equals": []}, "placements.hero.rules[0].equals"),
+        (
+            {"variant": "plain", "trait": "skill", "equals": [None]},
+            "placements.hero.rules[0].equals",
+        ),
+    ],
+)
+def test_a_rule_value_no_trait_can_have_is_refused_not_silently_never_matched(
+    rule: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError, match="no person can match") as info:
+        parse_placements([_placement(rules=[rule])])
+    assert info.value.field == field

@@ -109,6 +109,18 @@ class Rule(_Definition, frozen=True):
             raise ValueError("a 'trait' rule needs 'equals' (a value or a list of values)")
         if self.cell is not None and not self.cell:
             raise ValueError("'cell' needs at least one attribute")
+        from .strategies import accepted
+
+        for name, want in (self.cell or {}).items():
+            if not accepted(want):
+                raise _At(
+                    f"cell.{name}",
+                    f"{want!r} is no value (null or an empty list): no person can match it",
+                )
+        if self.trait is not None and not accepted(self.equals):
+            raise _At(
+                "equals", f"{self.equals!r} is no value (an empty list): no person can match it"
+            )
         for where, names in (
             ("cell", self.cell or ()),
             ("trait", [self.trait] if self.trait is not None else ()),
