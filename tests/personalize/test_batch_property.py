@@ -126,7 +126,7 @@ def rules(draw: st.DrawFn, recs: list[str]) -> list[dict[str, Any]]:
 def placements(draw: st.DrawFn) -> dict[str, Any]:
     tokens = draw(st.lists(st.sampled_from(TOKENS), max_size=3, unique=True))
     template = " ".join(["Hi"] + [f"{{{{{t}}}}}" for t in tokens]) or "Hi"
-    defaults = {t: draw(st.sampled_from(["", "friend", "{{x}}", "d'f"])) for t in tokens}
+    defaults = {t: draw(st.sampled_from(["", "friend", "{x}", "d'f"])) for t in tokens}
     recs = [
         {
             "id": f"r{i}",

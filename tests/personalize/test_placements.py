@@ -174,3 +174,19 @@ def test_a_rule_value_no_trait_can_have_is_refused_not_silently_never_matched(
     with pytest.raises(ValidationError, match="no person can match") as info:
         parse_placements([_placement(rules=[rule])])
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("default", ["{{first_name}}", "Hi {{", "}} there"])
+def test_a_token_default_with_braces_is_refused_it_would_show_raw_braces(default: str) -> None:
+    variants = [
+        {"id": "plain", "kind": "static", "content": "Hello"},
+        {
+            "id": "t",
+            "kind": "template",
+            "template": "Hi {{first_name}}",
+            "defaults": {"first_name": default},
+        },
+    ]
+    with pytest.raises(ValidationError, match=r"default of \{\{first_name\}\}") as info:
+        parse_placements([_placement(variants=variants)])
+    assert info.value.field == "placements.hero.variants[1]"

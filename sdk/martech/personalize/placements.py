@@ -284,6 +284,13 @@ def check_variant(variant: AnyVariant) -> None:
                     f"template variant {variant.id!r} names token {{{{{token}}}}} without a "
                     f"default; add defaults: {{{token}: ...}}"
                 )
+            default = variant.defaults[token]
+            if "{{" in default or "}}" in default:
+                raise ValueError(
+                    f"template variant {variant.id!r}: the default of {{{{{token}}}}} "
+                    f"({default!r}) contains braces, which would be shown raw (a default is "
+                    "not rendered again)"
+                )
     else:
         for token in template_tokens(variant.template):
             if token not in RECOMMENDATION_TOKENS:
