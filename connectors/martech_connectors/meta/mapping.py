@@ -151,8 +151,12 @@ def normalize_zip(value: str) -> str | None:
 
 
 def normalize_country(value: str) -> str | None:
+    """An ISO-3166 alpha-2 code, lowercased (``US``, ``u.s.`` -> ``us``); None for anything else.
+
+    Meta's SDK keeps the first two letters of any value, which makes ``United States`` "un" and
+    ``Sweden`` "sw" (no country): a wrong key lowers the match, so a name is left out instead."""
     letters = re.sub(r"[^a-z]", "", value.strip().lower())
-    return letters[:2] if len(letters) >= 2 else None
+    return letters if len(letters) == 2 else None
 
 
 def normalize_gender(value: str) -> str | None:

@@ -72,6 +72,9 @@ def test_raw_inputs_normalize_to_the_documented_hashes(key: str, raw: str, expec
         ("ZIP", "94025-1234", "94025", None),
         ("ZIP", "SW1A 1AA", "sw1a1aa", None),
         ("COUNTRY", "US", "us", None),
+        ("COUNTRY", "u.s.", "us", None),
+        ("COUNTRY", "United States", None, None),  # not "un" (Meta's SDK cuts any value)
+        ("COUNTRY", "Sweden", None, None),
         ("GEN", "Female", "f", None),
         ("GEN", "x", None, None),
         ("DOBM", "3", "03", None),
