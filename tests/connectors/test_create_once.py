@@ -1,7 +1,7 @@
 """Creates are not idempotent: when the vendor made the thing but the answer was lost (a proxy's
-504, a timeout), sending the create again makes a second one (a Mailchimp segment of the same
-name) or fails (HubSpot's 409 for a list name taken, Mailchimp's 400 for a merge tag taken).
-Each connector looks for what the create would have made before trying again."""
+504, a timeout), sending the create again makes a second one (a Mailchimp segment or a Meta
+audience of the same name) or fails (HubSpot's 409 for a list name taken, Mailchimp's 400 for a
+merge tag taken). Each connector looks for what the create would have made before trying again."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from martech.errors import RetriableVendorError
 from martech.http import HttpClient, RetryPolicy, create_once, run_sync
 from martech.http.budget import forget_budgets
+from martech.testing.fakes import LostAnswers, no_sleep
 from martech_connectors.hubspot.config import HubSpotConfig
 from martech_connectors.hubspot.connector import LISTS, HubSpotConnector
 from martech_connectors.hubspot.emulator import HubSpotEmulator
@@ -23,31 +24,13 @@ from martech_connectors.mailchimp.emulator import (
     DEFAULT_LIST_ID,
     MailchimpEmulator,
 )
+from martech_connectors.meta.config import MetaConfig
+from martech_connectors.meta.connector import MetaConnector
+from martech_connectors.meta.emulator import DEFAULT_ACCOUNT, DEFAULT_TOKEN, MetaEmulator
 
+META = "http://graph.test"
+META_AUDIENCES = f"/act_{DEFAULT_ACCOUNT}/customaudiences"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
-
-
-class LostAnswers(httpx.AsyncBaseTransport):
-    """The first ``lose`` POSTs to a path ending in ``suffix`` reach the vendor (unless
-    ``drop``), and their answers are replaced by a 504."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, suffix: str, *, lose: int, drop=False):
-        self.inner, self.suffix, self.lose, self.drop = inner, suffix, lose, drop
-        self.creates = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith(self.suffix):
-            self.creates += 1
-            if self.lose > 0:
-                self.lose -= 1
-                if not self.drop:
-                    await self.inner.handle_async_request(request)  # made by the vendor
-                return httpx.Response(504, text="<html>Gateway Time-out</html>")
-        return await self.inner.handle_async_request(request)
-
-
-async def no_sleep(_: float) -> None:
-    return None
 
 
 def client(base: str, transport: httpx.AsyncBaseTransport, vendor: str) -> HttpClient:
@@ -118,3 +101,27 @@ def test_create_once_returns_what_find_sees_after_a_failure() -> None:
 
     assert run_sync(create_once(create, find, attempts=5)) == "made"
     assert calls == ["create", "find", "create", "find"]
+
+
+def meta(transport: LostAnswers) -> MetaConnector:
+    config = MetaConfig(access_token=DEFAULT_TOKEN, ad_account_id=DEFAULT_ACCOUNT, base_url=META)
+    http = client(META, transport, "meta")
+    return MetaConnector(config=config, http=http)
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_a_lost_answer_to_the_create_makes_one_meta_audience(drop: bool) -> None:
+    emulator = MetaEmulator()
+    transport = LostAnswers(emulator.transport(), META_AUDIENCES, lose=1, drop=drop)
+    audience_id = run_sync(meta(transport).ensure_audience("vip"))
+    assert [a.id for a in emulator.audiences.values() if a.name == "vip"] == [audience_id]
+    assert transport.creates == (2 if drop else 1)
+
+
+def test_meta_creates_that_keep_failing_raise_after_the_attempts() -> None:
+    emulator = MetaEmulator()
+    transport = LostAnswers(emulator.transport(), META_AUDIENCES, lose=10, drop=True)
+    with pytest.raises(RetriableVendorError):
+        run_sync(meta(transport).ensure_audience("vip"))
+    assert transport.creates == 3
+    assert not emulator.audiences

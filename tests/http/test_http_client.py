@@ -20,21 +20,12 @@ from martech.errors import (
 )
 from martech.http import HttpClient, RetryPolicy, run_sync
 from martech.http.budget import forget_budgets
+from martech.testing.fakes import RecordedSleeps as Sleeps
 
 pytestmark = pytest.mark.anyio
 
 BASE = "https://api.vendor.test"
 TOKEN = "tok_live_0123456789abcdefXYZ"
-
-
-class Sleeps:
-    """Records waits instead of sleeping, so tests check the wait without timing anything."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def client(sleeps: Sleeps, **kw: object) -> HttpClient:

@@ -8,18 +8,11 @@ from martech.errors import ConfigError
 from martech.http import HttpClient
 from martech.http.budget import forget_budgets
 from martech.sandbox import Emulator, json_response
+from martech.testing.fakes import RecordedSleeps as Sleeps
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "tok_live_0123456789abcdef"
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 class Ok(Emulator):

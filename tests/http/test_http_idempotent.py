@@ -9,17 +9,10 @@ import respx
 from martech.errors import RateLimitedError, RetriableVendorError
 from martech.http import HttpClient
 from martech.http.budget import forget_budgets
+from martech.testing.fakes import RecordedSleeps as Sleeps
 
 pytestmark = pytest.mark.anyio
 BASE = "https://api.vendor.test"
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture(autouse=True)

@@ -12,18 +12,11 @@ from martech.errors import DeadlineExceededError, RateLimitedError
 from martech.http import HttpClient, RetryPolicy
 from martech.http.budget import forget_budgets
 from martech.http.retry import MAX_HINT_SECONDS, WAIT_HOOKS, hubspot_wait, wait_hint
+from martech.testing.fakes import RecordedSleeps as Sleeps
 
 pytestmark = pytest.mark.anyio
 
 BASE = "https://api.vendor.test"
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture(autouse=True)

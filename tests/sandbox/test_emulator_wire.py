@@ -12,20 +12,13 @@ from martech.errors import RateLimitedError
 from martech.http import HttpClient, LinkPaginator, RetryPolicy, paginate
 from martech.http.budget import forget_budgets
 from martech.sandbox import Faults
+from martech.testing.fakes import RecordedSleeps as Sleeps
 from martech_connectors.hubspot.emulator import HubSpotEmulator
 from martech_connectors.mailchimp.emulator import DEFAULT_API_KEY, MailchimpEmulator
 from martech_connectors.meta.emulator import DEFAULT_TOKEN, MetaEmulator
 from martech_connectors.wordpress.emulator import WordPressEmulator
 
 pytestmark = pytest.mark.anyio
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture(autouse=True)

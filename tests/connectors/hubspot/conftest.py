@@ -10,6 +10,7 @@ import pytest
 
 from martech.http import HttpClient, RetryPolicy
 from martech.http.budget import forget_budgets
+from martech.testing.fakes import RecordedSleeps as Sleeps
 from martech_connectors.hubspot.config import HubSpotConfig
 from martech_connectors.hubspot.connector import HubSpotConnector
 from martech_connectors.hubspot.emulator import HubSpotEmulator
@@ -17,16 +18,6 @@ from martech_connectors.hubspot.emulator import HubSpotEmulator
 TOKEN = "pat-na1-00000000-1111-2222-3333-444444444444"
 BASE = "http://hubspot.test"
 _keys = itertools.count()
-
-
-class Sleeps:
-    """Records retry waits instead of sleeping (no timing in tests)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture(autouse=True)

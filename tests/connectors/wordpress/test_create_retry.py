@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from martech.errors import RetriableVendorError
@@ -14,6 +13,7 @@ from martech.http import HttpClient, RetryPolicy, run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize.placements import parse_placements
 from martech.personalize.push import push_variants
+from martech.testing.fakes import LostAnswers, no_sleep
 from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
 from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
@@ -21,32 +21,11 @@ from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPr
 BASE = "http://wordpress.test/wp-json"
 
 
-class LostAnswers(httpx.AsyncBaseTransport):
-    """Passes requests to the emulator; the answers to the first ``lose`` creates are replaced
-    by a 504 (the post was saved, the client is not told), or never reach the server (``drop``)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, *, lose: int, drop: bool = False):
-        self.inner, self.lose, self.drop = inner, lose, drop
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        create = request.method == "POST" and request.url.path.endswith("/wp/v2/posts")
-        if create and self.lose > 0:
-            self.lose -= 1
-            if not self.drop:
-                await self.inner.handle_async_request(request)  # saved by WordPress
-            return httpx.Response(504, text="<html>Gateway Time-out</html>")
-        return await self.inner.handle_async_request(request)
-
-
-async def no_sleep(_: float) -> None:
-    return None
-
-
 def connect(emulator: WordPressEmulator, *, lose: int, drop: bool = False) -> WordPressConnector:
     config = WordPressConfig(base_url=BASE, username=USERNAME, app_password=APP_PASSWORD)  # type: ignore[arg-type]
     http = HttpClient(
         base_url=BASE,
-        transport=LostAnswers(emulator.transport(), lose=lose, drop=drop),
+        transport=LostAnswers(emulator.transport(), "/wp/v2/posts", lose=lose, drop=drop),
         vendor="wordpress",
         retry=RetryPolicy(max_attempts=3),
         sleep=no_sleep,
