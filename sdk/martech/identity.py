@@ -18,12 +18,18 @@ def normalize_email(value: str) -> str | None:
     return value
 
 
-@lru_cache(maxsize=65536)
 def normalize_phone(value: str, region: str | None = None) -> str | None:
-    """E.164 with a leading +, or None when the number is not valid."""
+    """E.164 with a leading +, or None when the number is not valid. ``region``: where a
+    national number is read (default ``MARTECH_DEFAULT_REGION``, else US), at each call."""
+    return _normalize_phone(value, region or os.environ.get("MARTECH_DEFAULT_REGION") or "US")
+
+
+@lru_cache(maxsize=65536)
+def _normalize_phone(value: str, region: str) -> str | None:
+    # Cached by (value, region): a cache keyed by the value alone answered a second region
+    # with the first one's reading (a process importing a GB file, then a US one).
     import phonenumbers
 
-    region = region or os.environ.get("MARTECH_DEFAULT_REGION", "US")
     try:
         parsed = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
