@@ -40,13 +40,17 @@ explainable model (a BG/NBD fit would be the next step), not a forecast to bet t
 **CLV tier** (``clv_tier``, purchasers only): by historic + predicted CLV among purchasers:
 top 10 % ``top``, next 20 % ``high``, next 40 % ``medium``, the rest ``low``.
 
-**Lifecycle stage** (``lifecycle_stage``): ``prospect`` (never purchased); ``new`` (first
-purchase within ``new_days``); ``active`` (last purchase within ``active_days``); ``lapsing``
-(within ``lapsing_days``); ``lapsed`` (longer ago). Frequency enters through the first
-purchase: a repeat buyer is never ``new``, however recent their last order.
+**Lifecycle stage** (``lifecycle_stage``): ``prospect`` (never purchased); ``new`` (one order,
+at most ``new_days`` ago); ``active`` (last purchase at most ``active_days`` ago); ``lapsing``
+(at most ``lapsing_days``); ``lapsed`` (longer ago). Days are whole days, as
+``days_since_purchase`` counts them, so ``active`` is exactly ``days_since_purchase <=
+active_days``. Frequency enters through the first purchase: a repeat buyer is never ``new``,
+however recent their last order.
 
 **Purchaser flags**: ``purchaser`` (bought at least once), ``first_time_purchaser`` (exactly
-one order), ``order_count``, ``days_since_purchase``.
+one order), ``order_count``, ``days_since_purchase`` (whole days since the last purchase,
+rounded down: 0 = within the last 24 hours; ``days_since_purchase < 30`` is a purchase in
+``window: last 30 days``).
 
 **Email openers** (``email_opener``): ``active`` (opened an email within ``opener_days``),
 ``inactive`` (was sent or opened email before, but opened none in that window), ``unreached``
@@ -173,12 +177,14 @@ def _clv_tier(as_of: datetime, params: TraitParams) -> str:
 
 
 def _lifecycle(as_of: datetime, params: TraitParams) -> str:
+    # Whole days, as days_since_purchase counts them: 90.5 days ago is 90 days, still active.
+    first, last = (f"floor({days_ago(c, as_of)})" for c in ("p.first_ts", "p.last_ts"))
     return f"""WITH p AS ({_purchases(as_of)})
         SELECT pr.id AS profile_id, CASE
             WHEN p.profile_id IS NULL THEN 'prospect'
-            WHEN p.orders = 1 AND {days_ago("p.first_ts", as_of)} <= {params.new_days} THEN 'new'
-            WHEN {days_ago("p.last_ts", as_of)} <= {params.active_days} THEN 'active'
-            WHEN {days_ago("p.last_ts", as_of)} <= {params.lapsing_days} THEN 'lapsing'
+            WHEN p.orders = 1 AND {first} <= {params.new_days} THEN 'new'
+            WHEN {last} <= {params.active_days} THEN 'active'
+            WHEN {last} <= {params.lapsing_days} THEN 'lapsing'
             ELSE 'lapsed' END AS value
         FROM profiles pr LEFT JOIN p ON p.profile_id = pr.id"""
 

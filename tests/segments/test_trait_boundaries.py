@@ -1,0 +1,69 @@
+"""Day boundaries of the computed traits: whole days, one definition for every trait."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from martech.models import Event, Profile
+from martech.segments.traits import compute_traits, trait_values
+
+AS_OF = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def ago(days: float) -> datetime:
+    return AS_OF - timedelta(days=days)
+
+
+def one_order(pid: str, days: float) -> Profile:
+    return Profile(id=pid, events=[Event(type="purchase", ts=ago(days), value=10)])
+
+
+@pytest.mark.parametrize(
+    ("days", "stage"),
+    [
+        (30.0, "new"),
+        (30.5, "new"),  # 30 whole days ago: days_since_purchase 30, new_days 30
+        (31.0, "active"),
+        (90.0, "active"),
+        (90.99, "active"),  # days_since_purchase 90 = active_days
+        (91.0, "lapsing"),
+        (180.5, "lapsing"),
+        (181.0, "lapsed"),
+    ],
+)
+def test_lifecycle_stage_counts_whole_days_as_days_since_purchase_does(martech_store, days, stage):
+    martech_store.upsert_profiles([one_order("p", days)])
+    compute_traits(martech_store, ["lifecycle_stage", "days_since_purchase"], as_of=AS_OF)
+    assert trait_values(martech_store, "days_since_purchase")["p"] == int(days)
+    assert trait_values(martech_store, "lifecycle_stage")["p"] == stage
+
+
+def test_lifecycle_stage_agrees_with_days_since_purchase_and_order_count(martech_store):
+    profiles = [one_order(f"p{i}", i * 0.37) for i in range(600)]
+    profiles += [
+        Profile(
+            id=f"r{i}",
+            events=[
+                Event(type="purchase", ts=ago(i * 0.41), value=5),
+                Event(type="purchase", ts=ago(i * 0.41 + 3.3), value=5),
+            ],
+        )
+        for i in range(500)
+    ]
+    martech_store.upsert_profiles(profiles)
+    names = ["lifecycle_stage", "days_since_purchase", "order_count"]
+    compute_traits(martech_store, names, as_of=AS_OF)
+    stage, since, orders = (trait_values(martech_store, n) for n in names)
+    for pid, got in stage.items():
+        d = since[pid]
+        if orders[pid] == 1 and d <= 30:
+            want = "new"
+        elif d <= 90:
+            want = "active"
+        elif d <= 180:
+            want = "lapsing"
+        else:
+            want = "lapsed"
+        assert got == want, (pid, d, orders[pid])
