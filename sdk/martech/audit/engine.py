@@ -94,7 +94,8 @@ class _Runner:
         self.answered = 0  # calls the tool answered at all, even with an error status
         self.raw: set[str] = set()
 
-    async def __call__(self, profile: Profile) -> str:
+    async def __call__(self, profile: Profile) -> str | None:
+        """The output, or None when the call failed (a missing observation, never content)."""
         if self.calls >= self.cap:
             raise ConfigError(f"audit budget of {self.cap} calls exhausted")
         self.calls += 1
@@ -118,10 +119,9 @@ class _Runner:
                     f"audit target {self.target.name!r} failed on {self.errors} of "
                     f"{self.calls} calls; last: {type(exc).__name__}: {exc}"
                 ) from exc
-            out = f"<error {type(exc).__name__}>"
             self.error_kinds[type(exc).__name__] += 1
-        else:
-            self.answered += 1
+            return None
+        self.answered += 1
         self.raw.add(out)
         return out
 
@@ -189,10 +189,16 @@ async def probe_target(
 
     order = list(range(len(calls)))
     rng.shuffle(order)
-    raw: list[str] = [""] * len(calls)
+    answers: list[str | None] = [None] * len(calls)
     for i in order:
-        raw[i] = await run(calls[i].profile)
-    masked = [mask(raw[i], calls[i].profile) for i in range(len(calls))]
+        answers[i] = await run(calls[i].profile)
+    # A failed call (a 429 after its retries, a timeout, a refusal) is a missing observation:
+    # the pairs it is part of are left out. Counted as an output, random failures read as
+    # rotation (a broadcast labelled random) and failures in one market as segmentation.
+    ok = [a is not None for a in answers]
+    raw = [a or "" for a in answers]
+    masked = [mask(raw[i], calls[i].profile) if ok[i] else "" for i in range(len(calls))]
+    answered_links = [link for link in links if ok[link[0]] and ok[link[1]]]
     pairs = [
         Pair(
             kind=kind,
@@ -205,23 +211,24 @@ async def probe_target(
             set_changed=as_set(masked[a]) != as_set(masked[b]),
             a_key=masked[a],
         )
-        for a, b, kind, factor, change in links
+        for a, b, kind, factor, change in answered_links
     ]
-    outs = [raw[c] for c in base_call]
-    no_history_outputs = [masked[c] for c in no_history_calls]
+    answered_bases = [b for b in bases if ok[base_call[b.base]]]
+    no_history_outputs = [masked[c] for c in no_history_calls if ok[c]]
 
     obs = Observations(
         pairs=pairs,
-        base_outputs=[mask(outs[b.base], b.profile) for b in bases],
-        base_has_history=[has_item_history(b.profile) for b in bases],
-        base_traits=[{k: repr(v) for k, v in b.profile.traits.items()} for b in bases],
+        base_outputs=[mask(raw[base_call[b.base]], b.profile) for b in answered_bases],
+        base_has_history=[has_item_history(b.profile) for b in answered_bases],
+        base_traits=[{k: repr(v) for k, v in b.profile.traits.items()} for b in answered_bases],
         no_history_outputs=no_history_outputs,
         calls=run.calls,
         raw_distinct=len(run.raw),
-        masked_distinct=len(set(masked)),
+        masked_distinct=len({masked[i] for i in range(len(calls)) if ok[i]}),
         has_categories=vocab.has_categories,
         errors=run.errors,
         error_kinds=dict(run.error_kinds),
+        dropped_pairs=len(links) - len(answered_links),
     )
     return obs, vocab
 

@@ -94,6 +94,8 @@ class Observations:
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
     """exception type -> calls that failed with it (types only: messages may carry vendor text)"""
+    dropped_pairs: int = 0
+    """probe pairs left out because one of their two calls failed"""
 
 
 @dataclass(frozen=True)
@@ -328,8 +330,9 @@ def classify(obs: Observations) -> Verdict:
     if obs.errors:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(obs.error_kinds.items()))
         notes.append(
-            f"{obs.errors} of {obs.calls} calls failed ({kinds or 'errors'}); each counted as "
-            "an error output, the same for everyone it happened to"
+            f"{obs.errors} of {obs.calls} calls failed ({kinds or 'errors'}); a failure is no "
+            f"output: {obs.dropped_pairs} probe pair{'s' if obs.dropped_pairs != 1 else ''} "
+            "with a failed call were left out"
         )
     if fallback_output is not None:
         notes.append(
@@ -356,6 +359,7 @@ def classify(obs: Observations) -> Verdict:
             1 - sum(obs.base_has_history) / max(1, len(obs.base_has_history)), 4
         ),
         "errors": obs.errors,
+        "pairs_left_out": obs.dropped_pairs,
         "thresholds": THRESHOLDS,
     }
     return Verdict(
