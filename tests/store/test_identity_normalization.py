@@ -3,9 +3,14 @@ route (file import, SDK upsert, resolve) and whichever process settings the valu
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyarrow as pa
 import pytest
 
 from martech.identity import normalize_phone
+from martech.store import Store
+from martech_plugins.files.importer import import_file
 
 
 def test_the_default_region_is_read_per_call_not_cached_with_the_first_answer(
@@ -22,3 +27,36 @@ def test_the_default_region_is_read_per_call_not_cached_with_the_first_answer(
     assert normalize_phone("020 7946 0958", "GB") == "+442079460958"  # an explicit region wins
     monkeypatch.setenv("MARTECH_DEFAULT_REGION", "")  # set but empty: the documented US
     assert normalize_phone("415 555 0100") == "+14155550100"
+
+
+def test_a_trunk_prefix_in_parentheses_is_dropped_on_import_as_the_sdk_drops_it(
+    tmp_path: Path,
+) -> None:
+    # "+44 (0)20 …" is how British (and German, French, …) numbers are written: the (0) is
+    # dialled only from inside the country. Stripping the separators alone kept the 0, an
+    # invalid number that never met the same person's "+44 20 …".
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "id,phone\n"
+        "uk1,+44 (0)20 7946 0958\n"
+        "uk2,+44 20 7946 0958\n"
+        "de1,+49 (0)30 1234567\n"
+        "us1,+1 (415) 555-0100\n"
+    )
+    with Store(tmp_path / "m.duckdb") as store:
+        summary = import_file(store, "profiles", csv)
+        assert (summary.rejected, summary.merged) == (0, 1)
+        phones = store.con.execute(
+            "SELECT value, profile_id FROM identities WHERE kind = 'phone' ORDER BY value"
+        ).fetchall()
+        assert phones == [
+            ("+14155550100", "us1"),
+            ("+442079460958", "uk1"),
+            ("+49301234567", "de1"),
+        ]
+        # The SDK reads the same text the same way.
+        store.upsert_profiles(
+            pa.table({"id": ["sdk"], "identities": ['{"phone": "+44 (0)20 7946 0958"}']})
+        )
+        assert store.resolve("phone", "+44 (0) 20 7946 0958") == "uk1"
+        assert store.get_profile("sdk").id == "uk1"  # merged into the same person

@@ -393,10 +393,13 @@ def _phone_sql(given: str) -> str:
     """SQL normalizing the phone text in column ``given`` to E.164 (NULL when invalid)."""
     raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
     # NULL first: the Python fallback would otherwise be called for every row without one.
+    # A "(0)" is a trunk prefix (+44 (0)20 …): dropping only the separators would keep its 0
+    # (+4402…, not a number), so such a phone is read by phonenumbers, as the SDK reads it.
     return (
         f"CASE WHEN {given} IS NULL THEN NULL "
         f"WHEN regexp_full_match({given}, '{_E164_RE}') THEN {given} "
-        f"WHEN regexp_full_match({raw}, '{_E164_RE}') THEN {raw} "
+        f"WHEN regexp_full_match({raw}, '{_E164_RE}') AND NOT contains({given}, '(0') "
+        f"THEN {raw} "
         f"ELSE martech_normalize_phone({given}) END"
     )
 
