@@ -23,7 +23,7 @@ inside a whole-object column. A whole ``consent`` object may name only the chann
 columns take, stored as JSON booleans. An email or phone is checked the same whichever way it
 arrives (``email``/``phone``, ``identities.email``/``identities.phone``, or inside a whole
 ``identities`` object). JSONL values are trimmed as CSV values are. Reject files mask emails
-and any run of seven or more digits (phone numbers), ISO dates excepted.
+and any run of seven or more digits (phone numbers), ISO dates excepted, in records and reasons.
 """
 
 from __future__ import annotations
@@ -726,9 +726,12 @@ def _write_rejects(con: Any, source: src.Source, cols: dict[str, str], path: Pat
     # Count first: a clean file (the common case) needs no reject table.
     failed = con.execute("SELECT count(*) FROM _mt_stage WHERE _reason IS NOT NULL").fetchall()
     where = "WHERE _reason IS NOT NULL" if failed[0][0] else "LIMIT 0"
+    # A reason may quote the value it refuses (a timestamp, a value, an event type): masked as
+    # the record is, for a shifted column puts an email or a phone there.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mt_rejects AS
-            SELECT _rn AS row, _reason AS reason, NULL::VARCHAR AS record FROM _mt_stage {where}"""
+            SELECT _rn AS row, {redact_sql("_reason")} AS reason, NULL::VARCHAR AS record
+            FROM _mt_stage {where}"""
     )
     if failed[0][0]:
         con.execute(

@@ -1,0 +1,40 @@
+"""File import edge cases a nightly load meets: what a reject file may say, odd CSV shapes,
+and what is kept when a file is imported twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from martech_plugins.files.importer import import_file
+
+
+def rejects(summary) -> dict[int, dict]:
+    assert summary.rejects_file is not None
+    lines = Path(summary.rejects_file).read_text().splitlines()
+    return {r["row"]: r for r in map(orjson.loads, lines)}
+
+
+def test_a_reject_reason_quoting_the_value_masks_emails_and_phones(martech_store, tmp_path):
+    # Shifted columns put an email in the ts, value or type column: the reason quotes the value,
+    # and the reject file promises no emails and no phone numbers.
+    csv = tmp_path / "events.csv"
+    csv.write_text(
+        "profile_id,type,ts,value\n"
+        "p1,view,jane@example.com,1\n"
+        "p1,view,2026-01-01T10:00:00Z,+1 415 555 0100\n"
+        "p1,jane@example.com,2026-01-01T10:00:00Z,1\n"
+        "p1,view,2026-01-01,1\n"
+    )
+    summary = import_file(martech_store, "events", csv, strict=True)
+    by_row = rejects(summary)
+    text = Path(summary.rejects_file).read_text()
+    assert "jane@example.com" not in text
+    assert "415 555 0100" not in text
+    assert by_row[2]["reason"] == "timestamp '[email]' (column ts) is not ISO 8601"
+    assert by_row[3]["reason"] == "value '[phone]' (column value) is not a number"
+    assert by_row[4]["reason"].startswith("unknown event type '[email]' (column type, strict")
+    # A date stays readable: the reason still shows what to write instead.
+    assert "'2026-01-01'" in by_row[5]["reason"]
+    assert "2026-01-01T00:00:00Z" in by_row[5]["reason"]
