@@ -64,3 +64,35 @@ def test_a_segment_tool_with_failures_keeps_its_segment(probe_population, seed):
     assert report.level == Level.segmentation
     assert report.traits == ["country"]
     assert report.stats["noise_floor"]["changed"] == 0  # a failed call is compared with nothing
+
+
+PHONE_FORMS = {
+    "e164": lambda phone: phone,
+    "digits": lambda phone: phone.lstrip("+"),  # Meta's normalized form
+    "spaced": lambda phone: f"{phone[:3]} {phone[3:6]} {phone[6:9]} {phone[9:]}",
+    "dashed": lambda phone: f"({phone[:3]}) {phone[3:6]}-{phone[6:]}",
+}
+
+
+@pytest.mark.parametrize("form", list(PHONE_FORMS), ids=list(PHONE_FORMS))
+def test_a_phone_number_in_any_format_is_masked(form):
+    from martech.audit.probes import mask
+
+    person = Profile(id="p1", identities={"phone": "+4915110000101"})
+    shown = PHONE_FORMS[form]("+4915110000101")
+    masked = mask(f"call us back on {shown} today", person)
+    assert "«phone» today" in masked
+    assert not any(c.isdigit() for c in masked), masked
+    assert mask("order 49151 shipped", person) == "order 49151 shipped"  # a part is not the number
+
+
+def test_a_tool_echoing_phone_digits_leaks_none_into_the_reports(probe_population):
+    def echo(profile: Profile) -> str:
+        digits = (profile.identities.get("phone") or "").lstrip("+")
+        return f"hero-{profile.traits.get('interest')} call {digits}"
+
+    report = audit_target(echo, population=probe_population, seed=0)
+    text = report.to_json() + report.to_html()
+    phones = {p.identities["phone"] for p in probe_population.profiles if p.identities.get("phone")}
+    assert phones
+    assert not [ph for ph in phones if ph.lstrip("+") in text]

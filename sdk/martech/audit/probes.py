@@ -325,6 +325,19 @@ MIN_PART = 3
 MIN_DIGITS_PART = 4
 
 
+#: A phone number is masked in any format from this many digits on: +49 151…, 49151…, (555) 12-…
+MIN_PHONE_DIGITS = 7
+_PHONE_SEPARATORS = r"[\s().-]*"
+
+
+def _phone_pattern(value: str) -> str | None:
+    """A pattern for the phone number ``value`` however it is written (digits, +, separators)."""
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < MIN_PHONE_DIGITS:
+        return None
+    return r"(?<![\w+])\+?" + _PHONE_SEPARATORS.join(digits) + r"(?!\w)"
+
+
 def _parts(value: str) -> list[str]:
     """The email local part and the words of a personal value, each long enough to be specific."""
     out: list[str] = []
@@ -371,6 +384,12 @@ def mask(output: str, profile: Profile) -> str:
     # never match inside an earlier replacement (acquisition_channel "email" inside «email»).
     spans: list[tuple[int, int, str]] = []
     lowered = output.lower()
+    # Phone numbers first, in whatever format the tool wrote them (Meta's digits without +,
+    # grouped with spaces or dashes): the value as stored would only match as written.
+    for value, name in personal:
+        phone = _phone_pattern(value) if name == "phone" else None
+        if phone is not None:
+            spans += [(m.start(), m.end(), name) for m in re.finditer(phone, output)]
     # Longest first; a whole value before a part of another one that reads the same ("Clara"
     # is the first name, not a word of clara.weber@…).
     for value, name, is_personal, is_part in sorted(replacements, key=lambda r: (-len(r[0]), r[3])):
