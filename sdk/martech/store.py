@@ -278,8 +278,8 @@ def _write_lock(path: Path) -> threading.RLock:
 
 
 def default_home() -> Path:
-    """``$MARTECH_HOME`` or ``./.martech``."""
-    return Path(os.environ.get("MARTECH_HOME") or Path.cwd() / ".martech")
+    """``$MARTECH_HOME`` (a leading ``~`` is the user's home) or ``./.martech``."""
+    return Path(os.environ.get("MARTECH_HOME") or Path.cwd() / ".martech").expanduser()
 
 
 def default_path() -> Path:
@@ -334,12 +334,23 @@ class Store:
         If another process holds it, retry for up to ``wait`` seconds, then raise
         :class:`StoreLockedError`.
         """
-        self.path = Path(path) if path is not None else default_path()
+        # A leading ~ (MARTECH_HOME="~/martech" from an env file) is the user's home, as DuckDB
+        # reads it too: unexpanded, the folder was made as a literal "~" in the working directory.
+        self.path = Path(path).expanduser() if path is not None else default_path()
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise StoreError(f"no store at {self.path}; run `martech generate` or `martech import`")
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way (--home naming a file), no permission
+                why = exc.strerror or str(exc)
+                if isinstance(exc, (FileExistsError, NotADirectoryError)):
+                    why = "a file is in the way (a folder is expected)"
+                raise StoreError(
+                    f"cannot make the store's folder {self.path.parent}: {why}; "
+                    "check --home / MARTECH_HOME"
+                ) from None
         self._lock = _write_lock(self.path)
         self._depth = 0  # transaction() nesting: only the outermost begins and commits
         self._open(wait)
