@@ -96,3 +96,57 @@ def test_a_tool_echoing_phone_digits_leaks_none_into_the_reports(probe_populatio
     phones = {p.identities["phone"] for p in probe_population.profiles if p.identities.get("phone")}
     assert phones
     assert not [ph for ph in phones if ph.lstrip("+") in text]
+
+
+def _rate_limited_vendor(seen: list[int], every: int = 4) -> object:
+    """Answers an offer by country; every ``every``-th request is a 429 with Retry-After: 0."""
+    import hashlib
+
+    import httpx
+    import orjson
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(1)
+        if len(seen) % every == 0:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow down"})
+        body = orjson.loads(request.content)
+        offer = hashlib.sha256(str(body["traits"].get("country")).encode()).hexdigest()[:6]
+        return httpx.Response(200, json={"content": {"text": f"offer {offer}"}})
+
+    return httpx.MockTransport(handle)
+
+
+def _http_spec(max_calls: int) -> object:
+    from martech.audit.targets import HttpSpec
+
+    return HttpSpec(
+        url="http://vendor.test/decide",
+        allowed_hosts=["vendor.test"],
+        request={"id": "{{ id }}", "traits": "{{ traits }}"},
+        response="$.content.text",
+        rate_per_second=1000,
+        max_calls=max_calls,
+    )
+
+
+def test_retries_after_a_429_count_against_the_specs_max_calls(probe_population):
+    """max_calls bounds what the vendor receives: a retried 429 is a request too."""
+    from martech.audit import HttpTarget
+    from martech.errors import ConfigError
+
+    seen: list[int] = []
+    target = HttpTarget(_http_spec(300), transport=_rate_limited_vendor(seen))
+    with pytest.raises(ConfigError, match=r"max_calls 300 reached.*retries"):
+        audit_target(target, population=probe_population, seed=0, budget=2000)
+    assert len(seen) <= 300
+
+
+def test_a_rate_limited_vendor_is_labelled_within_max_calls(probe_population):
+    from martech.audit import HttpTarget
+
+    seen: list[int] = []
+    target = HttpTarget(_http_spec(2000), transport=_rate_limited_vendor(seen, every=10))
+    report = audit_target(target, population=probe_population, seed=0, budget=1200)
+    assert report.level == Level.segmentation
+    assert report.traits == ["country"]
+    assert len(seen) <= 2000

@@ -32,7 +32,7 @@ from .probes import (
 )
 from .report import AuditReport
 from .rubric import Observations, Pair, Verdict, classify
-from .targets import Target
+from .targets import CallCapReached, Target
 
 #: Default and smallest budgets (calls per audit).
 DEFAULT_BUDGET = 2000
@@ -101,6 +101,8 @@ class _Runner:
         self.calls += 1
         try:
             out = await self.target.call(profile)
+        except CallCapReached:
+            raise
         except Exception as exc:  # a tool failing on some probes is an observation, up to a point
             self.errors += 1
             # A VendorError without an HTTP status never reached the tool (refused, timed out,

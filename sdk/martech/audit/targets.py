@@ -14,6 +14,7 @@ import inspect
 import os
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -348,6 +349,10 @@ class ResponsePathError(ConfigError):
         self.status = status
 
 
+class CallCapReached(ConfigError):
+    """The spec's ``max_calls`` is spent (retries included): the audit stops, it cannot go on."""
+
+
 #: At most this many top-level keys are named when a response path matches nothing.
 SHAPE_MAX_KEYS = 12
 
@@ -439,15 +444,25 @@ class HttpTarget(Target):
         self._first_miss_shape = ""
 
     async def call(self, profile: Profile) -> str:
-        if self.calls >= self.spec.max_calls:
-            raise ConfigError(f"http target: max_calls {self.spec.max_calls} reached")
+        # max_calls bounds what the vendor receives: a retry after a 429 or 5xx is a request too,
+        # so a call may only retry as often as the requests left allow.
+        left = self.spec.max_calls - self.client.requests
+        if left <= 0:
+            raise CallCapReached(
+                f"http target: max_calls {self.spec.max_calls} reached after {self.calls} "
+                f"calls ({self.client.requests - self.calls} of the requests were retries after "
+                "a 429 or 5xx); raise max_calls in the spec or lower --budget"
+            )
         self.calls += 1
+        retry = replace(self.client.retry, max_attempts=min(self.client.retry.max_attempts, left))
         body = fill(self.spec.request, profile) if self.spec.request is not None else None
         if self.spec.method == "GET":
             params = {k: _as_text(v) for k, v in (body or {}).items()}
-            response = await self.client.request("GET", self._path, params=params)
+            response = await self.client.request("GET", self._path, params=params, retry=retry)
         else:
-            response = await self.client.request(self.spec.method, self._path, json=body)
+            response = await self.client.request(
+                self.spec.method, self._path, json=body, retry=retry
+            )
         self.responses += 1
         found = [m.value for m in self._path_expr.find(response.data)]
         if not found:
