@@ -107,6 +107,27 @@ def open_store(*, read_only: bool = False, create: bool = False) -> Any:
     return Store(path, read_only=read_only)
 
 
+def check_output_file(
+    path: Path, option: str, *, example: str, makes_folders: bool = False
+) -> None:
+    """Refuse an output file option that cannot be written, before the command does its work.
+
+    A folder given for the file, or a file where its folder should be, is a ConfigError naming
+    ``option``; so is a missing folder unless the command makes it (``makes_folders``).
+    """
+    from ..errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a folder; give a file, e.g. {path / example}")
+    folder = path.parent
+    if makes_folders:
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+    if not folder.is_dir():
+        why = "is a file" if folder.exists() else "does not exist"
+        raise ConfigError(f"{option} {path}: the folder {folder} {why}")
+
+
 def interactive() -> bool:
     """Progress bars only on a terminal; quiet when piped."""
     return sys.stdout.isatty() and not os.environ.get("MARTECH_QUIET")

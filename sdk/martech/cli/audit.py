@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError, MartechError
-from .app import console, err_console, interactive, plural, print_json
+from .app import check_output_file, console, err_console, interactive, plural, print_json
 
 #: Exit code when the observed level is below the claim and --fail-on-overclaim is set.
 OVERCLAIM_EXIT = 3
@@ -130,11 +130,7 @@ def _check_html(html: Path, *, all_connectors: bool) -> None:
         raise ConfigError(
             "--html writes one target's report; it does not apply to --all-connectors"
         )
-    if html.is_dir():
-        raise ConfigError(f"--html {html} is a folder; give a file, e.g. {html / 'audit.html'}")
-    if not html.parent.is_dir():
-        why = "is a file" if html.parent.exists() else "does not exist"
-        raise ConfigError(f"--html {html}: the folder {html.parent} {why}")
+    check_output_file(html, "--html", example="audit.html")
 
 
 def _status(message: str) -> AbstractContextManager[Any]:

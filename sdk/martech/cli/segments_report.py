@@ -13,7 +13,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
-from .app import console, err_console, open_store, plural, print_json, print_table
+from .app import (
+    check_output_file,
+    console,
+    err_console,
+    open_store,
+    plural,
+    print_json,
+    print_table,
+)
 from .segments import EXAMPLES_OPTION, FILE_OPTION
 
 if TYPE_CHECKING:
@@ -175,6 +183,8 @@ def report_command(
     from ..segments.governance_html import render_html
     from .segments import check_against_store, parse_as_of, print_warnings, read_definitions
 
+    if html is not None:
+        check_output_file(html, "--html", example="report.html")
     settings = _settings()
     segments = read_definitions(file, examples)
     with open_store(read_only=True) as store:
