@@ -131,3 +131,36 @@ def test_status_table_piped_keeps_every_cell_whole(
     row = next(line for line in out.splitlines() if run["run_id"] in line)
     for cell in ("reference:vip", "gold", run["status"], run["finished_at"]):
         assert cell in row
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_dead_letter_path_that_cannot_be_a_file_is_refused_before_sending(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "afile").write_text("x")
+    letters = tmp_path if where == "folder" else tmp_path / "afile" / "dead.jsonl"
+    code = main(["sync", "apply", "gold", "--to", "reference:vip", "--dead-letter", str(letters)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "--dead-letter" in err
+    assert "internal error" not in err
+    assert workdir.total_requests == 0  # refused before anything was sent
+    assert run_json(capsys, "sync", "status", "--json") == []  # no run left 'running'
+
+
+def test_dead_letter_in_a_folder_not_made_yet_is_created(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    letters = tmp_path / "new" / "dir" / "dead.jsonl"
+    run_json(
+        capsys,
+        "sync",
+        "apply",
+        "gold",
+        "--to",
+        "reference:vip",
+        "--dead-letter",
+        str(letters),
+        "--json",
+    )
+    assert json.loads(letters.read_text().splitlines()[0])["key"] == "p1"

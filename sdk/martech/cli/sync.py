@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
-from .app import console, open_store, plural, print_json, print_table
+from .app import check_output_file, console, open_store, plural, print_json, print_table
 from .segments import AS_OF_OPTION, EXAMPLES_OPTION, FILE_OPTION, parse_as_of, read_definitions
 
 if TYPE_CHECKING:
@@ -276,6 +276,8 @@ def apply_command(
     from ..sync import apply
 
     name, audience = parse_target(to, segment)
+    if dead_letter is not None:
+        check_output_file(dead_letter, "--dead-letter", example="dead.jsonl", makes_folders=True)
     connector = build_connector(name)
     until = parse_deadline(deadline)
     with open_store() as store:
