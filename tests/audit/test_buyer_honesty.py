@@ -150,3 +150,13 @@ def test_a_rate_limited_vendor_is_labelled_within_max_calls(probe_population):
     assert report.level == Level.segmentation
     assert report.traits == ["country"]
     assert len(seen) <= 2000
+
+
+def test_a_max_calls_below_an_audit_is_named_not_blamed_on_budget(probe_population):
+    from martech.audit import HttpTarget
+    from martech.errors import ConfigError
+
+    target = HttpTarget(_http_spec(100), transport=_rate_limited_vendor([]))
+    with pytest.raises(ConfigError, match="max_calls 100") as caught:
+        audit_target(target, population=probe_population, budget=2000)
+    assert "--budget 100" not in str(caught.value)

@@ -63,10 +63,13 @@ class Plan:
         )
 
 
-def plan_budget(budget: int, n_traits: int, population: int) -> Plan:
-    """Split ``budget`` calls: 15% base sample, 5% + 5% controls, 24.5% behaviour, ≤ 40/trait."""
+def plan_budget(budget: int, n_traits: int, population: int, *, name: str = "--budget") -> Plan:
+    """Split ``budget`` calls: 15% base sample, 5% + 5% controls, 24.5% behaviour, ≤ 40/trait.
+
+    :param name: what set the budget, for the error (``--budget``, or a spec's ``max_calls``).
+    """
     if budget < MIN_BUDGET:
-        raise ConfigError(f"--budget {budget}: at least {MIN_BUDGET} calls are needed for an audit")
+        raise ConfigError(f"{name} {budget}: at least {MIN_BUDGET} calls are needed for an audit")
     base = min(population, max(20, int(0.15 * budget)))
     repeat = min(base, max(10, int(0.05 * budget)))
     ids = min(base, max(10, int(0.05 * budget)))
@@ -76,7 +79,7 @@ def plan_budget(budget: int, n_traits: int, population: int) -> Plan:
     per_trait = min(40, left // max(1, n_traits))
     if per_trait < 6:
         raise ConfigError(
-            f"--budget {budget}: too small for {n_traits} traits (needs about "
+            f"{name} {budget}: too small for {n_traits} traits (needs about "
             f"{budget - left + 6 * n_traits} calls)"
         )
     return Plan(base=base, repeat=repeat, id_only=ids, per_trait=per_trait, behaviour=behaviour)
@@ -142,7 +145,8 @@ async def probe_target(
     vocab = Vocabulary.from_profiles(profiles, categories)
     rng = random.Random(seed)
     cap = min(budget, target.max_calls or budget)
-    plan = plan_budget(cap, len(vocab.traits), len(profiles))
+    name = f"{target.name}: max_calls" if cap < budget else "--budget"
+    plan = plan_budget(cap, len(vocab.traits), len(profiles), name=name)
     run = _Runner(target, cap)
 
     # Build every call first, then run them in a seeded random order (AdFisher's randomized
