@@ -301,8 +301,6 @@ _JSON: dict[str, type[_Json]] = {
 
 # ------------------------------------------------------------------------------------ compiler
 
-_FLIP = {"gt": "lt", "gte": "lte", "lt": "gt", "lte": "gte", "eq": "eq", "ne": "ne"}
-
 
 @dataclass
 class _Plan:
@@ -495,11 +493,20 @@ class _Plan:
             return _compare_all(cond.op, left, lits)
         if event_value_is_timestamp(cond):
             return _compare_all(cond.op, column, [_ts(as_timestamp(v)) for v in values])
-        # days ago: days_since(ts) <op> N  <=>  ts <flipped op> (as_of - N days)
-        cutoffs = [self.days_before(_whole_days(v)) for v in values]
-        if cond.op == "between":  # N_low <= days <= N_high  <=>  as_of-N_high <= ts <= as_of-N_low
-            return exp.Between(this=column, low=cutoffs[1], high=cutoffs[0])
-        return _compare(_FLIP[cond.op], column, cutoffs[0])
+        # Days ago in whole days, floor((as_of - ts) / 24 h) as days_since_purchase counts them:
+        # days >= N  <=>  ts <= as_of - N days, and days <= N  <=>  ts > as_of - (N + 1) days.
+        low, high = (_whole_days(v) for v in (values if cond.op == "between" else values * 2))
+        at_least = {"gte": low, "gt": low + 1, "eq": low, "ne": low, "between": low}
+        at_most = {"lte": high, "lt": high - 1, "eq": high, "ne": high, "between": high}
+        parts: list[exp.Expr] = []
+        if cond.op in at_least:
+            cutoff = self.days_before(at_least[cond.op])
+            parts.append(exp.LTE(this=column.copy(), expression=cutoff))
+        if cond.op in at_most:
+            cutoff = self.days_before(at_most[cond.op] + 1)
+            parts.append(exp.GT(this=column.copy(), expression=cutoff))
+        within = exp.and_(*parts)
+        return exp.Not(this=exp.paren(within, copy=False)) if cond.op == "ne" else within
 
     # ---- assembly
 

@@ -103,9 +103,9 @@ class _Context:
         moment = min(e.ts for e in chosen) if cond.measure == "first" else max(e.ts for e in chosen)
         if event_value_is_timestamp(cond):
             return _compare(cond.op, moment, [as_timestamp(v) for v in values])
-        # days ago, compared as durations: (as_of - moment) <op> N days
-        age = self.as_of - moment
-        return _compare(cond.op, age, [timedelta(days=int(v)) for v in values])  # type: ignore[arg-type]
+        # days ago in whole days (rounded down), as days_since_purchase counts them
+        days = (self.as_of - moment) // timedelta(days=1)
+        return _compare(cond.op, days, [int(v) for v in values])  # type: ignore[arg-type]
 
     def selected(self, e: Event, cond: EventCondition) -> bool:
         if e.type != cond.event or e.ts > self.as_of:

@@ -37,9 +37,11 @@ Semantics (the SQL compiler and the pure-Python reference evaluator both impleme
 - Event conditions only see events at or before ``as_of`` (default: now). A relative window
   ``last N days`` is ``(as_of - N days, as_of]``; an absolute window is ``[start, end)``.
   ``count`` / ``sum`` (of ``value``) are 0 for people without matching events. ``first`` / ``last``
-  compare the first / last matching occurrence: a number value means *days ago*
-  (``last lte 30`` = last occurrence no more than 30 days before ``as_of``), a timestamp value
-  compares the moment itself; people without matching events never match.
+  compare the first / last matching occurrence: a number value means *days ago* in whole days,
+  rounded down as the ``days_since_purchase`` trait counts them (``last eq 30`` = 30 days and
+  up to 24 hours ago; ``last lt 30`` = within ``last 30 days``; ``last gte 180`` = not in the
+  ``last 180 days``), a timestamp value compares the moment itself; people without matching
+  events never match.
 - ``all: []`` is everyone, ``any: []`` is no one, ``not`` is the complement within the population.
 """
 
