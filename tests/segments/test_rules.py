@@ -93,6 +93,7 @@ def test_unknown_operator_names_the_path_and_the_choices() -> None:
         ({"event": "purchase", "measure": "sum", "value": "lots"}, "s.rule.value", "number"),
         ({"event": "purchase", "measure": "last"}, "s.rule.value", "days ago or a timestamp"),
         ({"event": "purchase", "measure": "last", "lte": "yesterday"}, "s.rule.value", "timezone"),
+        ({"event": "purchase", "measure": "last", "lte": 2.5}, "s.rule.value", "whole days"),
         ({"all": [{"trait": "a", "eq": 1}, 7]}, "s.rule.all[1]", "expected a condition"),
         ({"not": [{"trait": "a", "eq": 1}]}, "s.rule.not", "wrap several"),
         ({"trait": "a", "eq": 1, "event": "view"}, "s.rule", "exactly one of"),

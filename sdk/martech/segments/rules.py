@@ -591,6 +591,8 @@ def _event_value_ok(measure: str, op: str, value: Any, source: str, path: str) -
         )
     if kinds == {"number"} and any(v < 0 for v in values):
         raise _fail(source, path, "days ago cannot be negative")
+    if kinds == {"number"} and any(float(v) != int(v) for v in values):
+        raise _fail(source, path, f"days ago counts whole days (0, 1, 2, …), got {value!r}")
 
 
 def check_condition(cond: Condition, source: str = "segments.yml", path: str = "rule") -> Condition:
