@@ -201,6 +201,43 @@ def read(
 #: Ways to write a delimiter a shell makes hard to type.
 _DELIMITERS = {"\\t": "\t", "tab": "\t", "\\x09": "\t"}
 
+#: DuckDB's longest line (its default ``max_line_size``): a longer one is a "line too long" reject.
+MAX_LINE = 2 << 20
+#: A line this long may be longer than DuckDB's read buffer, which skips such a line without
+#: reporting it (~31 MB with DuckDB 2.0's defaults) instead of rejecting it.
+_LONG_LINE = 8 << 20
+
+
+def _buffer_option(path: Path) -> str:
+    """``read_csv`` options making every line over :data:`MAX_LINE` a reject, the longest too.
+
+    Empty for the usual file. A file with a line of :data:`_LONG_LINE` or more gets a read
+    buffer larger than its longest line, so DuckDB reports it as too long instead of dropping
+    it. One pass of ``memchr`` over files larger than that finds them (a line that long fills
+    a whole half-sized block without a newline); only then are the lines measured.
+    """
+    size = path.stat().st_size
+    if size < _LONG_LINE:
+        return ""
+    block = _LONG_LINE // 2
+    with path.open("rb") as fh:
+        if all(b"\n" in chunk for chunk in iter(lambda: fh.read(block), b"")):
+            return ""
+    import numpy as np
+
+    longest, start, offset = 0, 0, 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + offset
+            if len(ends):
+                longest = max(longest, int(ends[0]) - start, int(np.diff(ends).max(initial=0)))
+                start = int(ends[-1]) + 1
+            offset += len(chunk)
+    longest = max(longest, size - start)
+    if longest < _LONG_LINE:
+        return ""
+    return f", max_line_size={MAX_LINE}, buffer_size={longest + (1 << 20)}"
+
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None) -> Source:
     # Read the header ourselves and switch DuckDB's sniffer off: a broken row further down (an
@@ -226,6 +263,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
         names.append(name)
     spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     delim = f", delim={sql_str(delimiter)}, columns={spec}, auto_detect=false"
+    delim += _buffer_option(path)
     for t in ("_mt_rej_err", "_mt_rej_scan"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     con.execute(
@@ -357,7 +395,8 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
             FROM read_csv({sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
                           delim=chr(1), quote='', escape='', auto_detect=false,
                           strict_mode=false, null_padding=true, store_rejects=true,
-                          rejects_table='_mt_rej_err', rejects_scan='_mt_rej_scan')"""
+                          rejects_table='_mt_rej_err',
+                          rejects_scan='_mt_rej_scan'{_buffer_option(path)})"""
     )
     refused = con.execute(
         "SELECT DISTINCT line, error_type, csv_line FROM _mt_rej_err ORDER BY line"

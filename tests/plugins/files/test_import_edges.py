@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pytest
 
 from martech_plugins.files.importer import import_file
 
@@ -38,3 +39,27 @@ def test_a_reject_reason_quoting_the_value_masks_emails_and_phones(martech_store
     # A date stays readable: the reason still shows what to write instead.
     assert "'2026-01-01'" in by_row[5]["reason"]
     assert "2026-01-01T00:00:00Z" in by_row[5]["reason"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_line_longer_than_the_readers_buffer_is_rejected_not_silently_lost(
+    martech_store, tmp_path, fmt
+):
+    # DuckDB's reader, keeping rejects, skipped a line of more than ~31 MB without a word: the
+    # summary counted one row fewer than the file had and rejected none. A 3 MB line was
+    # reported "line too long" all along; a 40 MB one must be too.
+    big = "x" * (40 << 20)
+    path = tmp_path / f"people.{fmt}"
+    if fmt == "csv":
+        path.write_text(f"id,note\na,1\nhuge,{big}\nz,2\n")
+    else:
+        path.write_text(
+            '{"id": "a"}\n' + orjson.dumps({"id": "huge", "note": big}).decode() + '\n{"id": "z"}\n'
+        )
+    del big
+    summary = import_file(martech_store, "profiles", path)
+    assert (summary.rows, summary.imported, summary.rejected) == (3, 2, 1)
+    (reject,) = rejects(summary).values()
+    assert reject["row"] == (3 if fmt == "csv" else 2)
+    assert reject["reason"] == "line too long"
+    assert martech_store.get_profile("z") is not None
