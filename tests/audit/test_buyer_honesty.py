@@ -160,3 +160,33 @@ def test_a_max_calls_below_an_audit_is_named_not_blamed_on_budget(probe_populati
     with pytest.raises(ConfigError, match="max_calls 100") as caught:
         audit_target(target, population=probe_population, budget=2000)
     assert "--budget 100" not in str(caught.value)
+
+
+def _hash_split(profile: Profile) -> str:
+    import hashlib
+
+    return "A" if int(hashlib.sha256(profile.id.encode()).hexdigest(), 16) % 2 else "B"
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_an_ab_split_at_the_smallest_budget_is_not_sold_as_segmentation(probe_population, seed):
+    """Ten id-only pairs are too few for significance, yet they are the only probes that changed
+    the output: the split follows the id, and a segmentation claim must not hold on it."""
+    report = audit_target(
+        _hash_split, population=probe_population, seed=seed, budget=200, claim="segmentation"
+    )
+    assert report.level == Level.random, report.reason
+    assert report.overclaim
+    assert report.confidence < 0.99
+
+
+def test_variation_no_probe_explains_and_the_id_does_not_change_stays_unexplained(
+    probe_population,
+):
+    def by_consent(profile: Profile) -> str:
+        return "ads-on" if profile.consent.get("ad") else "ads-off"
+
+    report = audit_target(by_consent, population=probe_population, seed=0)
+    assert report.level == Level.segmentation
+    assert report.confidence == 0.5
+    assert any("unexplained" in n for n in report.notes)

@@ -317,6 +317,16 @@ def classify(obs: Observations) -> Verdict:
             if x0_raw
             else "the output varies with the id only"
         ) + ", and with nothing else about the person"
+    elif x_id > 0:
+        # Only the id-only probes changed the output, too few to be significant at this budget:
+        # the evidence, weak as it is, points to the id (an A/B split), not to any attribute.
+        level = Level.random
+        confidence = 1 - max(p_id, miss(all_keys))
+        reason = (
+            f"only a change of id changed the output ({x_id} of {n_id} id-only pairs; too "
+            "few to be sure at this budget), and nothing else about the person"
+        )
+        notes.append("a larger --budget would test the id with more pairs")
     else:
         level = Level.segmentation
         confidence = 0.5
