@@ -67,3 +67,29 @@ def test_lifecycle_stage_agrees_with_days_since_purchase_and_order_count(martech
         else:
             want = "lapsed"
         assert got == want, (pid, d, orders[pid])
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_trait_windows_are_exact_days_whatever_the_session_time_zone(martech_store, zone):
+    """opener_days / engagement_days are 24-hour days, as a segment's ``window: last N days``.
+
+    DuckDB subtracts ``INTERVAL 90 DAY`` in the session's zone (the machine's by default), where
+    the 90 days before 1 June span the spring DST change and last 89 days 23 hours.
+    """
+    from martech.segments import members, parse_segments
+
+    inside = AS_OF - timedelta(days=90) + timedelta(minutes=30)
+    outside = AS_OF - timedelta(days=90) - timedelta(minutes=30)
+    martech_store.upsert_profiles(
+        [
+            Profile(id="in", events=[Event(type="email_open", ts=inside)]),
+            Profile(id="out", events=[Event(type="email_open", ts=outside)]),
+        ]
+    )
+    martech_store.con.execute(f"SET TimeZone = '{zone}'")
+    compute_traits(martech_store, ["email_opener", "engagement_score"], as_of=AS_OF,
+                   params={"engagement_scale": 0.001})  # fmt: skip
+    assert trait_values(martech_store, "email_opener") == {"in": "active", "out": "inactive"}
+    assert trait_values(martech_store, "engagement_score") == {"in": 100, "out": 0}
+    (seg,) = parse_segments({"o": {"rule": {"event": "email_open", "window": "last 90 days"}}})
+    assert members(martech_store, seg, as_of=AS_OF) == {"in"}

@@ -64,7 +64,7 @@ session_start 1, view 0.5, search 0.5, email_unsubscribe -5) and halved every
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from martech.segments.traits import SqlTrait, TraitParams, days_ago, ts_literal
 
@@ -83,6 +83,13 @@ RFM_SEGMENTS: tuple[str, ...] = (
 LIFECYCLE_STAGES: tuple[str, ...] = ("prospect", "new", "active", "lapsing", "lapsed")
 CLV_TIERS: tuple[str, ...] = ("top", "high", "medium", "low")
 OPENER_STATES: tuple[str, ...] = ("active", "inactive", "unreached")
+
+
+def _days_before(as_of: datetime, days: int) -> str:
+    """``as_of`` minus whole 24-hour days, as a literal: ``- INTERVAL n DAY`` would be calendar
+    days in the session's time zone (89 days 23 hours across a DST change on a Berlin machine),
+    where a segment's ``window: last n days`` is exact."""
+    return ts_literal(as_of - timedelta(days=days))
 
 
 def _purchases(as_of: datetime) -> str:
@@ -224,7 +231,7 @@ def _email_opener(as_of: datetime, params: TraitParams) -> str:
     return f"""WITH e AS (
             SELECT profile_id,
                    count(*) FILTER (WHERE type = 'email_open'
-                       AND ts > {at} - INTERVAL {int(params.opener_days)} DAY) AS opens,
+                       AND ts > {_days_before(as_of, params.opener_days)}) AS opens,
                    count(*) AS touches
             FROM events WHERE type IN ('email_open', 'email_send') AND ts <= {at}
             GROUP BY profile_id)
@@ -255,7 +262,7 @@ def _engagement(as_of: datetime, params: TraitParams) -> str:
                    * pow(0.5, {days_ago("ts", as_of)} / {params.engagement_half_life_days})) AS raw
             FROM events
             WHERE type IN ({types}) AND ts <= {at}
-              AND ts > {at} - INTERVAL {int(params.engagement_days)} DAY
+              AND ts > {_days_before(as_of, params.engagement_days)}
             GROUP BY profile_id)
         SELECT pr.id AS profile_id,
                round(100 * (1 - exp(-greatest(0, coalesce(e.raw, 0))
