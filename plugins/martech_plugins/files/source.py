@@ -256,11 +256,13 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, delimiter: str | None)
         counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     names: list[str] = []
+    taken: set[str] = set()  # DuckDB's names ignore case: "name" and "Name" are one column
     for i, name in enumerate(next(csv.reader([header], delimiter=delimiter), [])):
         name = name.strip() or f"column{i}"
-        while name in names:
+        while name.lower() in taken:
             name += "_"
         names.append(name)
+        taken.add(name.lower())
     spec = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in names) + "}"
     delim = f", delim={sql_str(delimiter)}, columns={spec}, auto_detect=false"
     delim += _buffer_option(path)

@@ -63,3 +63,17 @@ def test_a_line_longer_than_the_readers_buffer_is_rejected_not_silently_lost(
     assert reject["row"] == (3 if fmt == "csv" else 2)
     assert reject["reason"] == "line too long"
     assert martech_store.get_profile("z") is not None
+
+
+def test_csv_headers_differing_only_by_case_are_read_as_two_columns(martech_store, tmp_path):
+    # An export with "name" and "Name" (two systems' fields side by side): DuckDB's column
+    # names ignore case, so the file could not be read at all ("Duplicate named argument").
+    csv = tmp_path / "people.csv"
+    csv.write_text("id,name,Name,name\np1,first,second,third\n")
+    summary = import_file(martech_store, "profiles", csv)
+    assert (summary.imported, summary.rejected) == (1, 0)
+    assert martech_store.get_profile("p1").traits == {
+        "name": "first",
+        "Name_": "second",
+        "name__": "third",
+    }
