@@ -190,3 +190,19 @@ def test_variation_no_probe_explains_and_the_id_does_not_change_stays_unexplaine
     assert report.level == Level.segmentation
     assert report.confidence == 0.5
     assert any("unexplained" in n for n in report.notes)
+
+
+def test_an_output_changing_on_every_call_does_not_claim_nothing_else_matters(probe_population):
+    """A request id in the output: every identical call differs, so no input can be tested."""
+    import itertools
+
+    counter = itertools.count()
+
+    def with_request_id(profile: Profile) -> str:
+        return f"hero-{profile.traits.get('country')} <!-- request {next(counter)} -->"
+
+    report = audit_target(with_request_id, population=probe_population, seed=0)
+    assert report.level == Level.random
+    assert report.confidence == 0.0
+    assert "nothing else" not in report.reason
+    assert "cannot tell" in report.reason

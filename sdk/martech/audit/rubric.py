@@ -312,11 +312,18 @@ def classify(obs: Observations) -> Verdict:
         level = Level.random
         support = 0.0 if x0_raw >= 2 else (p_id if id_matters else 0.5)
         confidence = 1 - max(support, miss(all_keys))
-        reason = (
-            "the output varies on identical input"
-            if x0_raw
-            else "the output varies with the id only"
-        ) + ", and with nothing else about the person"
+        if noise >= 1 - DETECTABLE_EFFECT:
+            # No factor can change the output much more often than identical calls do.
+            reason = (
+                f"the output changed on {noise:.0%} of identical calls: the probes cannot tell "
+                "whether it depends on anything else (a timestamp, request id or rotation in it?)"
+            )
+        else:
+            reason = (
+                "the output varies on identical input"
+                if x0_raw
+                else "the output varies with the id only"
+            ) + ", and with nothing else about the person"
     elif x_id > 0:
         # Only the id-only probes changed the output, too few to be significant at this budget:
         # the evidence, weak as it is, points to the id (an A/B split), not to any attribute.
