@@ -93,3 +93,18 @@ def test_trait_windows_are_exact_days_whatever_the_session_time_zone(martech_sto
     assert trait_values(martech_store, "engagement_score") == {"in": 100, "out": 0}
     (seg,) = parse_segments({"o": {"rule": {"event": "email_open", "window": "last 90 days"}}})
     assert members(martech_store, seg, as_of=AS_OF) == {"in"}
+
+
+def test_events_of_ids_without_a_profile_neither_get_traits_nor_move_the_quintiles(martech_store):
+    """An event may name an id no profile has (events loaded before profiles, a deleted profile):
+    it is no one's purchase for the RFM ranks, the CLV median gap or the counts a run reports."""
+    martech_store.upsert_profiles([one_order("old", 20), one_order("recent", 2)])
+    martech_store.append_events(
+        [(f"ghost{i}", Event(type="purchase", ts=ago(1), value=1000)) for i in range(8)]
+    )
+    names = ["recency_score", "monetary_score", "rfm_segment", "churn_risk", "days_since_purchase"]
+    runs = compute_traits(martech_store, names, as_of=AS_OF)
+    assert {r.name: r.profiles for r in runs} == dict.fromkeys(names, 2)
+    assert trait_values(martech_store, "recency_score") == {"old": 1, "recent": 5}
+    held = martech_store.con.execute("SELECT DISTINCT profile_id FROM computed_traits").fetchall()
+    assert {r[0] for r in held} == {"old", "recent"}

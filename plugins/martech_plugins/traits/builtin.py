@@ -1,7 +1,8 @@
 """The built-in computed traits, each one SELECT over ``events`` / ``profiles``.
 
-Purchases are ``purchase`` events; an order's value is the event's ``value``. Only events at or
-before ``as_of`` count. The methods, so a marketer can check what a number means:
+Purchases are ``purchase`` events of stored profiles; an order's value is the event's ``value``
+(an order without one counts as an order of 0). Only events at or before ``as_of`` count. The
+methods, so a marketer can check what a number means:
 
 **RFM scores** (``recency_score``, ``frequency_score``, ``monetary_score``; purchasers only):
 quintile scores 1-5 from each purchaser's last purchase time (more recent = higher), order count
@@ -96,7 +97,9 @@ def _purchases(as_of: datetime) -> str:
     return (
         "SELECT profile_id, count(*) AS orders, coalesce(sum(value), 0) AS revenue, "
         "min(ts) AS first_ts, max(ts) AS last_ts FROM events "
-        f"WHERE type = 'purchase' AND ts <= {ts_literal(as_of)} GROUP BY profile_id"
+        f"WHERE type = 'purchase' AND ts <= {ts_literal(as_of)} "
+        # an id no profile has (events loaded first, a deleted profile) is no one's purchase
+        "AND profile_id IN (SELECT id FROM profiles) GROUP BY profile_id"
     )
 
 
