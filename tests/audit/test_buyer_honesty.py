@@ -206,3 +206,17 @@ def test_an_output_changing_on_every_call_does_not_claim_nothing_else_matters(pr
     assert report.confidence == 0.0
     assert "nothing else" not in report.reason
     assert "cannot tell" in report.reason
+
+
+def test_the_id_only_probe_keeps_the_email_domain_and_phone_country_code(probe_population):
+    """An id-only probe changes who the person is, not where their mail or phone is from: a
+    tool offering by email domain or calling code is no A/B split."""
+
+    def by_domain_and_code(profile: Profile) -> str:
+        domain = profile.identities.get("email", "@").split("@")[1]
+        code = (profile.identities.get("phone") or "+0")[:3]
+        return f"offer for {domain} {code}"
+
+    report = audit_target(by_domain_and_code, population=probe_population, seed=0)
+    assert report.level != Level.random, report.reason
+    assert report.stats["id_only"]["changed"] == 0

@@ -163,18 +163,30 @@ def probe_id(seed: int, base: int, kind: str, n: int = 0) -> str:
 
 def id_only(profile: Profile, *, seed: int, base: int) -> Probe:
     new_id = probe_id(seed, base, "id_only")
-    identities = {k: _fresh_identity(k, new_id) for k in profile.identities}
+    identities = {k: _fresh_identity(k, new_id, v) for k, v in profile.identities.items()}
     clone = profile.model_copy(update={"id": new_id, "identities": identities})
     return Probe("id_only", "id", clone, base, "id and identities replaced")
 
 
-def _fresh_identity(kind: str, new_id: str) -> str:
+#: The trailing digits of a phone number an id-only probe replaces (the rest is its country and
+#: area code, which say where the person is, not who).
+PHONE_SUBSCRIBER_DIGITS = 7
+
+
+def _fresh_identity(kind: str, new_id: str, old: str = "") -> str:
+    """Another person's identity of ``kind``, from the same email domain or calling code.
+
+    Only who the person is changes: a tool that offers by email domain (a company's staff) or
+    by calling code would otherwise change under the id-only probe and read as an A/B split.
+    """
     if kind == "email":
         # The local part is not the id itself: masked, it reads «email» as a real one does.
-        return f"{new_id.replace('-', '.')}@example.invalid"
+        domain = old.rsplit("@", 1)[1] if "@" in old else "example.invalid"
+        return f"{new_id.replace('-', '.')}@{domain}"
     if kind == "phone":
         digits = int(hashlib.sha256(new_id.encode()).hexdigest()[:8], 16) % 10_000_000
-        return f"+1555{digits:07d}"
+        prefix = old[:-PHONE_SUBSCRIBER_DIGITS] if len(old) > PHONE_SUBSCRIBER_DIGITS + 1 else ""
+        return f"{prefix or '+1555'}{digits:07d}"
     return new_id
 
 
