@@ -3,7 +3,8 @@
 ``take_snapshots`` evaluates segments once (one pass, see :func:`martech.segments.evaluate`) and
 stores, per segment, a row in ``segment_snapshots`` (key, version, time, count, members hash)
 plus its members in ``segment_members``, all in one transaction. Entered / exited are computed in
-SQL against the previous snapshot of the same key, whatever its version (the report says when
+SQL against the previous snapshot in time (``taken_at`` = the ``as_of`` evaluated, so a backfill
+compares with the one before it) of the same key, whatever its version (the report says when
 the definition changed in between, since then the difference is partly the rule's doing).
 """
 
@@ -104,10 +105,11 @@ def take_snapshots(
         for key, ids in result.items():
             seg = by_key[key]
             next_id += 1
+            # The one before in time: a backfill (--as-of in the past) is not "since" a later one.
             prev = con.execute(
                 "SELECT snapshot_id, version FROM segment_snapshots WHERE segment_key = ? "
-                "ORDER BY snapshot_id DESC LIMIT 1",
-                [key],
+                "AND taken_at <= ? ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1",
+                [key, moment],
             ).fetchall()
             digest = members_hash(ids)
             con.execute(
@@ -171,10 +173,12 @@ def snapshot_members(store: Store, snapshot_id: int) -> set[str]:
 
 
 def latest_snapshot(store: Store, key: str) -> dict[str, Any] | None:
-    """The newest snapshot of a segment (snapshot_id, version, taken_at, count, hash), or None."""
+    """The snapshot of a segment with the latest ``taken_at`` (its ``as_of``; the last taken of
+    those), as personalize reads it: snapshot_id, version, taken_at, count, hash; or None."""
     rows = store.con.execute(
         "SELECT snapshot_id, version, timezone('UTC', taken_at), member_count, members_hash "
-        "FROM segment_snapshots WHERE segment_key = ? ORDER BY snapshot_id DESC LIMIT 1",
+        "FROM segment_snapshots WHERE segment_key = ? ORDER BY taken_at DESC, snapshot_id DESC "
+        "LIMIT 1",
         [key],
     ).fetchall()
     if not rows:
