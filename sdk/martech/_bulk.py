@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._sql import sql_ident, sql_json_path, sql_str
 from .errors import StoreError, ValidationError
-from .identity import normalize_phone
+from .identity import EMAIL_PATTERN, normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _E164 = r"\+[1-9][0-9]{7,14}"
-_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_EMAIL = EMAIL_PATTERN
 
 
 def _phone_or_none(value: str | None) -> str | None:
@@ -153,8 +153,9 @@ def upsert_profiles(
         "v"
         if normalized
         else f"""CASE kind
-                   WHEN 'email' THEN CASE WHEN regexp_full_match(lower(v), '{_EMAIL}')
-                                          THEN lower(v) END
+                   WHEN 'email' THEN CASE WHEN regexp_full_match(rtrim(lower(v), '.'),
+                                                                 '{_EMAIL}')
+                                          THEN rtrim(lower(v), '.') END
                    WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
                                           ELSE martech_normalize_phone(v) END
                    ELSE nullif(v, '')

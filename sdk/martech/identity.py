@@ -1,21 +1,25 @@
 """Identity normalization: the one place that decides when two identities are the same.
 
-Emails are trimmed and lowercased; phones become E.164 (``phonenumbers``, default region from
-``MARTECH_DEFAULT_REGION``, else US); external ids are kept as given, trimmed.
+Emails are trimmed and lowercased, a trailing dot dropped; phones become E.164 (``phonenumbers``,
+default region from ``MARTECH_DEFAULT_REGION``, else US); external ids are kept as given, trimmed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
+
+#: What the store takes as an email (``_bulk`` and the file importer use the same pattern).
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
 def normalize_email(value: str) -> str | None:
-    value = value.strip().lower()
-    local, sep, domain = value.partition("@")
-    if not sep or not local or "." not in domain or " " in value:
-        return None
-    return value
+    """Trimmed and lowercased, a trailing dot dropped (``jane@example.com.``, a sentence's full
+    stop or a DNS root, is ``jane@example.com``); plus-addressing kept. None when it is not one
+    (the store's pattern: one @, no whitespace, a dot in the domain)."""
+    value = value.strip().lower().rstrip(".")
+    return value if re.fullmatch(EMAIL_PATTERN, value) else None
 
 
 def normalize_phone(value: str, region: str | None = None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pytest
 
@@ -60,3 +61,53 @@ def test_a_trunk_prefix_in_parentheses_is_dropped_on_import_as_the_sdk_drops_it(
         )
         assert store.resolve("phone", "+44 (0) 20 7946 0958") == "uk1"
         assert store.get_profile("sdk").id == "uk1"  # merged into the same person
+
+
+#: (as written, stored form or None when it is no email)
+EMAILS = [
+    (" Jane.Doe@Example.COM ", "jane.doe@example.com"),
+    ("jane+news@example.com", "jane+news@example.com"),  # plus-addressing is kept
+    ("jane@example.com.", "jane@example.com"),  # a sentence's full stop, or an FQDN's dot
+    ("JANE@EXAMPLE.COM..", "jane@example.com"),
+    ("Åsa@Exempel.se", "åsa@exempel.se"),
+    ("jane@doe@example.com", None),
+    ("jane\tdoe@example.com", None),
+    ("jane@.com", None),
+    ("jane@example", None),
+    ("@example.com", None),
+    (".", None),
+]
+
+
+def test_an_email_has_one_stored_form_on_every_route(tmp_path: Path) -> None:
+    from martech.identity import normalize_email
+
+    assert [normalize_email(given) for given, _ in EMAILS] == [want for _, want in EMAILS]
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "id,email\n" + "".join(f'f{i},"{given}"\n' for i, (given, _) in enumerate(EMAILS))
+    )
+    with Store(tmp_path / "m.duckdb") as store:
+        summary = import_file(store, "profiles", csv)
+        bad = sum(want is None for _, want in EMAILS)
+        assert summary.rejected == bad
+        store.upsert_profiles(
+            pa.table(
+                {
+                    "id": [f"s{i}" for i in range(len(EMAILS))],
+                    "identities": [orjson.dumps({"email": given}).decode() for given, _ in EMAILS],
+                }
+            )
+        )
+        stored = dict(
+            store.con.execute(
+                "SELECT value, min(profile_id) FROM identities WHERE kind = 'email' GROUP BY value"
+            ).fetchall()
+        )
+        wanted = {want for _, want in EMAILS if want is not None}
+        assert set(stored) == wanted
+        # "jane@example.com." is the person "JANE@EXAMPLE.COM.." is: one profile, one identity.
+        assert store.resolve("email", "Jane@Example.com.") == store.resolve(
+            "email", "jane@example.com"
+        )
+        assert store.get_profile("f3").id == store.get_profile("f2").id

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from martech._sql import sql_ident, sql_str
 from martech.errors import MappingError, ValidationError
+from martech.identity import EMAIL_PATTERN
 from martech.models import CHANNELS, EVENT_TYPES
 
 from . import source as src
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     from martech.store import Store
 
 Kind = Literal["profiles", "events"]
-_EMAIL_RE = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+_EMAIL_RE = EMAIL_PATTERN
 _E164_RE = r"\+[1-9][0-9]{7,14}"
 # A zone after a time: ``2026-03-05`` is a date (its ``-05`` is the day, not an offset).
 _TZ_RE = r"[Tt ][0-9]{2}(:?[0-9]{2}){0,2}([.,][0-9]+)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
@@ -389,6 +390,12 @@ def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
     return obj
 
 
+def _email_sql(given: str) -> str:
+    """SQL giving the stored form of the email text in ``given``, as ``normalize_email``:
+    lowercased, a trailing dot dropped (checked against the pattern separately)."""
+    return f"rtrim(lower({given}), '.')"
+
+
 def _phone_sql(given: str) -> str:
     """SQL normalizing the phone text in column ``given`` to E.164 (NULL when invalid)."""
     raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
@@ -466,7 +473,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         return phone
 
     if "email" in cols:
-        e = once("__mt_email", f"lower({t(cols['email'])})")
+        e = once("__mt_email", _email_sql(t(cols["email"])))
         identities.append(("email", e))
         email_check(e, cols["email"])
     if "phone" in cols:
@@ -478,7 +485,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         kind = target[11:]
         # The same checks as the email and phone columns: a bad value rejects its row.
         if kind == "email":
-            e = once(f"__mt_ident_{i}", f"lower({t(column)})")
+            e = once(f"__mt_ident_{i}", _email_sql(t(column)))
             email_check(e, column)
             identities.append((kind, e))
         elif kind == "phone":
@@ -496,7 +503,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
                 sql_str(f"identities (column {column!r}) is not a JSON object"),
             )
         )
-        e = once("__mt_ids_email", f"lower(nullif(trim({base_ids}->>'$.email'), ''))")
+        e = once("__mt_ids_email", _email_sql(f"nullif(trim({base_ids}->>'$.email'), '')"))
         email_check(e, column, " in identities.email")
         given = once("__mt_ids_phone", f"nullif(trim({base_ids}->>'$.phone'), '')")
         phone_check(given, "__mt_ids_phone_e164", column, " in identities.phone")
