@@ -220,3 +220,28 @@ def test_the_id_only_probe_keeps_the_email_domain_and_phone_country_code(probe_p
     report = audit_target(by_domain_and_code, population=probe_population, seed=0)
     assert report.level != Level.random, report.reason
     assert report.stats["id_only"]["changed"] == 0
+
+
+def test_merge_tokens_in_text_wrapped_to_a_width_are_still_token_only(probe_population):
+    """A plain-text email wrapped at 30 columns breaks its lines where the name's length puts
+    them: the line breaks move, the content does not."""
+    import textwrap
+
+    def wrapped(profile: Profile) -> str:
+        t = profile.traits
+        text = f"Hi {t['first_name']} {t['last_name']}, our winter sale starts today: 20% off"
+        return textwrap.fill(text, 30)
+
+    report = audit_target(wrapped, population=probe_population, seed=0, claim="segmentation")
+    assert report.level == Level.token_only, report.reason
+    assert report.overclaim
+
+
+def test_whitespace_that_varies_from_call_to_call_is_no_rotation(probe_population):
+    rng = random.Random(3)
+
+    def jittery(profile: Profile) -> str:
+        return "Winter sale " + " " * rng.randrange(3) + "\n" * rng.randrange(2) + "today "
+
+    report = audit_target(jittery, population=probe_population, seed=0)
+    assert report.level == Level.broadcast, report.reason

@@ -127,6 +127,9 @@ class _Runner:
             self.error_kinds[type(exc).__name__] += 1
             return None
         self.answered += 1
+        # Runs of whitespace are layout, not content: text wrapped to a width breaks its lines
+        # where a merge token's length puts them, which read as a decision on first_name.
+        out = " ".join(out.split())
         self.raw.add(out)
         return out
 
