@@ -169,12 +169,14 @@ def cells(
                 f"LEFT JOIN computed_traits c{i} ON c{i}.profile_id = p.id AND c{i}.name = ?"
             )
             params.append(a)
-            columns.append(f"NULLIF(c{i}.value::VARCHAR, 'null') AS a{i}")
+            columns.append(f"c{i}.value AS j{i}")
         else:
-            columns.append(f"NULLIF(json_extract(p.traits, '$.{a}')::VARCHAR, 'null') AS a{i}")
+            columns.append(f"json_extract(p.traits, '$.\"{a}\"') AS j{i}")
     cols = ", ".join(f"a{i}" for i in range(len(attrs)))
+    grouped = ", ".join(f"{_grouped(f'j{i}')} AS a{i}" for i in range(len(attrs)))
     sql = (
-        f"WITH base AS (SELECT {', '.join(columns)} FROM profiles p {' '.join(joins)}) "
+        f"WITH raw AS (SELECT {', '.join(columns)} FROM profiles p {' '.join(joins)}), "
+        f"base AS (SELECT {grouped} FROM raw) "
         f"SELECT {cols}, GROUPING({cols}) AS g, count(*) AS n FROM base GROUP BY ROLLUP ({cols})"
     )
     rows = store.con.execute(sql, params).fetchall()
@@ -186,12 +188,35 @@ def cells(
         values = tuple(
             (attrs[i], None if row[i] is None else orjson.loads(row[i])) for i in range(depth)
         )
+        for attr, value in values:
+            if isinstance(value, list | dict):
+                kind = "a list" if isinstance(value, list) else "an object"
+                raise ConfigError(
+                    f"--by: {attr!r} holds {kind} for some profiles; cells group by single "
+                    "values (text, number, true/false)"
+                )
         counts[values] = n
     population = counts.get((), 0)
     report = _roll_up(attrs, min_size, population, counts)
     leaves = [v for v in counts if len(v) == n_attrs]
     missing = [a for i, a in enumerate(attrs) if leaves and all(v[i][1] is None for v in leaves)]
     return report.model_copy(update={"missing": missing}) if missing else report
+
+
+def _grouped(value: str) -> str:
+    """SQL: a JSON value as the text cells group by; NULL when missing or JSON null.
+
+    A number is grouped by its value, as ``eq`` compares numbers: 10 and 10.0 are one cell
+    (written ``10``). Integral values within 2^53 print as integers, others as DuckDB's shortest
+    double text, which orjson reads back.
+    """
+    number = f"TRY_CAST({value} AS DOUBLE)"
+    return (
+        f"CASE WHEN json_type({value}) IN ('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE') THEN "
+        f"CASE WHEN {number} = trunc({number}) AND abs({number}) < 9007199254740992 "
+        f"THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END "
+        f"ELSE NULLIF(CAST({value} AS VARCHAR), 'null') END"
+    )
 
 
 def _roll_up(
