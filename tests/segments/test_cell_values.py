@@ -36,3 +36,14 @@ def test_an_attribute_holding_lists_is_refused_naming_it(martech_store):
     load(martech_store, [(3, {"tags": ["a", "b"]}), (2, {"tags": "a"})])
     with pytest.raises(ConfigError, match=r"--by: 'tags' holds a list .* single values"):
         cells(martech_store, ["tags"], min_size=1)
+
+
+def test_true_and_1_are_two_cells_as_eq_true_does_not_match_1(martech_store):
+    # Python's True == 1 (and hash) merged the two cells and lost one group from the report.
+    load(martech_store, [(3, {"vip": True}), (2, {"vip": 1}), (4, {"vip": False}), (1, {"vip": 0})])
+    report = cells(martech_store, ["vip"], min_size=1)
+    sizes = {c.label: c.size for c in report.cells}
+    assert sizes == {"vip=True": 3, "vip=1": 2, "vip=False": 4, "vip=0": 1}
+    for cell in report.cells:
+        got = members(martech_store, report.segment(cell.key), as_of=AS_OF, computed=())
+        assert len(got) == cell.size, cell.label

@@ -32,6 +32,9 @@ _ATTR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_ATTRIBUTES = 8
 
 Values = tuple[tuple[str, JsonValue], ...]
+#: A cell's values as the JSON text SQL grouped by: Python would take True for 1 (equal, same
+#: hash), and ``eq: true`` does not match 1.
+Keys = tuple[tuple[str, str | None], ...]
 
 
 class Cell(BaseModel, frozen=True, extra="forbid"):
@@ -115,6 +118,12 @@ def _conjunction(values: dict[str, JsonValue]) -> dict[str, Any]:
     return conditions[0] if len(conditions) == 1 else {"kind": "all", "all": conditions}
 
 
+def _decode(keys: Keys) -> Values:
+    import orjson
+
+    return tuple((a, None if v is None else orjson.loads(v)) for a, v in keys)
+
+
 def _label(values: Values) -> str:
     if not values:
         return "(everyone else)"
@@ -141,7 +150,6 @@ def cells(
     ``computed`` names attributes read from ``computed_traits`` (default: every trait
     materialized in the store); the others come from the profile's stored traits.
     """
-    import orjson
 
     attrs = [a.strip() for a in by if a.strip()]
     if not attrs:
@@ -181,14 +189,12 @@ def cells(
     )
     rows = store.con.execute(sql, params).fetchall()
     n_attrs = len(attrs)
-    counts: dict[Values, int] = {}
+    counts: dict[Keys, int] = {}
     for row in rows:
         grouping, n = int(row[n_attrs]), int(row[n_attrs + 1])
         depth = n_attrs - bin(grouping).count("1")
-        values = tuple(
-            (attrs[i], None if row[i] is None else orjson.loads(row[i])) for i in range(depth)
-        )
-        for attr, value in values:
+        values: Keys = tuple((attrs[i], row[i]) for i in range(depth))
+        for attr, value in _decode(values):
             if isinstance(value, list | dict):
                 kind = "a list" if isinstance(value, list) else "an object"
                 raise ConfigError(
@@ -220,13 +226,14 @@ def _grouped(value: str) -> str:
 
 
 def _roll_up(
-    attrs: list[str], min_size: int, population: int, counts: dict[Values, int]
+    attrs: list[str], min_size: int, population: int, counts: dict[Keys, int]
 ) -> CellReport:
     n_attrs = len(attrs)
     reported: list[Cell] = []
     used: set[str] = set()
 
-    def report(values: Values, size: int, members: list[Values], remainder: bool) -> str:
+    def report(keys: Keys, size: int, members: list[Keys], remainder: bool) -> str:
+        values = _decode(keys)
         key = base = _slug(values, remainder)
         n = 1
         while key in used:  # two values can slug alike ("Lake" and "lake")
@@ -241,21 +248,21 @@ def _roll_up(
                 depth=len(values),
                 size=size,
                 remainder=remainder,
-                members_of=[dict(m) for m in members] if remainder else [],
+                members_of=[dict(_decode(m)) for m in members] if remainder else [],
             )
         )
         return key
 
     # prefix -> the full-depth cells (and their sizes) waiting to be placed there
-    pending: dict[Values, list[tuple[Values, int]]] = {}
-    small: list[tuple[Values, int]] = []
+    pending: dict[Keys, list[tuple[Keys, int]]] = {}
+    small: list[tuple[Keys, int]] = []
     for leaf in sorted((v for v in counts if len(v) == n_attrs), key=lambda v: -counts[v]):
         if counts[leaf] >= min_size:
             report(leaf, counts[leaf], [], remainder=False)
         else:
             small.append((leaf, counts[leaf]))
             pending.setdefault(leaf[:-1], []).append((leaf, counts[leaf]))
-    destination: dict[Values, str | None] = {}
+    destination: dict[Keys, str | None] = {}
     unplaced = 0
     for depth in range(n_attrs - 1, -1, -1):
         for prefix in sorted((p for p in pending if len(p) == depth), key=repr):
@@ -270,7 +277,9 @@ def _roll_up(
             else:
                 pending.setdefault(prefix[:-1], []).extend(members)
     rolled = [
-        RollUp(label=_label(leaf), values=dict(leaf), size=n, into=destination[leaf])
+        RollUp(
+            label=_label(_decode(leaf)), values=dict(_decode(leaf)), size=n, into=destination[leaf]
+        )
         for leaf, n in small
     ]
     reported.sort(key=lambda c: (-c.size, c.key))
