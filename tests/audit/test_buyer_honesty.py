@@ -245,3 +245,32 @@ def test_whitespace_that_varies_from_call_to_call_is_no_rotation(probe_populatio
 
     report = audit_target(jittery, population=probe_population, seed=0)
     assert report.level == Level.broadcast, report.reason
+
+
+def test_a_failing_tools_message_naming_the_probe_person_is_masked(probe_population):
+    """The audit stops with the tool's last error; the person it failed on stays out of it."""
+    from martech.errors import ConfigError
+
+    def refuses(profile: Profile) -> str:
+        raise ValueError(f"no consent on file for {profile.identities['email']}")
+
+    with pytest.raises(ConfigError, match="ValueError") as caught:
+        audit_target(refuses, population=probe_population, seed=0, budget=300)
+    message = str(caught.value)
+    assert "@" not in message, message
+    assert "«email»" in message
+
+
+def test_a_vendor_error_naming_the_probe_person_is_masked_when_it_stops_the_audit(
+    probe_population,
+):
+    from martech.errors import FatalVendorError
+
+    def rejects(profile: Profile) -> str:
+        phone = profile.identities.get("phone") or profile.identities["email"]
+        raise FatalVendorError(f"vendor: 400 invalid visitor {phone}", status=400)
+
+    with pytest.raises(FatalVendorError) as caught:
+        audit_target(rejects, population=probe_population, seed=0, budget=300)
+    assert "«" in str(caught.value)
+    assert not any(ch.isdigit() for ch in str(caught.value).split("visitor")[1]), caught.value

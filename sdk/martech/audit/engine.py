@@ -111,18 +111,22 @@ class _Runner:
             # A VendorError without an HTTP status never reached the tool (refused, timed out,
             # after its retries): before any answer at all, it is not up, and every further
             # probe would wait as long again.
+            # The tool's message may name the probe person (its email, phone): masked as in
+            # the reports before it becomes ours.
+            said = mask(str(exc), profile)
             if getattr(exc, "status", 0) is None and not self.answered:
                 raise ConfigError(
-                    f"audit target {self.target.name!r} cannot be reached: {exc}"
+                    f"audit target {self.target.name!r} cannot be reached: {said}"
                 ) from exc
             if getattr(exc, "status", None) is not None:
                 self.answered += 1
             if self.calls >= MIN_CALLS_FOR_ERRORS and self.errors > MAX_ERROR_SHARE * self.calls:
                 if isinstance(exc, MartechError):
+                    exc.args = (said, *exc.args[1:])
                     raise
                 raise ConfigError(
                     f"audit target {self.target.name!r} failed on {self.errors} of "
-                    f"{self.calls} calls; last: {type(exc).__name__}: {exc}"
+                    f"{self.calls} calls; last: {type(exc).__name__}: {said}"
                 ) from exc
             self.error_kinds[type(exc).__name__] += 1
             return None
