@@ -46,6 +46,48 @@ def _check_out(out: Path) -> None:
             return
 
 
+def _check_no_other_people(store: Any, population: Any) -> None:
+    """Refuse to write a synthetic shop over different people under the same ids.
+
+    The generator reuses p0000001, … for other people when the seed, the day (--as-of) or the
+    size changes; upserting them would merge strangers who share an id, an email or a phone into
+    one profile. Re-running the same shop finds every identity already on its own profile.
+    """
+    from ..store import fetch_scalar
+
+    if not fetch_scalar(store.con, "SELECT count(*) FROM profiles"):
+        return
+    store.con.register("_martech_generated", population.profiles.select(["id", "identities"]))
+    try:
+        clash = fetch_scalar(
+            store.con,
+            """
+            WITH gen AS (
+                SELECT COALESCE(a.profile_id, g.id) AS id, k.kind,
+                       json_extract_string(g.identities, '$.' || k.kind) AS value
+                FROM _martech_generated AS g
+                CROSS JOIN (VALUES ('email'), ('phone')) AS k(kind)
+                LEFT JOIN profile_aliases AS a ON a.alias = g.id
+            )
+            SELECT min(gen.id) FROM gen
+            LEFT JOIN identities AS i ON i.kind = gen.kind AND i.value = gen.value
+            WHERE gen.value IS NOT NULL AND (
+                i.profile_id <> gen.id
+                OR (i.profile_id IS NULL AND gen.id IN (SELECT id FROM profiles))
+            )
+            """,
+        )
+    finally:
+        store.con.unregister("_martech_generated")
+    if clash is not None:
+        raise ConfigError(
+            f"{store.path}: profile {clash} and others there are not this shop's people (another "
+            "--seed, --as-of or --profiles made them, or an import); writing over them would "
+            "merge different people into one profile. Use another --home (or MARTECH_HOME) or "
+            "delete that store; re-running the same --seed, --as-of and --profiles is harmless"
+        )
+
+
 def generate(
     profiles: int = typer.Option(10_000, "--profiles", "-n", min=0, help="How many people."),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed gives the same data."),
@@ -91,6 +133,7 @@ def generate(
 
         def to_store() -> dict[str, int]:
             with open_store(create=True) as store:
+                _check_no_other_people(store, population)
                 return write_store(store, population)
 
         result["store"] = step("writing the store", to_store)
