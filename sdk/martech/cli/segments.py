@@ -19,8 +19,11 @@ from ..errors import ConfigError, SegmentDefinitionError, StoreError
 from .app import console, err_console, open_store, plural, print_json, state
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..models import RuleSegment
     from ..segments.lint import SegmentWarning
+    from ..segments.traits import ComputedTrait
     from ..store import Store
 
 segments_app = typer.Typer(
@@ -69,10 +72,10 @@ def check_against_store(store: Store, segments: list[RuleSegment]) -> list[Segme
     from ..segments.lint import lint_segments, store_vocabulary
     from ..segments.traits import registered_traits
 
-    try:
-        registered: set[str] = set(registered_traits())
+    try:  # the mapping: a categorical trait's values are checked too
+        registered: Mapping[str, ComputedTrait] = registered_traits()
     except MartechError:  # a broken plugin costs the hint, not the check
-        registered = set()
+        registered = {}
     return lint_segments(segments, store_vocabulary(store), registered=registered)
 
 

@@ -17,7 +17,7 @@ These are warnings, not errors: a trait no one has *yet* can be intended.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ class SegmentWarning:
     segment: str
     path: str
     message: str
-    kind: str  # unknown_trait | unknown_event | type_mismatch
+    kind: str  # unknown_trait | unknown_event | type_mismatch | unknown_value
     reason: str  # a few words for a table row: "no profile has trait 'contry'"
 
     def __str__(self) -> str:
@@ -192,6 +192,9 @@ def _check_trait(
             f"no profile has trait {cond.trait!r}",
         )
     held = set(types) - {"null"}
+    unknown_value = _check_value(cond, vocab, registered)
+    if unknown_value is not None:
+        return unknown_value
     wanted = _wanted_types(cond)
     if wanted is None or not held or wanted & held:
         return None
@@ -208,6 +211,37 @@ def _check_trait(
     )
 
 
+def _check_value(
+    cond: TraitCondition, vocab: StoreVocabulary, registered: Collection[str]
+) -> tuple[str, str, str, str] | None:
+    """eq / in / ne / not_in on a materialized categorical computed trait, none of whose values
+    it takes."""
+    trait = registered.get(cond.trait) if isinstance(registered, Mapping) else None
+    takes: tuple[str, ...] = tuple(getattr(trait, "values", ()) or ())
+    if not takes or cond.trait not in vocab.computed or cond.op not in ("eq", "in", "ne", "not_in"):
+        return None
+    given = cond.value if isinstance(cond.value, list) else [cond.value]
+    if any(v in takes for v in given if isinstance(v, str)):
+        return None
+    strings = [v for v in given if isinstance(v, str)]
+    hint = _close(strings[0], takes) if strings else ""
+    effect = "never matches" if cond.op in ("eq", "in") else "matches everyone the trait applies to"
+    shadowed = (
+        f"; profiles also hold a stored trait {cond.trait!r} (e.g. from a CRM), which segments "
+        "do not read while the computed one is materialized"
+        if cond.trait in vocab.traits
+        else ""
+    )
+    shown = given[0] if len(given) == 1 else given
+    return (
+        "value",
+        f"computed trait {cond.trait!r} takes only {', '.join(takes)}; {shown!r} is none of "
+        f"them, so this condition {effect}{hint}{shadowed}",
+        "unknown_value",
+        f"{cond.trait!r} is never {shown!r}",
+    )
+
+
 def lint_segments(
     segments: Iterable[RuleSegment],
     vocab: StoreVocabulary,
@@ -217,7 +251,10 @@ def lint_segments(
     """Warnings for conditions naming an unknown trait or event type, or a mismatched type.
 
     ``registered`` names the computed traits plugins provide (for a hint when one is not
-    materialized yet). Trait checks are skipped when the store holds no profiles, event checks
+    materialized yet); given as the registry mapping (:func:`~martech.segments.traits.
+    registered_traits`), a categorical trait's ``values`` are checked too: ``eq: customer`` on
+    the computed ``lifecycle_stage`` never matches, even when a CRM's stored trait of that name
+    holds it. Trait checks are skipped when the store holds no profiles, event checks
     when it holds no events: an empty store says nothing about typos.
     """
     out: list[SegmentWarning] = []
