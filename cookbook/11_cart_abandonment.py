@@ -63,10 +63,14 @@ def main() -> dict[str, int]:
     print(f"     why: {ana.reasons[0]}")
     print(f"bob: {bob.level.value} -> {bob.content}")
     print(f"     why: {bob.reasons[1]}")
-    print(f"stored cart reminders: {stored}")
-    print(f"batch over {summary.scope} people in {summary.seconds:.2f}s: {summary.by_level}, "
-          f"holdout {summary.holdout}, "
-          f"suppressed (no email consent) {summary.suppressed}")  # fmt: skip
+    reminders = "; ".join(f"{who}: {', '.join(items)}" for who, items in sorted(stored.items()))
+    print(f"cart reminders stored for the send: {reminders or 'none'}")
+    # The holdout is decided like everyone else and gets the generic offer (counted there).
+    print(f"batch over {summary.scope:,} people in {summary.seconds:.2f}s: "
+          f"{summary.by_level.get('personalization', 0):,} cart reminder(s), "
+          f"{summary.by_level.get('default', 0):,} generic offer "
+          f"({summary.holdout:,} of them the holdout), "
+          f"{summary.suppressed:,} not emailed (no email consent)")  # fmt: skip
 
     assert ana.level.value == "personalization"
     assert "cart abandonment" in ana.reasons[0]

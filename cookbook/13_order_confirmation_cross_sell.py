@@ -54,16 +54,18 @@ def main() -> list[str]:
         batch_items = store.con.execute(
             "SELECT items FROM decisions WHERE profile_id = 'olga'"
         ).fetchall()[0][0]
-        cat = {i: (c, p) for i, c, p in store.con.execute(
-            "SELECT item_id, category, price FROM items").fetchall()}  # fmt: skip
+        catalogue = store.con.execute(
+            "SELECT item_id, category, price, name FROM items").fetchall()  # fmt: skip
+    cat = {i: (c, p) for i, c, p, _ in catalogue}
+    name = {i: n for i, _, _, n in catalogue}
 
     _, reel_price = cat[reel]
-    print(f"olga bought {reel} (reels, {reel_price:.2f}) -> {out.decision.content}")
+    print(f"olga bought {name[reel]} ({reel}, reels, {reel_price:.2f}) -> {out.decision.content}")
     print(f"    - {out.decision.reasons[0]}")
     for item in out.items:
         category, price = cat[item]
         kind = "cross-sell" if category != "reels" else "upsell"
-        print(f"    {item}  {category:<8} {price:>8.2f}  {kind}")
+        print(f"    {item}  {name[item]:<26} {category:<8} {price:>8.2f}  {kind}")
 
     groups = [0 if cat[i][0] != "reels" else 1 for i in out.items]
     assert out.decision.level.value == "personalization"

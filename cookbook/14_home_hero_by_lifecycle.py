@@ -46,9 +46,11 @@ def main() -> dict[str, int]:
         one = decide(rows[0][0], "home_hero", context=ctx)
 
     shown = Counter((stage[p], v) for p, v, hold, _ in rows if not hold)
-    print(f"{summary.decided} decisions in {summary.seconds:.2f}s; by level {summary.by_level}")
+    levels = ", ".join(f"{level} {n:,}" for level, n in sorted(summary.by_level.items()))
+    print(f"{summary.decided:,} decisions in {summary.seconds:.2f}s; by level: {levels} "
+          f"(the {summary.holdout:,} in the holdout see the default hero)")  # fmt: skip
     for (st, variant), n in sorted(shown.items()):
-        print(f"  {st:<9} -> {variant:<18} {n:>5}")
+        print(f"  {st:<9} -> {variant:<18} {n:>5,}")
     print(f"{one.profile_id}: {one.variant_id} because {one.reasons[0]}")
 
     assert summary.suppressed == 0, "web: no channel consent needed"

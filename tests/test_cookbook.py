@@ -46,4 +46,8 @@ def test_recipe_runs(path, capsys):
     assert meta["run"] == f"python cookbook/{path.name}"
     assert callable(getattr(module, "main", None)), f"{path.name} has no main()"
     module.main()  # the recipe's own assertions are the test
-    assert capsys.readouterr().out.strip(), "a recipe shows what it did"
+    out = capsys.readouterr().out
+    assert out.strip(), "a recipe shows what it did"
+    # It shows it to a marketer: counts and names in sentences or columns, not Python reprs.
+    reprs = re.findall(r"[{\[]'[^\n]{0,40}", out)
+    assert not reprs, f"{path.name} prints a Python dict or list: {reprs[0]}"
