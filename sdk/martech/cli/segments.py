@@ -66,8 +66,11 @@ def read_definitions(file: Path | None, examples: bool = False) -> list[RuleSegm
     return load_segments(file)
 
 
-def check_against_store(store: Store, segments: list[RuleSegment]) -> list[SegmentWarning]:
-    """Warnings for rules naming a trait / event type the store never held, or a wrong type."""
+def check_against_store(
+    store: Store, segments: list[RuleSegment], as_of: datetime | None = None
+) -> list[SegmentWarning]:
+    """Warnings for rules naming a trait / event type the store never held, or a wrong type;
+    with ``as_of``, for computed traits materialized for a later moment."""
     from ..errors import MartechError
     from ..segments.lint import lint_segments, store_vocabulary
     from ..segments.traits import registered_traits
@@ -76,7 +79,7 @@ def check_against_store(store: Store, segments: list[RuleSegment]) -> list[Segme
         registered: Mapping[str, ComputedTrait] = registered_traits()
     except MartechError:  # a broken plugin costs the hint, not the check
         registered = {}
-    return lint_segments(segments, store_vocabulary(store), registered=registered)
+    return lint_segments(segments, store_vocabulary(store), registered=registered, as_of=as_of)
 
 
 def print_warnings(warnings: list[SegmentWarning]) -> None:
@@ -245,13 +248,13 @@ def eval_segments(
     if save:
         with open_store() as store:
             total = store.count("profiles")
-            warnings = check_against_store(store, linted)
+            warnings = check_against_store(store, linted, moment)
             reports = take_snapshots(store, segments, keys=wanted, as_of=moment)
         rows = [r.as_dict() for r in reports]
     else:
         with open_store(read_only=True) as store:
             total = store.count("profiles")
-            warnings = check_against_store(store, linted)
+            warnings = check_against_store(store, linted, moment)
             result = evaluate(store, segments, as_of=moment, only=wanted)
         by_key = {s.key: s for s in segments}
         rows = [

@@ -195,7 +195,7 @@ def report_command(
             max_active=max_active or settings.segments.max_active,
             near_duplicate=near_duplicate,
         )
-        print_warnings(check_against_store(store, segments))
+        print_warnings(check_against_store(store, segments, parse_as_of(as_of)))
     if html is not None:
         html.write_text(render_html(report), encoding="utf-8")
         err_console.print(f"wrote {html}", markup=False)

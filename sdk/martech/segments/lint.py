@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..models import EventCondition, RuleSegment, TraitCondition
@@ -50,6 +51,8 @@ class StoreVocabulary:
     computed: dict[str, frozenset[str]] = field(default_factory=dict)
     events: frozenset[str] = frozenset()
     profiles: int = 0
+    #: computed trait name -> the latest ``as_of`` it was computed for
+    computed_at: dict[str, datetime] = field(default_factory=dict)
 
     def trait_types(self, name: str) -> frozenset[str] | None:
         """JSON types a trait holds (computed traits win, as in evaluation); None if unknown."""
@@ -65,7 +68,8 @@ class SegmentWarning:
     segment: str
     path: str
     message: str
-    kind: str  # unknown_trait | unknown_event | type_mismatch | unknown_value
+    #: unknown_trait | unknown_event | type_mismatch | unknown_value | computed_after_as_of
+    kind: str
     reason: str  # a few words for a table row: "no profile has trait 'contry'"
 
     def __str__(self) -> str:
@@ -92,20 +96,21 @@ def store_vocabulary(store: Store) -> StoreVocabulary:
     rows = store.con.execute(
         """
         SELECT 'traits' AS what, CAST(json_group_structure(traits) AS VARCHAR) AS name,
-               count(*) AS n
+               count(*) AS n, NULL::TIMESTAMPTZ AS at
           FROM profiles
         UNION ALL
-        SELECT 'computed', name, CAST(json_group_structure(value) AS VARCHAR)
+        SELECT 'computed', name, CAST(json_group_structure(value) AS VARCHAR), max(computed_at)
           FROM computed_traits GROUP BY name
         UNION ALL
-        SELECT DISTINCT 'event', type, NULL FROM events
+        SELECT DISTINCT 'event', type, NULL, NULL FROM events
         """
     ).fetchall()
     traits: dict[str, frozenset[str]] = {}
     computed: dict[str, frozenset[str]] = {}
     events: set[str] = set()
+    computed_at: dict[str, datetime] = {}
     profiles = 0
-    for what, name, extra in rows:
+    for what, name, extra, at in rows:
         if what == "traits":
             profiles = int(extra)
             shape = orjson.loads(name) if name else {}
@@ -113,10 +118,15 @@ def store_vocabulary(store: Store) -> StoreVocabulary:
                 traits = {str(k): _types(v) for k, v in shape.items()}
         elif what == "computed":
             computed[str(name)] = _types(orjson.loads(extra) if extra else "NULL")
+            computed_at[str(name)] = at
         else:
             events.add(str(name))
     return StoreVocabulary(
-        traits=traits, computed=computed, events=frozenset(events), profiles=profiles
+        traits=traits,
+        computed=computed,
+        events=frozenset(events),
+        profiles=profiles,
+        computed_at=computed_at,
     )
 
 
@@ -242,11 +252,31 @@ def _check_value(
     )
 
 
+def _check_moment(
+    cond: TraitCondition, vocab: StoreVocabulary, as_of: datetime | None
+) -> tuple[str, str, str, str] | None:
+    at = vocab.computed_at.get(cond.trait)
+    if as_of is None or at is None or at <= as_of:
+        return None
+    day = "%Y-%m-%d %H:%M UTC"
+    computed, wanted = at.astimezone(UTC).strftime(day), as_of.astimezone(UTC).strftime(day)
+    return (
+        "trait",
+        f"computed trait {cond.trait!r} was computed as of {computed}, after the {wanted} "
+        "this evaluation is for, so it counts events this evaluation does not see; run "
+        f"`martech traits compute --as-of {as_of.astimezone(UTC).isoformat()}` first for a "
+        "backtest",
+        "computed_after_as_of",
+        f"{cond.trait!r} computed as of {computed}",
+    )
+
+
 def lint_segments(
     segments: Iterable[RuleSegment],
     vocab: StoreVocabulary,
     *,
     registered: Collection[str] = (),
+    as_of: datetime | None = None,
 ) -> list[SegmentWarning]:
     """Warnings for conditions naming an unknown trait or event type, or a mismatched type.
 
@@ -255,13 +285,15 @@ def lint_segments(
     registered_traits`), a categorical trait's ``values`` are checked too: ``eq: customer`` on
     the computed ``lifecycle_stage`` never matches, even when a CRM's stored trait of that name
     holds it. Trait checks are skipped when the store holds no profiles, event checks
-    when it holds no events: an empty store says nothing about typos.
+    when it holds no events: an empty store says nothing about typos. With ``as_of`` (the
+    moment segments are evaluated at), a computed trait materialized for a later moment is a
+    warning: it counts events the evaluation does not see (a backtest mixing two moments).
     """
     out: list[SegmentWarning] = []
     for seg in segments:
         for cond, path in leaves(seg.rule):
             if isinstance(cond, TraitCondition):
-                found = _check_trait(cond, vocab, registered)
+                found = _check_trait(cond, vocab, registered) or _check_moment(cond, vocab, as_of)
                 if found is not None:
                     fld, message, kind, reason = found
                     out.append(SegmentWarning(seg.key, f"{path}.{fld}", message, kind, reason))
