@@ -327,6 +327,9 @@ def placements_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """List placements, their variants and rules (validated)."""
+    from ..models import RecommendationVariant
+    from ..personalize.strategies import _cell_reason
+
     pls = _placements(placements)
     if as_json:
         print_json({k: p.model_dump(mode="json") for k, p in pls.items()})
@@ -335,14 +338,20 @@ def placements_cmd(
         console.print(
             f"[bold]{p.key}[/] ({p.channel}, holdout {p.holdout:.0%}, default {p.default})"
         )
+        strategies = {v.id: v.strategy for v in p.variants if isinstance(v, RecommendationVariant)}
         for r in p.rules:
+            # Worded as decide's reasons word them: "cell interest=fishing + skill_level=beginner".
             kind = (
-                ("cell " + str(r.cell))
+                _cell_reason(r)
                 if r.cell
                 else (
                     f"segment {r.segment}"
                     if r.segment
-                    else (f"{r.trait} = {r.equals}" if r.trait else "recommendation")
+                    else (
+                        f"{r.trait} = {r.equals}"
+                        if r.trait
+                        else f"recommendation ({strategies.get(r.variant, '?')})"
+                    )
                 )
             )
             console.print(f"  {r.variant}: {kind}", markup=False)
