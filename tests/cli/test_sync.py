@@ -164,3 +164,12 @@ def test_dead_letter_in_a_folder_not_made_yet_is_created(
         "--json",
     )
     assert json.loads(letters.read_text().splitlines()[0])["key"] == "p1"
+
+
+def test_apply_summary_names_mailchimp_only_for_mailchimp(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 0
+    out = capsys.readouterr().out
+    assert "(with audience lookups, retries and a vendor's extra calls)" in out
+    assert "Mailchimp" not in out
