@@ -122,7 +122,7 @@ def trait_conditions(draw: Any) -> dict[str, Any]:
     if op == "between":
         low = draw(ordered)
         high = draw(st.sampled_from(STRINGS) if isinstance(low, str) else numbers)
-        return {"trait": name, "op": op, "value": [low, high]}
+        return {"trait": name, "op": op, "value": sorted([low, high])}  # reversed is refused
     return {"trait": name, "op": op, "value": draw(ordered)}
 
 

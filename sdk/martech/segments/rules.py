@@ -464,6 +464,7 @@ def _trait_ok(name: Any, op: str, value: Any, given: bool, source: str, path: st
             raise _fail(source, where, "expected a list of two values [low, high]")
         if not (all(is_number(v) for v in value) or all(isinstance(v, str) for v in value)):
             raise _fail(source, where, "expected two numbers or two strings [low, high]")
+        _low_first(value, value, source, where)
     elif op in ("in", "not_in"):
         if not isinstance(value, list):
             raise _fail(source, where, f"operator {op!r} expects a list, got {_type_name(value)}")
@@ -477,6 +478,17 @@ def _trait_ok(name: Any, op: str, value: Any, given: bool, source: str, path: st
     elif op == "contains" and not isinstance(value, str):
         raise _fail(source, where, f"operator 'contains' expects a string, got {_type_name(value)}")
     return True
+
+
+def _low_first(value: list[Any], ordered: list[Any], source: str, path: str) -> None:
+    """``between [high, low]`` matches no one: refused, with the pair the other way round."""
+    if ordered[0] > ordered[1]:
+        raise _fail(
+            source,
+            path,
+            f"between takes [low, high]; {value[0]!r} is above {value[1]!r}, so nothing would "
+            f"match: write [{value[1]!r}, {value[0]!r}]",
+        )
 
 
 def parse_window(raw: Any, source: str = "segments.yml", path: str = "window") -> Window | None:
@@ -580,6 +592,8 @@ def _event_value_ok(measure: str, op: str, value: Any, source: str, path: str) -
     if measure in ("count", "sum"):
         if not all(is_number(v) for v in values):
             raise _fail(source, path, f"measure {measure!r} compares with a number, got {value!r}")
+        if op == "between":
+            _low_first(value, values, source, path)
         return
     kinds = {"number" if is_number(v) else "timestamp" if _timestamp(v) else "bad" for v in values}
     if "bad" in kinds or len(kinds) != 1:
@@ -593,6 +607,9 @@ def _event_value_ok(measure: str, op: str, value: Any, source: str, path: str) -
         raise _fail(source, path, "days ago cannot be negative")
     if kinds == {"number"} and any(float(v) != int(v) for v in values):
         raise _fail(source, path, f"days ago counts whole days (0, 1, 2, …), got {value!r}")
+    if op == "between":
+        _low_first(value, values if kinds == {"number"} else [_timestamp(v) for v in values],
+                   source, path)  # fmt: skip
 
 
 def check_condition(cond: Condition, source: str = "segments.yml", path: str = "rule") -> Condition:
