@@ -16,7 +16,7 @@ from rich.markup import escape
 from typer.models import CommandInfo, TyperInfo
 
 from ..errors import MartechError, PluginError
-from .app import app, err_console, state
+from .app import app, err_console, plugin_commands, state
 
 #: Command-group modules under martech.cli; each defines ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -137,6 +137,9 @@ def _register_plugin_commands(cli: typer.Typer) -> None:
             if strict():
                 raise PluginError(message)
             err_console.print(f"[yellow]warning:[/] {escape(message)}")
+            continue
+        if added:
+            plugin_commands.setdefault(impl.plugin_name, []).extend(added)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,6 +69,9 @@ class State:
 
 state = State()
 
+#: The CLI commands each plugin added (plugin name -> command names), for ``martech plugins``.
+plugin_commands: dict[str, list[str]] = {}
+
 
 def _piped(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)

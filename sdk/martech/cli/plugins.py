@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from .app import print_json, print_table
+from .app import plugin_commands, print_json, print_table
 
 
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -13,6 +13,13 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     from ..plugins import list_plugins, registry
 
     infos = list_plugins()
+    # Commands are added by the CLI, not recorded by the plugin registry.
+    registered = {
+        i.name: {**i.registered, "commands": sorted(plugin_commands[i.name])}
+        if plugin_commands.get(i.name)
+        else i.registered
+        for i in infos
+    }
     if as_json:
         print_json(
             {
@@ -22,7 +29,7 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
                         "package": i.package,
                         "version": i.version,
                         "hooks": i.hooks,
-                        "registered": i.registered,
+                        "registered": registered[i.name],
                         "error": i.error,
                     }
                     for i in infos
@@ -33,11 +40,9 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
         return
     table = Table("plugin", "package", "version", "hooks", "registered", "status")
     for i in infos:
-        registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(i.registered.items()))
+        shown = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(registered[i.name].items()))
         status = f"[red]failed[/]: {i.error}" if i.error else "[green]ok[/]"
-        table.add_row(
-            i.name, i.package or "-", i.version or "-", "\n".join(i.hooks), registered, status
-        )
+        table.add_row(i.name, i.package or "-", i.version or "-", "\n".join(i.hooks), shown, status)
     print_table(table)
 
 
