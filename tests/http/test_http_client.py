@@ -90,14 +90,32 @@ async def test_429_without_retry_after_uses_the_vendor_reset_header() -> None:
 @respx.mock
 async def test_every_wait_is_capped() -> None:
     respx.get(f"{BASE}/x").mock(
+        side_effect=[httpx.Response(503)] * 5 + [httpx.Response(200, json={})]
+    )
+    sleeps = Sleeps()
+    policy = RetryPolicy(max_attempts=6, max_wait=5.0, max_elapsed=100.0, backoff_base=2.0)
+    await client(sleeps, retry=policy).get("/x")
+    assert len(sleeps.waits) == 5
+    assert max(sleeps.waits) <= 5.0
+    assert sleeps.waits[-1] >= 2.5  # backoff 16-32 s, capped: jitter within the cap's half
+
+
+@respx.mock
+async def test_a_vendor_asking_longer_than_the_cap_is_not_retried_sooner() -> None:
+    # Retrying after the cap would not honour Retry-After (and can prolong a throttle): the
+    # error says what the vendor asked, for the caller to resume after it.
+    route = respx.get(f"{BASE}/x").mock(
         side_effect=[
             httpx.Response(429, headers={"Retry-After": "3600"}),
             httpx.Response(200, json={}),
         ]
     )
     sleeps = Sleeps()
-    await client(sleeps, retry=RetryPolicy(max_wait=5.0, max_elapsed=100.0)).get("/x")
-    assert sleeps.waits == [5.0]
+    with pytest.raises(RateLimitedError, match="asks for 3600s") as caught:
+        await client(sleeps, retry=RetryPolicy(max_wait=5.0, max_elapsed=100.0)).get("/x")
+    assert caught.value.retry_after == 3600
+    assert sleeps.waits == []
+    assert route.call_count == 1
 
 
 @respx.mock

@@ -43,7 +43,7 @@ async def test_a_huge_retry_after_is_capped_on_the_error_it_leaves() -> None:
     with pytest.raises(RateLimitedError) as caught:
         await c.get("/x")
     assert caught.value.retry_after == MAX_HINT_SECONDS
-    assert sleeps.waits == [5.0]
+    assert sleeps.waits == []  # longer than the cap: not retried sooner than asked
     # what the sync layer does with it must not overflow
     assert datetime.now(UTC) + timedelta(seconds=caught.value.retry_after) > datetime.now(UTC)
 

@@ -179,6 +179,29 @@ def test_429_bursts_are_waited_out_and_nothing_is_lost(
     assert emulator.duplicate_adds == 0
 
 
+def test_a_vendor_asking_for_a_long_wait_stops_the_run_at_its_time_without_early_retries(
+    store: Store, emulator: ReferenceEmulator, connector: ReferenceConnector
+) -> None:
+    # No deadline: retrying after the client's or the engine's own cap would not honour the
+    # vendor's ten minutes, so the run stops with resume_after at the vendor's time.
+    emulator.set_faults(
+        Faults(too_many_requests=Burst(first=1000), retry_after="600", paths=("/v1/audiences/1/",))
+    )
+    before = datetime.now(UTC)
+    spec = SyncSpec(audience="a", members=ids(300))
+    result = apply(store, connector, spec)
+    assert not result.complete
+    assert result.resume_after is not None
+    assert before + timedelta(seconds=590) <= result.resume_after
+    assert result.resume_after <= datetime.now(UTC) + timedelta(seconds=600)
+    assert emulator.injected["429"] <= 3  # one per batch in flight, none retried
+    emulator.set_faults(Faults())
+    resumed = apply(store, connector, spec)
+    assert resumed.complete
+    assert emulator.members("a") == emails(300)
+    assert emulator.duplicate_adds == 0
+
+
 def test_a_wait_past_the_deadline_stops_cleanly_and_the_next_apply_resumes(
     store: Store, emulator: ReferenceEmulator, connector: ReferenceConnector
 ) -> None:

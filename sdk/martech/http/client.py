@@ -375,6 +375,21 @@ class HttpClient:
                     vendor=self.vendor,
                     status=exc.status if isinstance(exc, VendorError) else None,
                 ) from exc
+            if (
+                hint is not None
+                and hint > policy.max_wait
+                and isinstance(exc, RetriableVendorError)
+            ):
+                # Retrying sooner than the vendor asked is not honouring it (and may prolong a
+                # throttle, Meta's): stop, and let the caller resume after the vendor's time.
+                raise type(exc)(
+                    f"{exc} (not retried: the vendor asks for {hint:g}s, longer than the "
+                    f"{policy.max_wait:g}s this client waits)",
+                    retry_after=hint,
+                    vendor=exc.vendor,
+                    status=exc.status,
+                    response=exc.response,
+                ) from None
             # Waited time counts even when ``sleep`` is injected and returns at once.
             elapsed = max(time.monotonic() - started, sum(self.waits[first_wait:]))
             if elapsed + pause > policy.max_elapsed:

@@ -73,6 +73,9 @@ ENGINE_RETRIES = 2
 #: ``concurrency`` of them: a DuckDB transaction costs ~5 ms of CPU whatever its size, so
 #: batches share one. Commits only come later; what is durable stays exactly as before.
 COMMIT_LINGER = 0.02
+#: The longest the engine itself waits before retrying a batch; a vendor asking for longer
+#: stops the run with ``resume_after`` at the vendor's time.
+ENGINE_MAX_WAIT = 60.0
 
 
 def split_budget(size: int) -> int:
@@ -611,13 +614,17 @@ async def _send(
             attempt += 1
             wait = exc.retry_after if exc.retry_after is not None else 2.0**attempt
             resume = datetime.now(UTC) + timedelta(seconds=wait)
-            if attempt > ENGINE_RETRIES or (run.deadline is not None and resume > run.deadline):
+            if (
+                attempt > ENGINE_RETRIES
+                or wait > ENGINE_MAX_WAIT  # sooner than the vendor asks would not honour it
+                or (run.deadline is not None and resume > run.deadline)
+            ):
                 _stop(
                     run,
                     _Stop("interrupted" if run.deadline is None else "stopped", str(exc), resume),
                 )
                 return None
-            await asyncio.sleep(min(wait, 60.0) * run.rng.uniform(0.8, 1.0))
+            await asyncio.sleep(wait * run.rng.uniform(0.8, 1.0))
         except RejectedError as exc:
             return await _split(run, op, members, exc, exc.items, budget)
         except AuthError as exc:
