@@ -9,7 +9,9 @@ Airbyte ignore it by default and retry early):
 3. exponential backoff with full jitter.
 
 Every wait is capped by :attr:`RetryPolicy.max_wait`, and the whole retry loop by
-:attr:`RetryPolicy.max_attempts` and :attr:`RetryPolicy.max_elapsed`.
+:attr:`RetryPolicy.max_attempts` and :attr:`RetryPolicy.max_elapsed`. A vendor asking for
+longer than ``max_wait`` is not retried sooner than it asked: the error goes to the caller with
+``retry_after`` set (a sync stops there and says when to resume).
 """
 
 from __future__ import annotations
