@@ -28,7 +28,7 @@ from .store import fetch_scalar
 
 if TYPE_CHECKING:
     from .connector import Connector
-    from .store import Store
+    from .store import Store, UpsertCounts
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ class PullResult:
     pages: int
     cursor: str | None
     seconds: float
+    #: Identity values left out: unusable ones (an email that is not one, a phone that is no
+    #: number) and placeholders (one value on too many profiles of a chunk to be a person).
+    unusable_identities: int = 0
+    placeholder_identities: int = 0
 
 
 def checkpoint(store: Store, source: str) -> str | None:
@@ -48,14 +52,20 @@ def checkpoint(store: Store, source: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _write(store: Store, parts: list[ProfileRows], source: str, cursor: str | None) -> None:
+def _write(
+    store: Store,
+    parts: list[ProfileRows],
+    source: str,
+    cursor: str | None,
+    counts: list[UpsertCounts],
+) -> None:
     from ._bulk import upsert_profiles
 
     rows = ProfileRows.concat(parts) if parts else None
     table = rows.to_arrow() if rows else None
     with store.transaction() as con:
         if table is not None:
-            upsert_profiles(con, table)
+            counts.append(upsert_profiles(con, table))
         if cursor is not None:
             con.execute(
                 "INSERT OR REPLACE INTO checkpoints (source, cursor, updated_at) "
@@ -108,6 +118,7 @@ async def pull(
     written = cursor  # the cursor the store holds (or the one we resumed from)
     stream = connector.pull_profiles(since=since, cursor=cursor)
     store_failed = False
+    counts: list[UpsertCounts] = []  # one per chunk written
     with _leave_a_core(store):  # restored once no write is in flight
         try:
             async for page in stream:
@@ -122,7 +133,7 @@ async def pull(
                         store_failed = True  # until this write is known to have worked
                         await pending
                         store_failed = False
-                    write = asyncio.to_thread(_write, store, buffer, source, last)
+                    write = asyncio.to_thread(_write, store, buffer, source, last, counts)
                     pending = asyncio.create_task(write)
                     buffer, buffered, written = [], 0, last
                     chunk_started = time.monotonic()
@@ -135,7 +146,7 @@ async def pull(
                 if pending is not None:
                     task, pending = pending, None
                     await task
-                await asyncio.to_thread(_write, store, buffer, source, last)
+                await asyncio.to_thread(_write, store, buffer, source, last, counts)
             raise
         finally:
             # An async generator (the usual connector) is closed; any async iterator works.
@@ -146,8 +157,16 @@ async def pull(
                 await pending
     # The last chunk has the machine to itself: every DuckDB thread again.
     if buffer or last != written:
-        await asyncio.to_thread(_write, store, buffer, source, last)
-    return PullResult(source, records, pages, last, time.perf_counter() - started)
+        await asyncio.to_thread(_write, store, buffer, source, last, counts)
+    return PullResult(
+        source,
+        records,
+        pages,
+        last,
+        time.perf_counter() - started,
+        unusable_identities=sum(c.unusable_identities for c in counts),
+        placeholder_identities=sum(c.placeholder_identities for c in counts),
+    )
 
 
 __all__ = ["PullResult", "checkpoint", "pull"]

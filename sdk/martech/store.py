@@ -300,6 +300,10 @@ class UpsertCounts:
     #: Identity values left out as unusable (an email that is not one, a phone that is no
     #: number); the profiles are stored without them.
     unusable_identities: int = 0
+    #: Identity values left out as placeholders: one value carried by more than
+    #: ``_bulk.MAX_PROFILES_PER_IDENTITY`` profiles of the batch (noemail@example.com), which
+    #: would have merged them all into one. The profiles are stored without it.
+    placeholder_identities: int = 0
 
 
 @contextmanager
@@ -550,7 +554,9 @@ class Store:
         ``consent`` (JSON text) and ``identities`` (JSON text, kind -> value); or Profiles, whose
         ``events`` are appended too, in the same transaction. Traits of an existing profile are
         merged (new values win). A profile whose email, phone or external id already belongs to
-        another profile is merged into that one.
+        another profile is merged into that one; a value more than
+        ``_bulk.MAX_PROFILES_PER_IDENTITY`` (100) profiles of the batch carry is a placeholder
+        (noemail@example.com), left out rather than merged on (``placeholder_identities``).
         """
         import pyarrow as pa
 

@@ -67,6 +67,11 @@ def _run(
             what += f", {summary.merged:,} merged into another profile"
         if summary.repeated:
             what += f", {summary.repeated:,} repeating an id given earlier in the file"
+        if summary.placeholder_identities:
+            what += (
+                f", {summary.placeholder_identities:,} placeholder identities left out (one "
+                "value on too many profiles to be a person)"
+            )
     else:
         what = f"{summary.inserted:,} added, {summary.duplicates:,} already in the store"
     console.print(

@@ -102,6 +102,9 @@ class ImportSummary:
     merged: int = 0
     #: profiles: rows that repeated an id given earlier in the file (folded into it)
     repeated: int = 0
+    #: profiles: identity values left out as placeholders (one value on more than
+    #: ``martech._bulk.MAX_PROFILES_PER_IDENTITY`` profiles, such as noemail@example.com)
+    placeholder_identities: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -250,7 +253,7 @@ def import_file(
         good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mt_good AS {good}")
         n_good = source.rows - rejected
-        inserted = updated = duplicates = merged = repeated = 0
+        inserted = updated = duplicates = merged = repeated = placeholders = 0
         if kind == "profiles":
             # The table itself, rejects taken out: the store reads it in place, in file order.
             if rejected:
@@ -263,6 +266,7 @@ def import_file(
             counts = store.upsert_profiles_from("_mt_stage", normalized=normalized)
             inserted, updated = counts.inserted, counts.updated
             merged, repeated = counts.merged, counts.repeated
+            placeholders = counts.placeholder_identities
             imported = n_good
         else:
             inserted = store.append_events_from("_mt_good")
@@ -283,6 +287,7 @@ def import_file(
         duplicates=duplicates,
         merged=merged,
         repeated=repeated,
+        placeholder_identities=placeholders,
         rejected=rejected,
         rejects_file=str(rejects_path) if rejected else None,
         seconds=round(time.perf_counter() - start, 3),
