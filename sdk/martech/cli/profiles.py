@@ -59,7 +59,10 @@ def show(
     console.print(f"[bold]{escape(profile.id)}[/]{escape(merged)}")
     identities = ", ".join(f"{k}={v}" for k, v in held)
     console.print("identities: " + identities, markup=False)
-    consent = ", ".join(f"{k}={v}" for k, v in profile.consent.items())
+    # One order for everyone: the same four channels first, whichever source set them first.
+    order = {"email": 0, "sms": 1, "push": 2, "ad": 3}
+    channels = sorted(profile.consent.items(), key=lambda kv: (order.get(kv[0], 4), kv[0]))
+    consent = ", ".join(f"{k}={v}" for k, v in channels)
     console.print("consent:    " + consent, markup=False)
     for key, value in sorted(profile.traits.items()):
         console.print(f"  {key:<22} {value}", markup=False)
