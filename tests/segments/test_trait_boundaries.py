@@ -108,3 +108,25 @@ def test_events_of_ids_without_a_profile_neither_get_traits_nor_move_the_quintil
     assert trait_values(martech_store, "recency_score") == {"old": 1, "recent": 5}
     held = martech_store.con.execute("SELECT DISTINCT profile_id FROM computed_traits").fetchall()
     assert {r[0] for r in held} == {"old", "recent"}
+
+
+def test_an_order_without_a_value_is_not_an_order_of_zero_in_the_average(martech_store):
+    """A purchase tracked without an amount counts as an order, not as 0 in the AOV behind
+    predicted_clv (two orders of 100 and one unknown: AOV 100, not 66.67)."""
+    history = ((1, 100), (31, None), (61, 100))
+    orders = [Event(type="purchase", ts=ago(d), value=v) for d, v in history]
+    martech_store.upsert_profiles([Profile(id="p", events=orders)])
+    compute_traits(martech_store, ["predicted_clv", "order_count", "historic_clv"], as_of=AS_OF)
+    assert trait_values(martech_store, "order_count") == {"p": 3}
+    assert trait_values(martech_store, "historic_clv") == {"p": 200.0}
+    # gap 30 days, nothing overdue: AOV x 365 / 30
+    predicted = trait_values(martech_store, "predicted_clv")["p"]
+    assert predicted == pytest.approx(100 * 365 / 30, abs=0.01)
+
+
+def test_orders_all_without_a_value_predict_zero_not_null(martech_store):
+    orders = [Event(type="purchase", ts=ago(d)) for d in (1, 31)]
+    martech_store.upsert_profiles([Profile(id="p", events=orders), one_order("q", 5)])
+    compute_traits(martech_store, ["predicted_clv", "clv_tier"], as_of=AS_OF)
+    assert trait_values(martech_store, "predicted_clv")["p"] == 0.0
+    assert trait_values(martech_store, "clv_tier") == {"p": "low", "q": "top"}

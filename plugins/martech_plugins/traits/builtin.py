@@ -1,8 +1,9 @@
 """The built-in computed traits, each one SELECT over ``events`` / ``profiles``.
 
 Purchases are ``purchase`` events of stored profiles; an order's value is the event's ``value``
-(an order without one counts as an order of 0). Only events at or before ``as_of`` count. The
-methods, so a marketer can check what a number means:
+(an order without one counts as an order, with no revenue and outside the average order value).
+Only events at or before ``as_of`` count. The methods, so a marketer can check what a number
+means:
 
 **RFM scores** (``recency_score``, ``frequency_score``, ``monetary_score``; purchasers only):
 quintile scores 1-5 from each purchaser's last purchase time (more recent = higher), order count
@@ -34,9 +35,10 @@ customers the median ``g`` of repeat customers, else ``default_gap_days``) and `
 since the last order, ``churn_risk = 1 - exp(-max(0, r - g) / g)``: zero while the customer is
 within their usual gap, 0.63 one gap overdue, 0.86 two gaps overdue.
 
-**Predicted CLV** (``predicted_clv``): average order value x expected orders over the horizon
-(``clv_horizon_days / g``) x (1 - churn_risk). 0 for non-purchasers. A deliberately simple,
-explainable model (a BG/NBD fit would be the next step), not a forecast to bet the budget on.
+**Predicted CLV** (``predicted_clv``): average order value (of the orders with a value) x
+expected orders over the horizon (``clv_horizon_days / g``) x (1 - churn_risk). 0 for
+non-purchasers. A deliberately simple, explainable model (a BG/NBD fit would be the next step),
+not a forecast to bet the budget on.
 
 **CLV tier** (``clv_tier``, purchasers only): by historic + predicted CLV among purchasers:
 top 10 % ``top``, next 20 % ``high``, next 40 % ``medium``, the rest ``low``.
@@ -96,6 +98,7 @@ def _days_before(as_of: datetime, days: int) -> str:
 def _purchases(as_of: datetime) -> str:
     return (
         "SELECT profile_id, count(*) AS orders, coalesce(sum(value), 0) AS revenue, "
+        "count(value) AS valued, "
         "min(ts) AS first_ts, max(ts) AS last_ts FROM events "
         f"WHERE type = 'purchase' AND ts <= {ts_literal(as_of)} "
         # an id no profile has (events loaded first, a deleted profile) is no one's purchase
@@ -149,7 +152,8 @@ def _clv_base(as_of: datetime, params: TraitParams) -> str:
         prior AS (SELECT coalesce(median(greatest({params.min_gap_days}, {span})),
                                   {params.default_gap_days}) AS g
                   FROM p WHERE orders >= 2),
-        b AS (SELECT p.profile_id, p.orders, p.revenue, p.revenue / p.orders AS aov,
+        b AS (SELECT p.profile_id, p.orders, p.revenue,
+                     coalesce(p.revenue / nullif(p.valued, 0), 0) AS aov,
                      CASE WHEN p.orders >= 2 THEN greatest({params.min_gap_days}, {span})
                           ELSE prior.g END AS g,
                      greatest(0, {days_ago("p.last_ts", as_of)}) AS r
