@@ -274,3 +274,37 @@ def test_a_vendor_error_naming_the_probe_person_is_masked_when_it_stops_the_audi
         audit_target(rejects, population=probe_population, seed=0, budget=300)
     assert "«" in str(caught.value)
     assert not any(ch.isdigit() for ch in str(caught.value).split("visitor")[1]), caught.value
+
+
+PERSONAL = {
+    "full_name": lambda p: f"{p.traits['first_name']} {p.traits['last_name']}",
+    "mobile_number": lambda p: "+4670" + p.id[-7:],
+    "street_address": lambda p: f"{int(p.id[-4:]) + 1} Harbour Road",
+    "date_of_birth": lambda p: f"19{60 + int(p.id[-2:]) % 40}-0{1 + int(p.id[-1]) % 9}-1{p.id[-1]}",
+}
+
+
+def test_personal_traits_under_other_names_never_reach_a_report(probe_population):
+    """A real export names its columns full_name, mobile_number, street_address, date_of_birth:
+    a trait change on them is reported by name, never with the person's values."""
+    people = [
+        p.model_copy(update={"traits": {**p.traits, **{k: f(p) for k, f in PERSONAL.items()}}})
+        for p in probe_population.profiles[:400]
+    ]
+
+    def by_street(profile: Profile) -> str:  # a decision on a personal trait
+        return f"hero {profile.traits['street_address'][-4:]} {profile.traits['date_of_birth']}"
+
+    report = audit_target(by_street, population=people, seed=0)
+    text = report.to_json() + report.to_html()
+    for name in PERSONAL:
+        assert f"{name}: " not in text  # "full_name: Anna Berg -> ..." names values
+    values = {f(p) for p in people for f in PERSONAL.values()}
+    assert not [v for v in values if v in text]
+
+
+def test_a_mobile_number_trait_is_masked_as_a_phone_in_any_format():
+    from martech.audit.probes import mask
+
+    person = Profile(id="p1", traits={"mobile_number": "+46701234567", "full_name": "Ada Berg"})
+    assert mask("text 46 70 123 45 67, Ada", person) == "text «mobile_number», «full_name»"

@@ -68,6 +68,26 @@ PII_TRAITS: frozenset[str] = frozenset(
     }
 )
 
+#: Words that make a trait personal under any name: full_name, mobile_number, date_of_birth, …
+PII_WORDS: frozenset[str] = frozenset(
+    {
+        "name", "email", "mail", "phone", "mobile", "tel", "telephone", "address", "street",
+        "zip", "zipcode", "postcode", "postal", "birth", "birthday", "dob", "ssn", "passport",
+        "iban", "ip",
+    }
+)  # fmt: skip
+
+
+def is_personal(trait: str) -> bool:
+    """True for a trait whose values are personal data (a listed name, or a word of one in it:
+    ``full_name``, ``mobileNumber``, ``date_of_birth``, ``username``)."""
+    if trait in PII_TRAITS:
+        return True
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", trait).lower()
+    words = [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
+    return any(w in PII_WORDS or w.endswith(("name", "email", "phone")) for w in words)
+
+
 #: A trait must be present in this share of profiles, with two or more values, to be probed.
 MIN_TRAIT_COVERAGE = 0.05
 
@@ -209,7 +229,7 @@ def trait_pair(
         value = rng.choice(others)[1]
     traits = dict(profile.traits)
     traits[trait] = value
-    if trait in PII_TRAITS:
+    if is_personal(trait):
         change = f"{trait} changed"
     else:
         change = f"{trait}: {_short(current)} -> {_short(value)}"
@@ -384,13 +404,18 @@ def mask(output: str, profile: Profile) -> str:
         text = str(value)
         if len(text) < 2:
             continue
-        if name in PII_TRAITS:
+        if is_personal(name):
             personal.append((text, name))
         else:
             replacements.append((text, name, False, False))
     for value, name in personal:
         replacements.append((value, name, True, False))
-        if name in NAME_TRAITS or "@" in value or name in profile.identities:
+        if (
+            name in NAME_TRAITS
+            or name.endswith("name")
+            or "@" in value
+            or name in profile.identities
+        ):
             replacements += [(part, name, True, True) for part in _parts(value)]
     # Find every occurrence in the original text first, then replace in one pass: a value can
     # never match inside an earlier replacement (acquisition_channel "email" inside «email»).
@@ -399,12 +424,14 @@ def mask(output: str, profile: Profile) -> str:
     # Phone numbers first, in whatever format the tool wrote them (Meta's digits without +,
     # grouped with spaces or dashes): the value as stored would only match as written.
     for value, name in personal:
-        phone = _phone_pattern(value) if name == "phone" else None
+        phone = _phone_pattern(value) if "phone" in name or "mobile" in name else None
         if phone is not None:
             spans += [(m.start(), m.end(), name) for m in re.finditer(phone, output)]
     # Longest first; a whole value before a part of another one that reads the same ("Clara"
     # is the first name, not a word of clara.weber@…).
-    for value, name, is_personal, is_part in sorted(replacements, key=lambda r: (-len(r[0]), r[3])):
+    for value, name, personal_value, is_part in sorted(
+        replacements, key=lambda r: (-len(r[0]), r[3])
+    ):
         if len(value) >= 4:
             if value.lower() not in lowered:
                 continue
@@ -412,7 +439,7 @@ def mask(output: str, profile: Profile) -> str:
         else:
             # Short values only as written; a short personal one also as BEN and Ben (never
             # lower-cased: the first name "May" must not mask the word "may").
-            forms = {value, value.upper(), value.title()} if is_personal else {value}
+            forms = {value, value.upper(), value.title()} if personal_value else {value}
             forms = {f for f in forms if f in output}
             if not forms:
                 continue
