@@ -76,13 +76,27 @@ def test_hubspot_waits_one_interval_when_the_window_is_spent() -> None:
     assert hubspot_wait(headers, {}) == 10.0
 
 
+def test_hubspot_daily_limit_waits_for_midnight_utc_not_the_ten_second_window() -> None:
+    headers = {
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        "X-HubSpot-RateLimit-Remaining": "57",
+    }
+    body = {"status": "error", "errorType": "RATE_LIMIT", "policyName": "DAILY"}
+    wait = hubspot_wait(headers, body)
+    assert wait is not None
+    now = datetime.now(UTC)
+    resumes = now + timedelta(seconds=wait)
+    assert (resumes.hour, resumes.minute) in ((0, 0), (23, 59))  # the next midnight UTC
+    assert 0 < wait <= 86_400
+    assert hubspot_wait({}, body) == pytest.approx(wait, abs=5)  # headers or not
+
+
 def test_hubspot_secondly_policy_waits_a_second_when_burst_budget_remains() -> None:
     headers = {
         "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
         "X-HubSpot-RateLimit-Remaining": "42",
     }
     assert hubspot_wait(headers, {"policyName": "SECONDLY"}) == 1.0
-    assert hubspot_wait(headers, {"policyName": "DAILY"}) is None
 
 
 def test_contentful_reset_header_is_seconds() -> None:

@@ -97,3 +97,21 @@ def test_meta_regain_access_of_years_is_capped() -> None:
     usage = '{"1": [{"type": "ads_management", "estimated_time_to_regain_access": 99999999999}]}'
     hint = wait_hint("meta", {"X-Business-Use-Case-Usage": usage}, None)
     assert hint == MAX_HINT_SECONDS
+
+
+@respx.mock
+async def test_a_hubspot_daily_limit_stops_at_once_until_midnight() -> None:
+    # Retrying in seconds cannot help until the daily reset; it only spends the error budget.
+    route = respx.get(f"{BASE}/x").respond(
+        429,
+        json={"status": "error", "message": "daily limit", "policyName": "DAILY"},
+        headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
+    )
+    sleeps = Sleeps()
+    c = HttpClient(base_url=BASE, sleep=sleeps, vendor="hubspot")
+    with pytest.raises(RateLimitedError) as caught:
+        await c.get("/x")
+    assert route.call_count == 1
+    assert sleeps.waits == []
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 30

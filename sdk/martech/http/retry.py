@@ -20,7 +20,7 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
@@ -103,8 +103,13 @@ def hubspot_wait(headers: Mapping[str, str], data: Any) -> float | None:
     """HubSpot sends no Retry-After [U]: when the 10-second window is spent, wait one interval.
 
     ``X-HubSpot-RateLimit-Interval-Milliseconds`` is the rolling window (10000); waiting a whole
-    window is the conservative reading — the window has certainly rolled by then.
+    window is the conservative reading — the window has certainly rolled by then. A 429 of the
+    ``DAILY`` policy waits for the next midnight UTC (longer than any retry waits: the caller
+    stops and resumes then).
     """
+    policy = data.get("policyName") if isinstance(data, dict) else None
+    if policy == "DAILY":
+        return _until_utc_midnight()
     interval = _header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
     remaining = _header(headers, "X-HubSpot-RateLimit-Remaining")
     if interval is None:
@@ -116,12 +121,21 @@ def hubspot_wait(headers: Mapping[str, str], data: Any) -> float | None:
     if not math.isfinite(ms) or ms <= 0:
         return None
     if remaining is not None and remaining.strip() not in ("0", ""):
-        # Budget left in the burst window: the 429 came from another policy (daily, search).
-        policy = data.get("policyName") if isinstance(data, dict) else None
+        # Budget left in the burst window: the 429 came from another policy (search).
         if policy == "SECONDLY":
             return 1.0
         return None
     return ms / 1000.0
+
+
+def _until_utc_midnight(now: datetime | None = None) -> float:
+    """Seconds to the next midnight UTC, when a daily limit is taken to reset. HubSpot resets at
+    midnight in the account's time zone, which the API does not say [U]: a guess off by hours
+    either way, but resuming early only meets the same 429 and stops again, where retrying every
+    few seconds would spend the error budget HubSpot asks clients to keep under 5%."""
+    now = now or datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - now).total_seconds()
 
 
 def contentful_wait(headers: Mapping[str, str], data: Any) -> float | None:
