@@ -297,6 +297,9 @@ def import_file(
 
 # ------------------------------------------------------------------------------------ checking
 
+#: Parquet timestamps with a zone, as DuckDB names them: microseconds (or coarser) and the
+#: nanoseconds pandas writes tz-aware datetimes in.
+_PARQUET_TIMESTAMPTZ = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ_NS")
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
             "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")  # fmt: skip
 _INTEGER = _NUMERIC[:9]
@@ -338,7 +341,7 @@ def _check_parquet_types(source: src.Source, kind: Kind, cols: dict[str, str]) -
             f"{source.path.name}: column {column!r} (mapped to ts) holds timestamps without a time "
             "zone (naive); write them as UTC-adjusted timestamps (TIMESTAMP WITH TIME ZONE)"
         )
-    if actual != "TIMESTAMP WITH TIME ZONE" and actual != "VARCHAR":
+    if actual not in _PARQUET_TIMESTAMPTZ and actual != "VARCHAR":
         raise ValidationError(
             f"{source.path.name}: column {column!r} (mapped to ts) has Parquet type {actual}; "
             "expected a timestamp with time zone or ISO 8601 text with an offset"
@@ -621,8 +624,10 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
             )
         )
     checks.append((source.missing(ts_col), sql_str(f"missing timestamp (column {ts_col!r})")))
-    if source.format == "parquet" and source.columns[ts_col] == "TIMESTAMP WITH TIME ZONE":
+    if source.format == "parquet" and source.columns[ts_col] in _PARQUET_TIMESTAMPTZ:
         ts = source.raw(ts_col)
+        if source.columns[ts_col] == "TIMESTAMPTZ_NS":  # pandas' unit, cut to microseconds
+            ts += "::TIMESTAMPTZ"
     else:
         tv = t(ts_col)
         ts = f"CASE WHEN regexp_matches({tv}, '{_TZ_RE}') THEN TRY_CAST({tv} AS TIMESTAMPTZ) END"

@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from martech.errors import ValidationError
 from martech_plugins.files.importer import import_file
 
 
@@ -77,3 +78,38 @@ def test_csv_headers_differing_only_by_case_are_read_as_two_columns(martech_stor
         "Name_": "second",
         "name__": "third",
     }
+
+
+def test_parquet_nanosecond_timestamps_with_a_zone_are_read(martech_store, tmp_path):
+    # pandas writes tz-aware datetimes as timestamp[ns, tz] (TIMESTAMPTZ_NS to DuckDB): a
+    # timestamp with a zone all the same, refused as "expected a timestamp with time zone".
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    when = dt.datetime(2026, 1, 1, 10, 0, 0, 123456, tzinfo=dt.UTC)
+    path = tmp_path / "events.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "profile_id": ["a", "b"],
+                "type": ["view", "view"],
+                "ts": pa.array([when, None], type=pa.timestamp("ns", tz="Europe/Oslo")),
+            }
+        ),
+        path,
+    )
+    summary = import_file(martech_store, "events", path)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert rejects(summary)[2]["reason"] == "missing timestamp (column 'ts')"
+    stored = martech_store.con.execute("SELECT ts FROM events").fetchall()
+    assert stored[0][0].astimezone(dt.UTC) == when
+    # Naive nanoseconds stay refused, as naive microseconds are.
+    naive = tmp_path / "naive.parquet"
+    pq.write_table(
+        pa.table({"profile_id": ["a"], "type": ["view"], "ts": pa.array([1], pa.timestamp("ns"))}),
+        naive,
+    )
+    with pytest.raises(ValidationError, match="without a time zone"):
+        import_file(martech_store, "events", naive)
