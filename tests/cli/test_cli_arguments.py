@@ -121,3 +121,15 @@ def test_internal_error_hint_puts_debug_before_the_command(
     err = capsys.readouterr().err
     assert "internal error: TypeError" in err
     assert "martech --debug <command>" in err
+
+
+@pytest.mark.parametrize("placement", ["", "  "], ids=["empty", "blank"])
+def test_audit_blank_placement_is_refused_before_calling_the_vendor(
+    capsys: pytest.CaptureFixture[str], placement: str
+) -> None:
+    code = main(["audit", "connector:smartcontent", "--placement", placement, "--budget", "200"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "--placement" in err
+    assert "404" not in err  # not sent to the vendor as /v2/experiences//decide
+    _no_traceback(err)

@@ -68,6 +68,8 @@ def audit(
         except ValueError:
             raise ConfigError(f"--claim {claim!r}: expected one of {LEVELS}") from None
 
+    if not placement.strip():
+        raise ConfigError("--placement: expected a placement key, e.g. home; got an empty one")
     if html is not None:
         _check_html(html, all_connectors=all_connectors)
 
