@@ -647,10 +647,18 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
                 "add Z or an offset such as +00:00'",
             )
         )
+        # A number is said to be one (the reject file masks its digits as a phone's): an epoch
+        # is not read, for seconds, milliseconds and microseconds look alike.
+        epoch = sql_str(
+            f"timestamp (column {ts_col}) is a number, not ISO 8601 text: epoch times are not "
+            "read; write them as 2026-01-01T10:00:00Z"
+        )
         checks.append(
             (
                 f"TRY_CAST({tv} AS TIMESTAMPTZ) IS NULL",
-                f"'timestamp ''' || {tv} || ''' (column {sql_str(ts_col)[1:-1]}) is not ISO 8601'",
+                f"CASE WHEN regexp_full_match({tv}, '-?[0-9]+([.][0-9]+)?') THEN {epoch} ELSE "
+                f"'timestamp ''' || {tv} || ''' (column {sql_str(ts_col)[1:-1]}) is not ISO 8601' "
+                "END",
             )
         )
     value = "NULL::DOUBLE"

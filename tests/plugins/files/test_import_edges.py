@@ -113,3 +113,19 @@ def test_parquet_nanosecond_timestamps_with_a_zone_are_read(martech_store, tmp_p
     )
     with pytest.raises(ValidationError, match="without a time zone"):
         import_file(martech_store, "events", naive)
+
+
+def test_an_epoch_timestamp_is_rejected_saying_it_is_one(martech_store, tmp_path):
+    jsonl = tmp_path / "events.jsonl"
+    jsonl.write_text(
+        '{"profile_id": "a", "type": "view", "ts": 1767261600}\n'
+        '{"profile_id": "a", "type": "view", "ts": "1767261600123"}\n'
+        '{"profile_id": "a", "type": "view", "ts": "2026-01-01T10:00:00+05:30"}\n'
+        '{"profile_id": "a", "type": "view", "ts": "yesterday"}\n'
+    )
+    summary = import_file(martech_store, "events", jsonl)
+    assert (summary.imported, summary.rejected) == (1, 3)
+    by_row = rejects(summary)
+    assert by_row[1]["reason"].startswith("timestamp (column ts) is a number, not ISO 8601 text")
+    assert by_row[2]["reason"] == by_row[1]["reason"]
+    assert by_row[4]["reason"] == "timestamp 'yesterday' (column ts) is not ISO 8601"
