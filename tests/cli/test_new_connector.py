@@ -233,3 +233,11 @@ def test_the_next_hint_keeps_the_test_extra(
     install, run = hint.removeprefix("next: ").split(" && ")
     assert shlex.split(install) == ["pip", "install", "-e", f"{target}[test]"]
     assert shlex.split(run) == ["pytest", str(target / "tests")]
+
+
+def test_the_package_readme_installs_the_test_extra_its_pytest_line_needs(tmp_path: Path) -> None:
+    target = tmp_path / "martech-widget"
+    assert main(["new", "connector", "widget", "--dir", str(target)]) == 0
+    readme = (target / "README.md").read_text()
+    install = next(line for line in readme.splitlines() if line.startswith("pip install"))
+    assert shlex.split(install.split("#")[0]) == ["pip", "install", "-e", ".[test]"]

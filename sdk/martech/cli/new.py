@@ -118,7 +118,7 @@ A [martech](https://example.invalid/martech) connector for {title}, scaffolded b
 `martech new connector {name}`.
 
 ```
-pip install -e .            # martech plugins  -> lists "{name}"
+pip install -e '.[test]'    # martech plugins  -> lists "{name}"
 pytest                      # the conformance kit against the bundled emulator
 martech sandbox serve {name} --port 0   # until Ctrl-C; --for SECONDS stops it
 ```
