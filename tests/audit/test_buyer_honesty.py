@@ -308,3 +308,23 @@ def test_a_mobile_number_trait_is_masked_as_a_phone_in_any_format():
 
     person = Profile(id="p1", traits={"mobile_number": "+46701234567", "full_name": "Ada Berg"})
     assert mask("text 46 70 123 45 67, Ada", person) == "text «mobile_number», «full_name»"
+
+
+def test_confidence_is_bounded_and_a_guess_reads_as_one(probe_population):
+    import itertools
+
+    counter = itertools.count()
+    tools = {
+        "broadcast": lambda p: "same",
+        "segment": lambda p: f"hero-{p.traits.get('country')}",
+        "per_call": lambda p: f"banner-{next(counter)}",
+        "unprobed": lambda p: "on" if p.consent.get("ad") else "off",
+    }
+    found = {}
+    for name, tool in tools.items():
+        report = audit_target(tool, population=probe_population, seed=1, budget=200)
+        assert 0.0 <= report.confidence <= 0.999, (name, report.confidence)
+        found[name] = report.confidence
+    assert found["broadcast"] > 0.99
+    assert found["unprobed"] == 0.5
+    assert found["per_call"] < 0.5

@@ -33,6 +33,9 @@ class AuditReport:
     kind: str
     level: Level
     confidence: float
+    """1 - the weakest evidence behind the label (see :mod:`martech.audit.rubric`), at most 0.999
+    (1.0 for a structural label); not the probability that the label is right. 0.5 is a guess,
+    near 0 the probes could not tell."""
     claimed: Level | None
     calls: int
     budget: int

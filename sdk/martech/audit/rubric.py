@@ -12,6 +12,12 @@ noise over a personalized core, or merge tokens on a segment do not pull the lab
 A factor "matters" when its probe pairs change (after masking) significantly more often than the
 control pairs -- identical profiles called twice -- by a one-sided Fisher exact (permutation)
 test, Holm-adjusted across all factors, *and* by at least ``MIN_EFFECT`` in absolute terms.
+
+The confidence is ``1 - `` the weakest evidence the label rests on: the largest of the p-values
+of the findings it needs and, where it needs a factor *not* to matter, the chance that a factor
+changing the output in ``DETECTABLE_EFFECT`` more pairs than the noise floor would have looked
+like noise. It is not the probability that the label is right; it lies in [0, 0.999], 0.5 means
+a guess (variation nothing probed explains) and near 0 means the probes could not tell.
 """
 
 from __future__ import annotations
