@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from martech.connector import AudienceMember, BatchOutcome, Connector, ConnectorConfig, Limits
+from martech.http import create_once
 from martech.identity import normalize_email
 from martech.models import Capability
 from martech.sandbox import Emulator, json_response
@@ -82,12 +83,26 @@ class AcmeConnector(Connector):
         return _email(member)
 
     async def ensure_audience(self, audience: str) -> str:
+        found = await self._find_audience(audience)
+        if found is not None:
+            return found
+
+        async def create() -> str:
+            # not idempotent: after a lost answer, create_once looks before creating again
+            body = {"name": audience}
+            created = await self.http.request("POST", "/v1/audiences", json=body, idempotent=False)
+            return str(created.data["id"])
+
+        return await create_once(
+            create, lambda: self._find_audience(audience), attempts=self.http.retry.max_attempts
+        )
+
+    async def _find_audience(self, audience: str) -> str | None:
         found = await self.http.get("/v1/audiences", params={"name": audience})
         for row in found.data.get("audiences", []):
             if row["name"] == audience:
                 return str(row["id"])
-        created = await self.http.post("/v1/audiences", json={"name": audience})
-        return str(created.data["id"])
+        return None
 
     async def add_members(
         self, audience_id: str, members: Sequence[AudienceMember]
