@@ -76,6 +76,24 @@ def audit(
     if all_connectors:
         if target:
             raise ConfigError("--all-connectors audits every connector; drop the TARGET argument")
+        # Each of these would be ignored: the emulators audited for --live, every connector
+        # judged by its own claim for --claim.
+        ignored = [
+            name
+            for name, given in (
+                ("--live", live),
+                ("--claim", claim is not None),
+                ("--spec", spec is not None),
+                ("--placement", placement != "home"),
+            )
+            if given
+        ]
+        if ignored:
+            raise ConfigError(
+                f"{', '.join(ignored)}: not with --all-connectors, which audits every connector "
+                "against its emulator and judges it by its own claim; audit one connector "
+                "(connector:NAME) to use them"
+            )
         with _status("auditing every installed connector"):
             reports = audit_connectors(population=population, budget=budget, seed=seed)
         if as_json:
