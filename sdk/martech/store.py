@@ -10,6 +10,7 @@ no writer holds it. A second writer gets :class:`StoreLockedError`, never a corr
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -306,6 +307,11 @@ class UpsertCounts:
     placeholder_identities: int = 0
 
 
+#: The value in a DuckDB conversion error: ``Input: "…"`` (up to `` when casting`` or the end)
+#: and ``string '…'`` (up to `` to <TYPE>``).
+_QUOTED_INPUT = re.compile(r"Input: \".*?\"(?= when casting|\s*$)|string '.*?'(?= to \w)")
+
+
 @contextmanager
 def _refused_as_invalid(what: str) -> Iterator[None]:
     """DuckDB refusing the data itself (a value that does not convert, malformed JSON, a NULL
@@ -318,7 +324,10 @@ def _refused_as_invalid(what: str) -> Iterator[None]:
     except (duckdb.ConversionException, duckdb.ConstraintException) as exc:
         from .http.redact import redact
 
-        message = redact(str(exc).splitlines()[0])
+        # DuckDB quotes what it could not read: any trait, a name or address, a national phone
+        # number that redact (made for log lines) keeps. Leave the value out, keep the why.
+        message = _QUOTED_INPUT.sub("(value not shown)", str(exc).splitlines()[0])
+        message = redact(message)
         raise ValidationError(f"{what}: the data was refused: {message}") from exc
 
 
