@@ -63,6 +63,8 @@ EXTRA = {
             "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-02-01T00:00:00Z"},
         }
     },
+    "first_a_week_ago": {"rule": {"event": "purchase", "measure": "first", "eq": 7}},
+    "last_not_today": {"rule": {"event": "purchase", "measure": "last", "ne": 0}},
     "first_before": {
         "rule": {"event": "view", "measure": "first", "op": "lt", "value": "2025-12-01T00:00:00Z"}
     },
