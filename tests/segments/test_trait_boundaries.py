@@ -130,3 +130,29 @@ def test_orders_all_without_a_value_predict_zero_not_null(martech_store):
     compute_traits(martech_store, ["predicted_clv", "clv_tier"], as_of=AS_OF)
     assert trait_values(martech_store, "predicted_clv")["p"] == 0.0
     assert trait_values(martech_store, "clv_tier") == {"p": "low", "q": "top"}
+
+
+def test_a_click_counts_as_an_open_for_email_opener(martech_store):
+    """A click proves the email was opened even when the open pixel never loaded (images
+    blocked), as ESPs count it; the clicker was 'inactive' (or 'unreached' without a send)."""
+    martech_store.upsert_profiles(
+        [
+            Profile(
+                id="clicker",
+                events=[
+                    Event(type="email_send", ts=ago(10)),
+                    Event(type="email_click", ts=ago(9)),
+                ],
+            ),
+            Profile(id="click_only", events=[Event(type="email_click", ts=ago(3))]),
+            Profile(id="old_click", events=[Event(type="email_click", ts=ago(200))]),
+            Profile(id="sent", events=[Event(type="email_send", ts=ago(3))]),
+        ]
+    )
+    compute_traits(martech_store, ["email_opener"], as_of=AS_OF)
+    assert trait_values(martech_store, "email_opener") == {
+        "clicker": "active",
+        "click_only": "active",
+        "old_click": "inactive",
+        "sent": "inactive",
+    }

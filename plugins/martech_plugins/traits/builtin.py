@@ -57,7 +57,8 @@ rounded down: 0 = within the last 24 hours; ``days_since_purchase < 30`` is a pu
 
 **Email openers** (``email_opener``): ``active`` (opened an email within ``opener_days``),
 ``inactive`` (was sent or opened email before, but opened none in that window), ``unreached``
-(no email sent or opened, ever).
+(no email sent or opened, ever). A click counts as an open, as ESPs count it: the open pixel
+of a clicked email may never have loaded (images blocked).
 
 **Engagement score** (``engagement_score``, 0-100, every profile): events within
 ``engagement_days`` weighted by type (purchase 5, add_to_cart 3, email_click 2, email_open 1,
@@ -237,10 +238,10 @@ def _email_opener(as_of: datetime, params: TraitParams) -> str:
     at = ts_literal(as_of)
     return f"""WITH e AS (
             SELECT profile_id,
-                   count(*) FILTER (WHERE type = 'email_open'
+                   count(*) FILTER (WHERE type IN ('email_open', 'email_click')
                        AND ts > {_days_before(as_of, params.opener_days)}) AS opens,
                    count(*) AS touches
-            FROM events WHERE type IN ('email_open', 'email_send') AND ts <= {at}
+            FROM events WHERE type IN ('email_open', 'email_click', 'email_send') AND ts <= {at}
             GROUP BY profile_id)
         SELECT pr.id AS profile_id, CASE WHEN e.opens > 0 THEN 'active'
                                          WHEN e.touches > 0 THEN 'inactive'
