@@ -386,7 +386,20 @@ def _number_lines(
     con.unregister("_mt_renumber")
 
 
+def _refuse_a_json_array(path: Path) -> None:
+    """A file that opens with ``[`` is one JSON array (a ``.json`` export), not JSON Lines: read
+    line by line, each record ending in a comma would be a reject and the last one imported."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if head.startswith("["):
+        raise ValidationError(
+            f"{path.name} holds a JSON array, not JSON Lines (one object per line); nothing was "
+            f"imported. Convert it first, e.g. jq -c '.[]' {path.name} > {path.stem}.jsonl"
+        )
+
+
 def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
+    _refuse_a_json_array(path)
     # Lines as text: a line that is not UTF-8 is refused by the reader (kept with its line
     # number, the rest of the file read), one that is not JSON is found below.
     for t in ("_mt_rej_err", "_mt_rej_scan"):

@@ -129,3 +129,21 @@ def test_an_epoch_timestamp_is_rejected_saying_it_is_one(martech_store, tmp_path
     assert by_row[1]["reason"].startswith("timestamp (column ts) is a number, not ISO 8601 text")
     assert by_row[2]["reason"] == by_row[1]["reason"]
     assert by_row[4]["reason"] == "timestamp 'yesterday' (column ts) is not ISO 8601"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[\n  {"id": "a", "email": "a@example.com"},\n  {"id": "b"}\n]\n',
+        '\ufeff  [{"id": "a"}, {"id": "b"}]',
+    ],
+)
+def test_a_json_array_file_is_refused_before_anything_is_written(martech_store, tmp_path, text):
+    # A .json export is often one array, pretty-printed: read as JSON Lines, every line ending
+    # in a comma was rejected and the last record imported, a partial import that succeeded.
+    path = tmp_path / "people.json"
+    path.write_text(text)
+    with pytest.raises(ValidationError, match=r"people\.json holds a JSON array, not JSON Lines"):
+        import_file(martech_store, "profiles", path)
+    assert martech_store.count("profiles") == 0
+    assert not (tmp_path / "people.json.rejects.jsonl").exists()
