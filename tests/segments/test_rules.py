@@ -95,6 +95,9 @@ def test_unknown_operator_names_the_path_and_the_choices() -> None:
         ({"event": "purchase", "measure": "last", "lte": "yesterday"}, "s.rule.value", "timezone"),
         ({"event": "purchase", "measure": "last", "lte": 2.5}, "s.rule.value", "whole days"),
         ({"trait": "age", "between": [40, 20]}, "s.rule.value", "write [20, 40]"),
+        ({"event": "view", "window": "last 1000000 days"}, "s.rule.window", "36,500"),
+        ({"event": "view", "window": {"days": 10**6}}, "s.rule.window", "36,500"),
+        ({"event": "view", "measure": "last", "gt": 10**6}, "s.rule.value", "36,500"),
         ({"trait": "tier", "between": ["b", "a"]}, "s.rule.value", "write ['a', 'b']"),
         ({"event": "view", "measure": "last", "between": [30, 10]}, "s.rule.value", "[10, 30]"),
         ({"event": "view", "measure": "sum", "between": [5, 1]}, "s.rule.value", "[1, 5]"),
@@ -182,3 +185,12 @@ def test_packaged_examples_parse_and_cover_the_population_story() -> None:
     keys = {s.key for s in example_segments()}
     assert len(keys) >= 12
     assert {"purchasers", "non_purchasers", "lapsed", "gary", "cart_abandoners_7d"} <= keys
+
+
+def test_a_window_past_a_century_built_in_python_is_refused_by_check_condition() -> None:
+    from martech.models import EventCondition, Window
+    from martech.segments.rules import check_condition
+
+    cond = EventCondition(event="view", window=Window(days=10**6))
+    with pytest.raises(SegmentDefinitionError, match=r"rule\.window: at most 36,500 days"):
+        check_condition(cond)

@@ -69,6 +69,8 @@ from ..models import (
 
 EVENT_OPS: tuple[str, ...] = ("eq", "ne", "gt", "gte", "lt", "lte", "between")
 MEASURES: tuple[str, ...] = ("count", "sum", "first", "last")
+#: Longest window / days ago: a century (further back is no calendar date in SQL or Python).
+MAX_DAYS = 36_500
 #: Trait names are used inside JSON paths; keep them to a safe alphabet.
 TRAIT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 _WINDOW = re.compile(r"^\s*last\s+(\d+)\s+(day|days|week|weeks)\s*$", re.IGNORECASE)
@@ -493,6 +495,13 @@ def _low_first(value: list[Any], ordered: list[Any], source: str, path: str) -> 
 
 def parse_window(raw: Any, source: str = "segments.yml", path: str = "window") -> Window | None:
     """``"last 30 days"`` / ``"last 2 weeks"`` / ``30`` / ``{days: 30}`` / ``{start:, end:}``."""
+    window = _parse_window(raw, source, path)
+    if window is not None and window.days is not None and window.days > MAX_DAYS:
+        raise _fail(source, path, f"at most {MAX_DAYS:,} days (a century), got {window.days:,}")
+    return window
+
+
+def _parse_window(raw: Any, source: str, path: str) -> Window | None:
     if raw is None or isinstance(raw, Window):
         return raw
     if is_number(raw) and isinstance(raw, int) and raw > 0:
@@ -605,6 +614,8 @@ def _event_value_ok(measure: str, op: str, value: Any, source: str, path: str) -
         )
     if kinds == {"number"} and any(v < 0 for v in values):
         raise _fail(source, path, "days ago cannot be negative")
+    if kinds == {"number"} and any(v > MAX_DAYS for v in values):
+        raise _fail(source, path, f"days ago: at most {MAX_DAYS:,} (a century), got {value!r}")
     if kinds == {"number"} and any(float(v) != int(v) for v in values):
         raise _fail(source, path, f"days ago counts whole days (0, 1, 2, …), got {value!r}")
     if op == "between":
@@ -625,6 +636,7 @@ def check_condition(cond: Condition, source: str = "segments.yml", path: str = "
     elif isinstance(cond, TraitCondition):
         _trait_ok(cond.trait, cond.op, cond.value, cond.value is not None, source, path)
     elif isinstance(cond, EventCondition):
+        parse_window(cond.window, source, f"{path}.window")
         _event_value_ok(cond.measure, cond.op, cond.value, source, f"{path}.value")
     return cond
 
