@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +109,31 @@ def open_store(*, read_only: bool = False, create: bool = False) -> Any:
             "--home / MARTECH_HOME"
         )
     return Store(path, read_only=read_only)
+
+
+def parse_as_of(value: str | None, option: str = "--as-of") -> datetime | None:
+    """``--as-of`` for every command: an ISO date is midnight UTC; a datetime needs its time zone
+    (Z or +02:00), since a moment without one names a different instant in each zone. None: now."""
+    from datetime import UTC
+
+    from ..errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option}: expected an ISO date or datetime such as 2026-01-31 or "
+            f"2026-01-31T08:00:00Z, got {value!r}"
+        ) from None
+    if moment.tzinfo is None:
+        if "T" in value or " " in value.strip():
+            raise ConfigError(
+                f"{option}: a datetime needs a time zone (add Z or +00:00); a bare date means UTC"
+            )
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def check_output_file(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +11,19 @@ import typer
 from rich.markup import escape
 
 from ..errors import ConfigError
-from .app import console, err_console, interactive, open_store, plural, print_json
+from .app import (
+    console,
+    err_console,
+    interactive,
+    open_store,
+    parse_as_of,
+    plural,
+    print_json,
+)
 
 
 def _parse_as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(
-            f"--as-of: expected an ISO date or datetime such as 2026-01-31, got {value!r}"
-        ) from None
-    if parsed.tzinfo is None:
-        if "T" in value or " " in value:
-            raise ConfigError(
-                "--as-of: a datetime needs a time zone (add Z or +00:00); a bare date means UTC"
-            )
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parse_as_of(value)
 
 
 def _check_out(out: Path) -> None:

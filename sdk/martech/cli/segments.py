@@ -38,7 +38,10 @@ EXAMPLES_OPTION = typer.Option(
     False, "--examples", help="Use martech's example segments instead of a file."
 )
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="Evaluate as of this moment (ISO 8601 with timezone; default now)."
+    None,
+    "--as-of",
+    help="Evaluate as of this moment: a date (midnight UTC) or a datetime with its time zone "
+    "(default now).",
 )
 
 
@@ -90,17 +93,10 @@ def print_warnings(warnings: list[SegmentWarning]) -> None:
 
 def parse_as_of(value: str | None) -> datetime | None:
     """``--as-of`` text -> aware datetime (None = now)."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--as-of: cannot read {value!r}; expected ISO 8601 such as 2026-01-31T00:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    from .app import parse_as_of as parse
+
+    moment = parse(value)
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def _pick(segments: list[RuleSegment], key: str) -> RuleSegment:

@@ -19,17 +19,9 @@ traits_app = typer.Typer(
 
 def parse_as_of(value: str | None) -> datetime | None:
     """``--as-of`` as an aware datetime: ISO 8601, a date means midnight UTC."""
-    if value is None:
-        return None
-    from datetime import UTC
+    from .app import parse_as_of as parse
 
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"--as-of: expected an ISO date or datetime such as 2026-06-01, got {value!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return parse(value)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
