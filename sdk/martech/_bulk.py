@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._sql import sql_ident, sql_json_path, sql_str
 from .errors import StoreError, ValidationError
-from .identity import EMAIL_PATTERN, normalize_phone
+from .identity import EMAIL_PATTERN, default_region, normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
 
 if TYPE_CHECKING:
@@ -126,6 +126,8 @@ def upsert_profiles(
                 "WHERE identities IS NOT NULL"
             ).fetchall()
         ]
+    if "phone" in kinds and not normalized:
+        default_region()  # a region no one can read national numbers in: say so, up front
     if kinds:
         kinds.sort()
         names = "[" + ", ".join(sql_str(k) for k in kinds) + "]"

@@ -22,10 +22,35 @@ def normalize_email(value: str) -> str | None:
     return value if re.fullmatch(EMAIL_PATTERN, value) else None
 
 
+def default_region() -> str:
+    """``MARTECH_DEFAULT_REGION`` (any case, spaces trimmed), else US: where a phone number
+    written without its country code is read.
+
+    :raises ConfigError: the value is no region phonenumbers knows (``UK``: Britain is ``GB``),
+        which would make every national number invalid.
+    """
+    return _checked_region(os.environ.get("MARTECH_DEFAULT_REGION") or "US")
+
+
+@lru_cache(maxsize=64)
+def _checked_region(given: str) -> str:
+    import phonenumbers
+
+    region = given.strip().upper() or "US"
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"MARTECH_DEFAULT_REGION {given!r} is not a region code; expected two letters "
+            "(ISO 3166) such as US, GB, SE, DE"
+        )
+    return region
+
+
 def normalize_phone(value: str, region: str | None = None) -> str | None:
     """E.164 with a leading +, or None when the number is not valid. ``region``: where a
-    national number is read (default ``MARTECH_DEFAULT_REGION``, else US), at each call."""
-    return _normalize_phone(value, region or os.environ.get("MARTECH_DEFAULT_REGION") or "US")
+    national number is read (default :func:`default_region`, read at each call)."""
+    return _normalize_phone(value, region.strip().upper() if region else default_region())
 
 
 @lru_cache(maxsize=65536)

@@ -111,3 +111,28 @@ def test_an_email_has_one_stored_form_on_every_route(tmp_path: Path) -> None:
             "email", "jane@example.com"
         )
         assert store.get_profile("f3").id == store.get_profile("f2").id
+
+
+def test_the_default_region_is_read_in_any_case_and_an_unknown_one_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from martech.errors import ConfigError
+
+    # "se" in an env file made every national number invalid: rejected rows on import, phones
+    # dropped (counted, never shown) on an SDK write or a pull.
+    monkeypatch.setenv("MARTECH_DEFAULT_REGION", "se")
+    assert normalize_phone("070-123 45 67") == "+46701234567"
+    monkeypatch.setenv("MARTECH_DEFAULT_REGION", " gb ")
+    assert normalize_phone("020 7946 0958") == "+442079460958"
+    monkeypatch.setenv("MARTECH_DEFAULT_REGION", "UK")  # not ISO 3166: GB is
+    csv = tmp_path / "people.csv"
+    csv.write_text("id,phone\na,020 7946 0958\n")
+    with Store(tmp_path / "m.duckdb") as store:
+        with pytest.raises(ConfigError, match="MARTECH_DEFAULT_REGION 'UK'"):
+            import_file(store, "profiles", csv)
+        with pytest.raises(ConfigError, match="MARTECH_DEFAULT_REGION 'UK'"):
+            store.upsert_profiles(pa.table({"id": ["b"], "identities": ['{"phone": "020"}']}))
+        assert store.count("profiles") == 0
+        # E.164 numbers need no region: a store of them is not held up by the setting.
+        store.upsert_profiles(pa.table({"id": ["c"], "identities": ['{"email": "c@example.com"}']}))
+        assert store.count("profiles") == 1

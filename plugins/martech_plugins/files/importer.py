@@ -28,7 +28,6 @@ and any run of seven or more digits (phone numbers), ISO dates excepted, in reco
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from martech._sql import sql_ident, sql_str
 from martech.errors import MappingError, ValidationError
-from martech.identity import EMAIL_PATTERN
+from martech.identity import EMAIL_PATTERN, default_region
 from martech.models import CHANNELS, EVENT_TYPES
 
 from . import source as src
@@ -420,7 +419,7 @@ def _phone_sql(given: str) -> str:
 
 
 def _phone_reason(column: str, where: str = "") -> str:
-    region = os.environ.get("MARTECH_DEFAULT_REGION", "US") or "US"
+    region = default_region()  # a ConfigError, before anything is written, for an unknown one
     return sql_str(
         f"invalid phone number{where} (column {column!r}); expected E.164 (+1415…) or a "
         f"national number of region {region} (MARTECH_DEFAULT_REGION)"
