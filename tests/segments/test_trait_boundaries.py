@@ -156,3 +156,16 @@ def test_a_click_counts_as_an_open_for_email_opener(martech_store):
         "old_click": "inactive",
         "sent": "inactive",
     }
+
+
+@pytest.mark.parametrize(
+    "key", ["new_days", "opener_days", "engagement_days", "clv_horizon_days", "lapsing_days"]
+)
+def test_day_params_past_a_century_are_refused_naming_the_key(martech_store, key):
+    from martech.errors import ConfigError
+
+    params = {"new_days": 30, "active_days": 90, "lapsing_days": 180, key: 10**6}
+    if key == "new_days":
+        params.update(active_days=10**6, lapsing_days=10**6 + 1)
+    with pytest.raises(ConfigError, match=rf"trait params: {key}: .*36500"):
+        compute_traits(martech_store, as_of=AS_OF, params=params)

@@ -30,41 +30,61 @@ if TYPE_CHECKING:
 ValueKind = Literal["number", "integer", "string", "boolean"]
 
 
+#: Longest span a day parameter may give (a century: further back is no date in SQL or Python).
+CENTURY = 36_500
+
+
 class TraitParams(BaseModel, frozen=True, extra="forbid"):
     """The knobs of the built-in traits; every threshold is in days unless said otherwise."""
 
     new_days: int = Field(
-        default=30, gt=0, description="lifecycle 'new': first purchase at most this many days ago."
+        default=30,
+        gt=0,
+        le=CENTURY,
+        description="lifecycle 'new': first purchase at most this many days ago.",
     )
     active_days: int = Field(
-        default=90, gt=0, description="lifecycle 'active': last purchase at most this long ago."
+        default=90,
+        gt=0,
+        le=CENTURY,
+        description="lifecycle 'active': last purchase at most this long ago.",
     )
     lapsing_days: int = Field(
-        default=180, gt=0, description="lifecycle 'lapsing' up to this; beyond it 'lapsed'."
+        default=180,
+        gt=0,
+        le=CENTURY,
+        description="lifecycle 'lapsing' up to this; beyond it 'lapsed'.",
     )
     opener_days: int = Field(
-        default=90, gt=0, description="An active email opener opened at least once in this window."
+        default=90,
+        gt=0,
+        le=CENTURY,
+        description="An active email opener opened at least once in this window.",
     )
     engagement_days: int = Field(
-        default=90, gt=0, description="Events older than this do not count for engagement_score."
+        default=90,
+        gt=0,
+        le=CENTURY,
+        description="Events older than this do not count for engagement_score.",
     )
     engagement_half_life_days: float = Field(
-        default=30.0, gt=0, description="An event's weight halves every this many days."
+        default=30.0, gt=0, le=CENTURY, description="An event's weight halves every this many days."
     )
     engagement_scale: float = Field(
         default=10.0, gt=0, description="Weighted activity giving a score of 63 (1 - 1/e)."
     )
     clv_horizon_days: int = Field(
-        default=365, gt=0, description="predicted_clv looks this far ahead."
+        default=365, gt=0, le=CENTURY, description="predicted_clv looks this far ahead."
     )
     default_gap_days: float = Field(
         default=90.0,
         gt=0,
+        le=CENTURY,
         description="Expected days between orders for one-order customers when no repeat "
         "customer exists to learn it from.",
     )
     min_gap_days: float = Field(
-        default=7.0, gt=0, description="Floor on a customer's mean days between orders."
+        default=7.0, gt=0, le=CENTURY, description="Floor on a customer's mean days between orders."
     )
 
     @model_validator(mode="after")
