@@ -98,8 +98,9 @@ def test_a_tool_echoing_phone_digits_leaks_none_into_the_reports(probe_populatio
     assert not [ph for ph in phones if ph.lstrip("+") in text]
 
 
-def _rate_limited_vendor(seen: list[int], every: int = 4) -> object:
-    """Answers an offer by country; every ``every``-th request is a 429 with Retry-After: 0."""
+def _rate_limited_vendor(seen: list[int], every: int = 4, *, busy: bool = False) -> object:
+    """Answers an offer by country; every ``every``-th request is a 429 with Retry-After: 0
+    (``busy``: every request but each third one)."""
     import hashlib
 
     import httpx
@@ -107,7 +108,7 @@ def _rate_limited_vendor(seen: list[int], every: int = 4) -> object:
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(1)
-        if len(seen) % every == 0:
+        if (len(seen) % 3 != 0) if busy else (len(seen) % every == 0):
             return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": "slow down"})
         body = orjson.loads(request.content)
         offer = hashlib.sha256(str(body["traits"].get("country")).encode()).hexdigest()[:6]
@@ -130,13 +131,27 @@ def _http_spec(max_calls: int) -> object:
 
 
 def test_retries_after_a_429_count_against_the_specs_max_calls(probe_population):
-    """max_calls bounds what the vendor receives: a retried 429 is a request too."""
+    """max_calls bounds what the vendor receives: a retried 429 is a request too. The probes
+    the retries took the requests of are not sent, and left out like failed calls."""
+    from martech.audit import HttpTarget
+
+    seen: list[int] = []
+    target = HttpTarget(_http_spec(300), transport=_rate_limited_vendor(seen))
+    report = audit_target(target, population=probe_population, seed=0, budget=2000)
+    assert len(seen) <= 300
+    assert report.stats["probes_not_sent"] > 0
+    assert any("max_calls 300 reached" in n and "retries" in n for n in report.notes)
+    assert report.level == Level.segmentation
+    assert report.traits == ["country"]
+
+
+def test_a_vendor_busy_for_most_of_the_budget_stops_the_audit(probe_population):
     from martech.audit import HttpTarget
     from martech.errors import ConfigError
 
     seen: list[int] = []
-    target = HttpTarget(_http_spec(300), transport=_rate_limited_vendor(seen))
-    with pytest.raises(ConfigError, match=r"max_calls 300 reached.*retries"):
+    target = HttpTarget(_http_spec(300), transport=_rate_limited_vendor(seen, busy=True))
+    with pytest.raises(ConfigError, match=r"too few of the .* probes were sent"):
         audit_target(target, population=probe_population, seed=0, budget=2000)
     assert len(seen) <= 300
 
@@ -328,3 +343,16 @@ def test_confidence_is_bounded_and_a_guess_reads_as_one(probe_population):
     assert found["broadcast"] > 0.99
     assert found["unprobed"] == 0.5
     assert found["per_call"] < 0.5
+
+
+def test_a_connectors_retries_after_429_count_against_the_budget(probe_population):
+    """--budget is what the vendor receives: a live connector's retries are requests too."""
+    from martech.audit.targets import connector_target
+    from martech.sandbox.faults import Burst, Faults
+
+    target = connector_target("smartcontent")
+    target.emulator.set_faults(Faults(too_many_requests=Burst(rate=0.2), retry_after="0", seed=3))
+    report = audit_target(target, population=probe_population, seed=0, budget=600)
+    assert target.emulator.total_requests <= 600
+    assert report.stats["probes_not_sent"] > 0
+    assert report.level == Level.segmentation

@@ -86,7 +86,7 @@ def plan_budget(budget: int, n_traits: int, population: int, *, name: str = "--b
 
 
 class _Runner:
-    """Counts calls, enforces the cap, turns vendor failures into counted error outputs."""
+    """Counts calls, enforces the cap, turns vendor failures into missing observations."""
 
     def __init__(self, target: Target, cap: int) -> None:
         self.target = target
@@ -96,17 +96,26 @@ class _Runner:
         self.error_kinds: Counter[str] = Counter()
         self.answered = 0  # calls the tool answered at all, even with an error status
         self.raw: set[str] = set()
+        self.spent: str = ""  # why the requests ran out (retries took part of them)
+        self.unsent = 0
 
     async def __call__(self, profile: Profile) -> str | None:
         """The output, or None when the call failed (a missing observation, never content)."""
         if self.calls >= self.cap:
             raise ConfigError(f"audit budget of {self.cap} calls exhausted")
-        self.calls += 1
+        if self.spent:
+            self.unsent += 1
+            return None
         try:
             out = await self.target.call(profile)
-        except CallCapReached:
-            raise
+        except CallCapReached as exc:
+            # Retries after 429s took the requests the last probes needed: those probes are
+            # not sent. Run in random order, they are a random subset, left out like failures.
+            self.spent = str(exc)
+            self.unsent += 1
+            return None
         except Exception as exc:  # a tool failing on some probes is an observation, up to a point
+            self.calls += 1
             self.errors += 1
             # A VendorError without an HTTP status never reached the tool (refused, timed out,
             # after its retries): before any answer at all, it is not up, and every further
@@ -130,6 +139,7 @@ class _Runner:
                 ) from exc
             self.error_kinds[type(exc).__name__] += 1
             return None
+        self.calls += 1
         self.answered += 1
         # Runs of whitespace are layout, not content: text wrapped to a width breaks its lines
         # where a merge token's length puts them, which read as a decision on first_name.
@@ -155,6 +165,7 @@ async def probe_target(
     name = f"{target.name}: max_calls" if cap < budget else "--budget"
     plan = plan_budget(cap, len(vocab.traits), len(profiles), name=name)
     run = _Runner(target, cap)
+    target.limit_requests(cap)
 
     # Build every call first, then run them in a seeded random order (AdFisher's randomized
     # assignment): a rotation or drift over time cannot line up with the probe structure.
@@ -205,6 +216,8 @@ async def probe_target(
     answers: list[str | None] = [None] * len(calls)
     for i in order:
         answers[i] = await run(calls[i].profile)
+    if run.unsent > len(calls) // 2:
+        raise ConfigError(f"{run.spent}: too few of the {len(calls)} probes were sent to label")
     # A failed call (a 429 after its retries, a timeout, a refusal) is a missing observation:
     # the pairs it is part of are left out. Counted as an output, random failures read as
     # rotation (a broadcast labelled random) and failures in one market as segmentation.
@@ -242,6 +255,8 @@ async def probe_target(
         errors=run.errors,
         error_kinds=dict(run.error_kinds),
         dropped_pairs=len(links) - len(answered_links),
+        unsent=run.unsent,
+        spent=run.spent,
     )
     return obs, vocab
 

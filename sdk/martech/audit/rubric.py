@@ -101,7 +101,10 @@ class Observations:
     error_kinds: dict[str, int] = field(default_factory=dict)
     """exception type -> calls that failed with it (types only: messages may carry vendor text)"""
     dropped_pairs: int = 0
-    """probe pairs left out because one of their two calls failed"""
+    """probe pairs left out because one of their two calls failed or was not sent"""
+    unsent: int = 0
+    """probes not sent: retries after 429s or 5xx took the requests the budget had for them"""
+    spent: str = ""
 
 
 @dataclass(frozen=True)
@@ -357,6 +360,11 @@ def classify(obs: Observations) -> Verdict:
             f"output: {obs.dropped_pairs} probe pair{'s' if obs.dropped_pairs != 1 else ''} "
             "with a failed call were left out"
         )
+    if obs.unsent:
+        notes.append(
+            f"{obs.spent}: the last {obs.unsent} probes were not sent; pairs with one of them "
+            "were left out"
+        )
     if fallback_output is not None:
         notes.append(
             f"people without history get one fallback output; {fallback_share:.0%} of the "
@@ -383,6 +391,7 @@ def classify(obs: Observations) -> Verdict:
         ),
         "errors": obs.errors,
         "pairs_left_out": obs.dropped_pairs,
+        "probes_not_sent": obs.unsent,
         "thresholds": THRESHOLDS,
     }
     return Verdict(

@@ -87,6 +87,11 @@ def render_tokens(template: str, profile: Profile, defaults: dict[str, str] | No
     return _TOKEN.sub(one, template)
 
 
+class CallCapReached(ConfigError):
+    """The requests allowed (``--budget``, a spec's ``max_calls``) are spent, retries included:
+    the audit stops, it cannot go on."""
+
+
 class Target:
     """Base: ``await target.call(profile)`` -> output string."""
 
@@ -99,8 +104,23 @@ class Target:
     async def call(self, profile: Profile) -> str:
         raise NotImplementedError
 
+    def limit_requests(self, cap: int) -> None:
+        """Bound the requests the tool receives to ``cap``, retries included (a callable has no
+        requests of its own: nothing to bound)."""
+
     async def aclose(self) -> None:
         return None
+
+
+def _requests_left(http: Any, cap: int, calls: int, what: str) -> Any:
+    """The retry policy for the next call so ``http`` sends at most ``cap`` requests in all."""
+    left = cap - http.requests
+    if left <= 0:
+        raise CallCapReached(
+            f"{what} reached after {calls} calls ({http.requests - calls} of the requests were "
+            "retries after a 429 or 5xx); raise it or audit when the vendor is less busy"
+        )
+    return replace(http.retry, max_attempts=min(http.retry.max_attempts, left))
 
 
 class CallableTarget(Target):
@@ -161,8 +181,27 @@ class ConnectorTarget(Target):
         self.emulator = emulator
         caps = {c.name: c for c in connector.capabilities()}
         self.claimed = caps["decide"].claimed_level if "decide" in caps else None
+        self.calls = 0
+        self._request_cap: int | None = None
+        self._retry: Any = None
+
+    def limit_requests(self, cap: int) -> None:
+        self._request_cap = cap
+        http = getattr(self.connector, "http", None)
+        self._retry = getattr(http, "retry", None)
 
     async def call(self, profile: Profile) -> str:
+        from ..http import HttpClient
+
+        http = getattr(self.connector, "http", None)
+        if self._request_cap is not None and isinstance(http, HttpClient) and self._retry:
+            # The connector sends through its own client: its retries after a 429 are requests
+            # the vendor receives, bounded by the audit's budget like the calls themselves.
+            http.retry = self._retry
+            http.retry = _requests_left(
+                http, self._request_cap, self.calls, f"audit budget of {self._request_cap}"
+            )
+        self.calls += 1
         return normalize(await self.connector.decide(profile, self.placement), profile)
 
     async def aclose(self) -> None:
@@ -349,10 +388,6 @@ class ResponsePathError(ConfigError):
         self.status = status
 
 
-class CallCapReached(ConfigError):
-    """The spec's ``max_calls`` is spent (retries included): the audit stops, it cannot go on."""
-
-
 #: At most this many top-level keys are named when a response path matches nothing.
 SHAPE_MAX_KEYS = 12
 
@@ -439,6 +474,7 @@ class HttpTarget(Target):
                 f"http spec response: bad JSONPath {spec.response!r} ({exc})"
             ) from None
         self.calls = 0
+        self._request_cap: int | None = None
         self.responses = 0
         self.misses = 0
         self._first_miss_shape = ""
@@ -446,15 +482,12 @@ class HttpTarget(Target):
     async def call(self, profile: Profile) -> str:
         # max_calls bounds what the vendor receives: a retry after a 429 or 5xx is a request too,
         # so a call may only retry as often as the requests left allow.
-        left = self.spec.max_calls - self.client.requests
-        if left <= 0:
-            raise CallCapReached(
-                f"http target: max_calls {self.spec.max_calls} reached after {self.calls} "
-                f"calls ({self.client.requests - self.calls} of the requests were retries after "
-                "a 429 or 5xx); raise max_calls in the spec or lower --budget"
-            )
+        cap = self.spec.max_calls
+        what = f"http target: max_calls {cap}"
+        if self._request_cap is not None and self._request_cap < cap:
+            cap, what = self._request_cap, f"audit budget of {self._request_cap}"
+        retry = _requests_left(self.client, cap, self.calls, what)
         self.calls += 1
-        retry = replace(self.client.retry, max_attempts=min(self.client.retry.max_attempts, left))
         body = fill(self.spec.request, profile) if self.spec.request is not None else None
         if self.spec.method == "GET":
             params = {k: _as_text(v) for k, v in (body or {}).items()}
@@ -478,6 +511,9 @@ class HttpTarget(Target):
                 status=response.status,
             )
         return normalize(found[0] if len(found) == 1 else found, profile)
+
+    def limit_requests(self, cap: int) -> None:
+        self._request_cap = cap
 
     async def aclose(self) -> None:
         await self.client.aclose()
