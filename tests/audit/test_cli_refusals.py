@@ -25,3 +25,20 @@ def test_all_connectors_refuses_an_option_it_would_ignore(capsys, extra, named):
     err = capsys.readouterr().err
     assert named in err
     assert "--all-connectors" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [(["--live"], "--live"), (["--placement", "cart"], "--placement")],
+    ids=["live", "placement"],
+)
+def test_a_callable_target_refuses_connector_only_options(
+    tmp_path, monkeypatch, capsys, extra, named
+):
+    (tmp_path / "plain_tool.py").write_text("def decide(p):\n    return 'same'\n")
+    monkeypatch.chdir(tmp_path)
+    code = main(["audit", "plain_tool:decide", "--budget", "300", *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert "connector:" in err

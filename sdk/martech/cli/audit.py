@@ -31,7 +31,11 @@ def audit(
         help="module:function, connector:NAME[:capability], or 'http' with --spec FILE.",
         show_default=False,
     ),
-    spec: Path | None = typer.Option(None, "--spec", help="HTTP probe spec (YAML) for 'http'."),
+    spec: Path | None = typer.Option(
+        None,
+        "--spec",
+        help="HTTP probe spec (YAML) for 'http'; its format: martech schema HttpSpec.",
+    ),
     claim: str | None = typer.Option(
         None, "--claim", help=f"The level the vendor claims: {LEVELS}."
     ),
@@ -110,6 +114,14 @@ def audit(
 
     if not target:
         raise ConfigError("martech audit: give a TARGET (module:function, connector:NAME, http)")
+    if not target.startswith("connector:"):
+        # A callable or an endpoint is called as it is; these would be ignored without a word.
+        only = [n for n, given in (("--live", live), ("--placement", placement != "home")) if given]
+        if only:
+            raise ConfigError(
+                f"{', '.join(only)}: applies to a connector:NAME target only; {target!r} is "
+                "called as it is"
+            )
     resolved: Any = target
     if target == "http":
         if spec is None:
