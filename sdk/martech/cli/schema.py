@@ -20,14 +20,31 @@ MODELS = (
     "SyncResult",
     "TemplateVariant",
 )
+#: Formats of the YAML files the CLI reads besides segments.yml: name -> module holding it.
+FILE_FORMATS = {
+    "HttpSpec": "martech.audit.targets",  # martech audit http --spec FILE
+    "Placement": "martech.personalize.placements",  # one entry of a placements file
+}
 
 
-def schema(model: str = typer.Argument(..., help=f"One of: {', '.join(MODELS)}.")) -> None:
-    """Print the JSON Schema of a data-model class."""
+def schema(
+    model: str = typer.Argument(
+        ...,
+        help=f"One of: {', '.join(MODELS)}; or a file format: {', '.join(FILE_FORMATS)}.",
+    ),
+) -> None:
+    """Print the JSON Schema of a data-model class, or of a file format the CLI reads."""
+    import importlib
+
     from .. import models
 
+    if model in FILE_FORMATS:  # what you write: the validation schema
+        cls = getattr(importlib.import_module(FILE_FORMATS[model]), model)
+        print_json(cls.model_json_schema(mode="validation"))
+        return
     if model not in MODELS:
-        raise ConfigError(f"model: unknown {model!r}; expected one of {', '.join(MODELS)}")
+        known = ", ".join([*MODELS, *FILE_FORMATS])
+        raise ConfigError(f"model: unknown {model!r}; expected one of {known}")
     print_json(getattr(models, model).model_json_schema(mode="serialization"))
 
 
