@@ -169,3 +169,25 @@ def test_day_params_past_a_century_are_refused_naming_the_key(martech_store, key
         params.update(active_days=10**6, lapsing_days=10**6 + 1)
     with pytest.raises(ConfigError, match=rf"trait params: {key}: .*36500"):
         compute_traits(martech_store, as_of=AS_OF, params=params)
+
+
+def test_a_failing_trait_says_which_traits_of_the_run_were_updated(martech_store):
+    """Each trait is replaced in its own transaction: when one fails, the error says which
+    were already updated and which keep their earlier values, so a mixed store is not silent."""
+    from martech.errors import StoreError
+    from martech.segments.traits import SqlTrait, registered_traits
+
+    builtin = registered_traits()
+    broken = SqlTrait(name="broken", description="", kind="integer", build=lambda a, p: "SELECT x")
+    traits = {"order_count": builtin["order_count"], "broken": broken,
+              "purchaser": builtin["purchaser"]}  # fmt: skip
+    martech_store.upsert_profiles([one_order("p", 3)])
+    with pytest.raises(StoreError) as err:
+        compute_traits(martech_store, ["order_count", "broken", "purchaser"], traits=traits,
+                       as_of=AS_OF)  # fmt: skip
+    message = str(err.value)
+    assert "trait 'broken': computing it failed" in message
+    assert "order_count was updated" in message
+    assert "purchaser keeps its earlier values" in message
+    assert trait_values(martech_store, "order_count") == {"p": 1}
+    assert trait_values(martech_store, "purchaser") == {}

@@ -196,7 +196,9 @@ def compute_traits(
 
     ``names`` picks traits (default: all registered); ``traits`` replaces the plugin registry
     (tests, scripts). Each trait's old rows are replaced in the same transaction, so readers
-    see either the old or the new values, never a mix. ``computed_at`` records ``as_of``.
+    see either the old or the new values, never a mix. ``computed_at`` records ``as_of``. When
+    a trait fails, the traits before it keep their new values and those after it their old
+    ones; the :class:`StoreError` names both.
     """
     import time
 
@@ -231,8 +233,9 @@ def compute_traits(
                 ).fetchall()[0][0]
                 if dups:
                     raise StoreError(
-                        f"trait {name!r}: its SQL gave {dups} extra rows for profiles that "
-                        "already had one; expected at most one row per profile"
+                        f"trait {name!r}{_partial(runs, wanted, moment)}: its SQL gave {dups} "
+                        "extra rows for profiles that already had one; expected at most one row "
+                        "per profile"
                     )
                 con.execute(
                     "INSERT OR REPLACE INTO computed_traits (profile_id, name, value, computed_at) "
@@ -249,9 +252,24 @@ def compute_traits(
         except Exception as exc:
             if isinstance(exc, StoreError):
                 raise
-            raise StoreError(f"trait {name!r}: computing it failed: {exc}") from exc
+            raise StoreError(
+                f"trait {name!r}: computing it failed{_partial(runs, wanted, moment)}: {exc}"
+            ) from exc
         runs.append(TraitRun(name, int(count), time.perf_counter() - started))
     return runs
+
+
+def _partial(runs: list[TraitRun], wanted: list[str], moment: datetime) -> str:
+    """Which traits of a failed run were replaced (each in its own transaction) and which not."""
+    done, left = [r.name for r in runs], wanted[len(runs) + 1 :]
+    parts = []
+    if done:
+        verb = "was" if len(done) == 1 else "were"
+        parts.append(f"{', '.join(done)} {verb} updated as of {moment:%Y-%m-%d %H:%M} UTC")
+    if left:
+        keeps = "keeps its" if len(left) == 1 else "keep their"
+        parts.append(f"{', '.join(left)} {keeps} earlier values")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def computed_names(store: Store) -> list[str]:
