@@ -356,3 +356,10 @@ def test_a_connectors_retries_after_429_count_against_the_budget(probe_populatio
     assert target.emulator.total_requests <= 600
     assert report.stats["probes_not_sent"] > 0
     assert report.level == Level.segmentation
+
+
+def test_one_attribute_decides(probe_population):
+    report = audit_target(
+        lambda p: f"hero-{p.traits.get('country')}", population=probe_population, budget=300
+    )
+    assert report.reason.startswith("1 attribute decides the output (country)")

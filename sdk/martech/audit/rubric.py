@@ -306,7 +306,7 @@ def classify(obs: Observations) -> Verdict:
         if "no_history" in behaviours and "no_history" not in shown:
             what += "; people without history get their own output"
         reason = (
-            f"{n_attributes} attribute{'s' if n_attributes != 1 else ''} decide the output "
+            f"{n_attributes} attribute{'s decide' if n_attributes != 1 else ' decides'} the output "
             f"({what}); {k_classes} distinct outputs, median class {median_size:g} of {n}"
         )
     elif token_traits:
