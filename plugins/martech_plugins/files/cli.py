@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from martech.cli.app import console, err_console, interactive, open_store, print_json
+from martech.cli.app import (
+    check_output_file,
+    console,
+    err_console,
+    interactive,
+    open_store,
+    print_json,
+)
 
 import_app = typer.Typer(
     help="Import profiles or events from CSV, JSONL or Parquet files.", no_args_is_help=True
@@ -40,6 +47,8 @@ def _run(
 ) -> None:
     from .importer import import_file, load_mapping
 
+    if rejects is not None:  # before the import, not after it wrote the store
+        check_output_file(rejects, "--rejects", example="rejects.jsonl", makes_folders=True)
     mapping, extra = load_mapping(mapping_file, maps)
     if ignore_extra:
         extra = "ignore"

@@ -465,3 +465,19 @@ def test_the_summary_says_what_became_of_every_row(martech_store, tmp_path):
     assert (s.imported, s.inserted, s.updated, s.merged, s.repeated) == (4, 2, 0, 1, 1)
     assert martech_store.get_profile("C").id == "A"
     assert martech_store.count("profiles") == 2
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_cli_import_refuses_a_rejects_path_it_cannot_write_before_importing(
+    tmp_path, capsys, where
+):
+    f = write(tmp_path / "p.csv", "id,email\na,a@x.io\n,b@x.io\n")
+    home = tmp_path / "home"
+    (tmp_path / "afile").write_text("x")
+    rejects = tmp_path if where == "folder" else tmp_path / "afile" / "r.jsonl"
+    code = main(["--home", str(home), "import", "profiles", str(f), "--rejects", str(rejects)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--rejects" in err
+    assert "Traceback" not in err
+    assert not home.exists()  # refused before the store was made or written
