@@ -72,3 +72,15 @@ def test_spec_with_an_unknown_key_names_it(tmp_path):
     )
     with pytest.raises(ConfigError, match="respnse"):
         load_http_spec(path)
+
+
+def test_spec_yaml_mistakes_are_one_line_naming_where(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("url: http://a.test/x\nheaders: {a: 1\n")
+    with pytest.raises(ConfigError, match=r"--spec .*bad\.yml: not valid YAML at line \d+") as e:
+        load_http_spec(bad)
+    assert "\n" not in str(e.value)
+    twice = tmp_path / "twice.yml"
+    twice.write_text("url: http://a.test/x\nurl: http://b.test/y\n")
+    with pytest.raises(ConfigError, match="key 'url' given twice"):
+        load_http_spec(twice)  # safe_load kept the last url without a word

@@ -105,8 +105,12 @@ def test_variants_inherit_channel_and_placement_and_yaml_loads(tmp_path: Path) -
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yml"
     path.write_text("placements: [\n")
-    with pytest.raises(ValidationError, match=r"bad\.yml: not valid YAML"):
+    with pytest.raises(ValidationError, match=r"bad\.yml: not valid YAML at line 2, column 1"):
         load_placements(path)
+    (tmp_path / "tab.yml").write_text("placements:\n  - key: a\n\tchannel: web\n")
+    with pytest.raises(ValidationError) as caught:
+        load_placements(tmp_path / "tab.yml")
+    assert "\n" not in str(caught.value)  # one line, as a segments file's error
 
 
 def test_packaged_examples_load() -> None:

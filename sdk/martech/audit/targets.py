@@ -316,16 +316,18 @@ class HttpSpec(BaseModel, frozen=True, extra="forbid"):
 
 
 def load_http_spec(path: str | Path) -> HttpSpec:
-    import yaml
+    from .. import errors
+    from ..segments.rules import parse_config_text
 
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"--spec {p}: file not found")
+    try:  # one line for a syntax error or a key given twice, as for segments and placements
+        data = parse_config_text(p.read_text(), f"--spec {p}", errors.ValidationError)
+    except errors.ValidationError as exc:
+        raise ConfigError(str(exc)) from None
     try:
-        data = yaml.safe_load(p.read_text())
         spec = HttpSpec.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--spec {p}: not valid YAML ({exc})") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "(top level)"

@@ -460,23 +460,14 @@ def load_placements(
     path: str | Path, *, strategies: Mapping[str, Strategy] | None = None
 ) -> dict[str, Placement]:
     """Placements from a YAML (or JSON) file; a key given twice in one mapping is refused."""
-    import yaml
-
-    from ..segments.rules import _DuplicateKey, _unique_key_loader
+    from ..segments.rules import parse_config_text
 
     p = Path(path)
     try:
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=_unique_key_loader())  # safe
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationError(f"{p}: cannot read placements file ({exc.strerror})") from None
-    except _DuplicateKey as dup:
-        raise ValidationError(
-            f"{p}: line {dup.line}: key {dup.key!r} given twice in one mapping (first at line "
-            f"{dup.first}); keys must be unique, YAML would keep only the last",
-            field=str(dup.key),
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ValidationError(f"{p}: not valid YAML ({exc})") from None
+    data = parse_config_text(text, str(p), ValidationError)
     return parse_placements(data, source=str(p), strategies=strategies)
 
 

@@ -53,6 +53,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .. import errors
 from ..errors import SegmentDefinitionError
 from ..models import (
     TRAIT_OPS,
@@ -127,7 +128,7 @@ def load_segments(path: str | Path) -> list[RuleSegment]:
         raise SegmentDefinitionError(f"{path}: no such file", field=None) from None
     except OSError as exc:
         raise SegmentDefinitionError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_segments(_parse_text(text, path.name), source=path.name)
+    return parse_segments(parse_config_text(text, path.name), source=path.name)
 
 
 class _DuplicateKey(Exception):
@@ -166,25 +167,29 @@ def _unique_key_loader() -> Any:
     return UniqueKeyLoader
 
 
-def _parse_text(text: str, source: str) -> Any:
+def parse_config_text(
+    text: str, source: str, error: type[errors.ValidationError] = SegmentDefinitionError
+) -> Any:
+    """A YAML (or, for ``*.json``, JSON) document, refusing a key given twice in one mapping.
+    Any problem is one ``error`` line naming ``source`` and, for YAML, the line and column."""
     if source.endswith(".json"):
         import json
 
         try:
             return json.loads(text, object_pairs_hook=_refuse_duplicates)
         except _DuplicateKey as dup:
-            raise SegmentDefinitionError(
+            raise error(
                 f"{source}: key {dup.key!r} appears twice in one object; keys must be unique "
                 "(a JSON reader keeps only the last)"
             ) from None
         except ValueError as exc:
-            raise SegmentDefinitionError(f"{source}: not valid JSON: {exc}") from None
+            raise error(f"{source}: not valid JSON: {exc}") from None
     import yaml
 
     try:
         return yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader subclass
     except _DuplicateKey as dup:
-        raise SegmentDefinitionError(
+        raise error(
             f"{source}: line {dup.line}: key {dup.key!r} given twice in one mapping (first at "
             f"line {dup.first}); keys must be unique, YAML would keep only the last",
             field=str(dup.key),
@@ -193,7 +198,7 @@ def _parse_text(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "syntax error"
-        raise SegmentDefinitionError(f"{source}: not valid YAML{where}: {problem}") from None
+        raise error(f"{source}: not valid YAML{where}: {problem}") from None
 
 
 def parse_segments(data: Any, *, source: str = "segments.yml") -> list[RuleSegment]:
@@ -203,7 +208,7 @@ def parse_segments(data: Any, *, source: str = "segments.yml") -> list[RuleSegme
     cycles; raises :class:`SegmentDefinitionError` naming the path inside ``source``.
     """
     if isinstance(data, str):
-        data = _parse_text(data, source)
+        data = parse_config_text(data, source)
     segments = [seg for seg in _iter_definitions(data, source)]
     seen: dict[str, int] = {}
     for seg in segments:
