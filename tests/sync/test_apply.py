@@ -321,3 +321,16 @@ def test_an_auth_failure_fails_the_run_loudly(store: Store, emulator: ReferenceE
     with pytest.raises(AuthError):
         apply(store, connector, SyncSpec(audience="a", members=ids(5)))
     assert status(store)[0].status == "failed"
+
+
+def test_a_dead_letter_path_that_cannot_be_written_is_refused_before_anything_is_sent(
+    store: Store, emulator: ReferenceEmulator, connector: ReferenceConnector, tmp_path
+) -> None:
+    from martech.errors import ConfigError
+
+    (tmp_path / "afile").write_text("x")
+    for bad in (tmp_path, tmp_path / "afile" / "dead.jsonl"):
+        with pytest.raises(ConfigError, match="dead_letter"):
+            apply(store, connector, SyncSpec(audience="a", members=ids(10)), dead_letter=bad)
+    assert emulator.total_requests == 0
+    assert status(store) == []  # no run was started

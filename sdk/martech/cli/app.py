@@ -13,6 +13,8 @@ import orjson
 import typer
 from rich.console import Console
 
+from .._paths import check_output_file as check_output_file  # the commands import it here
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -134,27 +136,6 @@ def parse_as_of(value: str | None, option: str = "--as-of") -> datetime | None:
             )
         moment = moment.replace(tzinfo=UTC)
     return moment
-
-
-def check_output_file(
-    path: Path, option: str, *, example: str, makes_folders: bool = False
-) -> None:
-    """Refuse an output file option that cannot be written, before the command does its work.
-
-    A folder given for the file, or a file where its folder should be, is a ConfigError naming
-    ``option``; so is a missing folder unless the command makes it (``makes_folders``).
-    """
-    from ..errors import ConfigError
-
-    if path.is_dir():
-        raise ConfigError(f"{option} {path} is a folder; give a file, e.g. {path / example}")
-    folder = path.parent
-    if makes_folders:
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-    if not folder.is_dir():
-        why = "is a file" if folder.exists() else "does not exist"
-        raise ConfigError(f"{option} {path}: the folder {folder} {why}")
 
 
 def interactive() -> bool:

@@ -25,6 +25,11 @@ class DeadLetter:
     """Appends JSONL records to ``path`` (created with its folder on first write)."""
 
     def __init__(self, path: Path) -> None:
+        from .._paths import check_output_file
+
+        # Refused now, before a sync sends anything: at the first refused member it failed
+        # after the batches had gone out, leaving the run unfinished.
+        check_output_file(path, "dead_letter", example="dead.jsonl", makes_folders=True)
         self.path = path
         self.count = 0
 
