@@ -191,7 +191,9 @@ def test_cli_serve_prints_the_connector_settings() -> None:
     assert not any(line.startswith("api_key") for line in lines)
 
 
-def test_a_taken_port_is_a_clear_error() -> None:
+def test_a_taken_port_is_a_clear_error_and_the_only_one(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     import socket
 
     from martech.sandbox import SandboxError
@@ -201,10 +203,13 @@ def test_a_taken_port_is_a_clear_error() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with (
-            pytest.raises(SandboxError, match=r"server stopped \(is the port taken"),
+            pytest.raises(SandboxError, match=rf"cannot listen on 127.0.0.1:{port}: .*in use"),
             serve("mailchimp", port=port),
         ):
             pass
+    # uvicorn never tried: its own "[Errno 98] error while attempting to bind" line is not shown
+    assert "Errno" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
 
 
 def test_cli_serve_latency_reaches_the_emulators_faults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,11 +231,27 @@ class Emulator:
 
         return httpx.ASGITransport(app=self)
 
+    def _check_port(self, port: int) -> None:
+        """A taken port is our one-line error, before uvicorn logs its own about it."""
+        import socket
+
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise SandboxError(
+                    f"{self.name} emulator cannot listen on 127.0.0.1:{port}: "
+                    f"{exc.strerror or exc} (--port 0 picks a free one)"
+                ) from None
+
     @contextmanager
     def serve(self, port: int = 0, *, startup_timeout: float = 10.0) -> Iterator[str]:
         """Run on 127.0.0.1 in a background thread; yield the base URL; stop on exit."""
         import uvicorn
 
+        if port:
+            self._check_port(port)
         config = uvicorn.Config(
             self,
             host="127.0.0.1",
