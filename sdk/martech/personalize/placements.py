@@ -47,6 +47,7 @@ from ..models import (
     StaticVariant,
     TemplateVariant,
 )
+from ..segments.rules import type_name
 
 if TYPE_CHECKING:
     from .strategies import Strategy
@@ -354,7 +355,7 @@ def parse_placements(
             if v is not None and not isinstance(v, Mapping):
                 hint = _did_you_mean(str(k), ["placements"])
                 raise ValidationError(
-                    f"{source}: unknown top-level key {k!r} (its value is a {_kind(v)}, not a "
+                    f"{source}: unknown top-level key {k!r} (its value is a {type_name(v)}, not a "
                     f"placement){hint}",
                     field=str(k),
                 )
@@ -364,14 +365,14 @@ def parse_placements(
     else:
         raise ValidationError(
             f"{source}: expected 'placements:' with a list of placements, or a key -> placement "
-            f"map; got a {_kind(data)}"
+            f"map; got a {type_name(data)}"
         )
     registered = strategies
     out: dict[str, Placement] = {}
     for i, (pos, raw) in enumerate(items):
         if not isinstance(raw, Mapping):
             raise ValidationError(
-                f"{source}: placements[{i}]: expected a mapping, got a {_kind(raw)}",
+                f"{source}: placements[{i}]: expected a mapping, got a {type_name(raw)}",
                 field=f"placements[{i}]",
             )
         body = dict(raw)
@@ -444,16 +445,6 @@ def strategy_problem(
         if problem is not None:
             return f"rules[{i}].params.{problem[0]}", problem[1]
     return None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, str):
-        return "string"
-    return "null" if value is None else type(value).__name__
 
 
 def load_placements(

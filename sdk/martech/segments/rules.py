@@ -95,7 +95,8 @@ def _fail(source: str, path: str, message: str) -> SegmentDefinitionError:
     return SegmentDefinitionError(f"{where}: {message}", field=path or None)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """What a YAML/JSON value is, in the words of an error message (``a mapping``, ``a number``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -240,7 +241,7 @@ def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
                 raise _fail(
                     source,
                     str(key),
-                    f"expected a segment definition (mapping), got {_type_name(body)}",
+                    f"expected a segment definition (mapping), got {type_name(body)}",
                 )
             if "key" in body and body["key"] != key:
                 raise _fail(source, f"{key}.key", f"{body['key']!r} differs from the entry's key")
@@ -253,7 +254,7 @@ def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
                 continue
             path = f"[{index}]"
             if not isinstance(body, Mapping):
-                raise _fail(source, path, f"expected a segment definition, got {_type_name(body)}")
+                raise _fail(source, path, f"expected a segment definition, got {type_name(body)}")
             key = body.get("key")
             if not isinstance(key, str):
                 raise _fail(source, f"{path}.key", "missing; every segment needs a key")
@@ -262,7 +263,7 @@ def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
     raise _fail(
         source,
         "",
-        f"expected a mapping 'segments: {{key: definition}}' or a list, got {_type_name(data)}",
+        f"expected a mapping 'segments: {{key: definition}}' or a list, got {type_name(data)}",
     )
 
 
@@ -312,9 +313,7 @@ def _segment(key: str, body: Mapping[str, Any], source: str, path: str) -> RuleS
     for name in ("name", "description"):
         if name in body and body[name] is not None:
             if not isinstance(body[name], str):
-                raise _fail(
-                    source, f"{path}.{name}", f"expected text, got {_type_name(body[name])}"
-                )
+                raise _fail(source, f"{path}.{name}", f"expected text, got {type_name(body[name])}")
             fields[name] = body[name]
     if "min_size" in body:
         size = body["min_size"]
@@ -331,7 +330,7 @@ def _condition(raw: Any, source: str, path: str) -> Condition:
     if isinstance(raw, All | Any_ | Not | TraitCondition | EventCondition | SegmentRef):
         return check_condition(raw, source, path)
     if not isinstance(raw, Mapping):
-        raise _fail(source, path, f"expected a condition (mapping), got {_type_name(raw)}")
+        raise _fail(source, path, f"expected a condition (mapping), got {type_name(raw)}")
     raw = {k: v for k, v in raw.items() if not (k == "kind" and v in ("all", "any", "not"))}
     heads = [k for k in ("all", "any", "not", "trait", "event", "segment") if k in raw]
     if len(heads) != 1:
@@ -351,7 +350,7 @@ def _condition(raw: Any, source: str, path: str) -> Condition:
         items = raw[head]
         if not isinstance(items, list):
             raise _fail(
-                source, f"{path}.{head}", f"expected a list of conditions, got {_type_name(items)}"
+                source, f"{path}.{head}", f"expected a list of conditions, got {type_name(items)}"
             )
         children = [_condition(c, source, f"{path}.{head}[{i}]") for i, c in enumerate(items)]
         return All(all=children) if head == "all" else Any_(any=children)
@@ -368,7 +367,7 @@ def _condition(raw: Any, source: str, path: str) -> Condition:
             raise _fail(source, f"{path}.{extra[0]}", "unexpected beside 'segment'")
         ref = raw["segment"]
         if not isinstance(ref, str) or not ref:
-            raise _fail(source, f"{path}.segment", f"expected a segment key, got {_type_name(ref)}")
+            raise _fail(source, f"{path}.segment", f"expected a segment key, got {type_name(ref)}")
         return SegmentRef(segment=ref)
     if head == "trait":
         return _trait(raw, source, path)
@@ -414,7 +413,7 @@ def _representable_value(value: Any, source: str, path: str) -> None:
 
 def _check_op(op: Any, ops: Sequence[str], source: str, path: str) -> str:
     if not isinstance(op, str) or op not in ops:
-        shown = repr(op) if isinstance(op, str) else _type_name(op)
+        shown = repr(op) if isinstance(op, str) else type_name(op)
         raise _fail(
             source, f"{path}.op", f"unknown operator {shown}; expected one of {', '.join(ops)}"
         )
@@ -429,7 +428,7 @@ def _trait(raw: Mapping[str, Any], source: str, path: str) -> TraitCondition:
     name = raw["trait"]
     if op in ("exists", "is_null") and given:
         if not isinstance(value, bool):
-            raise _fail(source, f"{path}.{op}", f"expected true or false, got {_type_name(value)}")
+            raise _fail(source, f"{path}.{op}", f"expected true or false, got {type_name(value)}")
         if not value:
             op = "is_null" if op == "exists" else "exists"
         value = None
@@ -457,14 +456,14 @@ def _trait_ok(name: Any, op: str, value: Any, given: bool, source: str, path: st
     if op in ("eq", "ne"):
         if not (isinstance(value, str | bool) or is_number(value)):
             raise _fail(
-                source, where, f"expected a string, number or boolean, got {_type_name(value)}"
+                source, where, f"expected a string, number or boolean, got {type_name(value)}"
             )
     elif op in ("gt", "gte", "lt", "lte"):
         if not (isinstance(value, str) or is_number(value)):
             raise _fail(
                 source,
                 where,
-                f"operator {op!r} compares numbers or strings, got {_type_name(value)}",
+                f"operator {op!r} compares numbers or strings, got {type_name(value)}",
             )
     elif op == "between":
         if not (isinstance(value, list) and len(value) == 2):
@@ -474,16 +473,16 @@ def _trait_ok(name: Any, op: str, value: Any, given: bool, source: str, path: st
         _low_first(value, value, source, where)
     elif op in ("in", "not_in"):
         if not isinstance(value, list):
-            raise _fail(source, where, f"operator {op!r} expects a list, got {_type_name(value)}")
+            raise _fail(source, where, f"operator {op!r} expects a list, got {type_name(value)}")
         for i, v in enumerate(value):
             if not (isinstance(v, str | bool) or is_number(v)):
                 raise _fail(
                     source,
                     f"{where}[{i}]",
-                    f"expected a string, number or boolean, got {_type_name(v)}",
+                    f"expected a string, number or boolean, got {type_name(v)}",
                 )
     elif op == "contains" and not isinstance(value, str):
-        raise _fail(source, where, f"operator 'contains' expects a string, got {_type_name(value)}")
+        raise _fail(source, where, f"operator 'contains' expects a string, got {type_name(value)}")
     return True
 
 
@@ -539,7 +538,7 @@ def _parse_window(raw: Any, source: str, path: str) -> Window | None:
     raise _fail(
         source,
         path,
-        f"expected 'last N days', a number of days or {{start, end}}, got {_type_name(raw)}",
+        f"expected 'last N days', a number of days or {{start, end}}, got {type_name(raw)}",
     )
 
 
@@ -570,14 +569,14 @@ def _event(raw: Mapping[str, Any], source: str, path: str) -> EventCondition:
         raise _fail(
             source,
             f"{path}.event",
-            f"expected an event type such as purchase, got {_type_name(event)}",
+            f"expected an event type such as purchase, got {type_name(event)}",
         )
     if "item" in raw and "item_id" in raw:
         raise _fail(source, f"{path}.item", "give 'item' or 'item_id', not both")
     item = raw.get("item", raw.get("item_id"))
     for field, v in (("item", item), ("category", raw.get("category"))):
         if v is not None and not isinstance(v, str):
-            raise _fail(source, f"{path}.{field}", f"expected text, got {_type_name(v)}")
+            raise _fail(source, f"{path}.{field}", f"expected text, got {type_name(v)}")
     window = parse_window(raw.get("window"), source, f"{path}.window")
     if not given:
         if measure in ("first", "last"):
