@@ -11,40 +11,16 @@ import pytest
 
 from martech.cli import main
 from martech.models import Event, Profile
-from martech.plugins import registry
 from martech.store import Store
-from martech.testing.reference import ReferenceConnector, ReferenceEmulator
+from martech.testing.reference import ReferenceEmulator
 
-SEGMENTS = """
-segments:
-  gold:
-    name: Gold tier
-    rule: {trait: tier, eq: gold}
-"""
+from .conftest import reference_workdir
 
 
 @pytest.fixture
 def reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceEmulator]:
     """A store of 20 people (10 gold), segments.yml, and the reference vendor on loopback."""
-    home = tmp_path / "home"
-    with Store(home / "martech.duckdb") as store:
-        store.upsert_profiles(
-            Profile(
-                id=f"p{i}",
-                identities={"email": f"p{i}@example.com"},
-                traits={"tier": "gold" if i % 2 else "silver"},
-                consent={"email": True},
-            )
-            for i in range(20)
-        )
-    (tmp_path / "segments.yml").write_text(SEGMENTS)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MARTECH_HOME", str(home))
-    monkeypatch.setenv("MARTECH_REFERENCE_API_KEY", "sk_cli_secret")
-    monkeypatch.setitem(registry().connectors, "reference", ReferenceConnector)
-    emulator = ReferenceEmulator()
-    with emulator.serve() as url:
-        monkeypatch.setenv("MARTECH_REFERENCE_BASE_URL", url)
+    with reference_workdir(tmp_path, monkeypatch) as emulator:
         yield emulator
 
 
