@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from martech.http.budget import forget_budgets
 from martech.models import Event, Profile
 from martech.personalize.decide import DecideContext
 from martech.personalize.placements import parse_placements
 from martech.personalize.strategies import builtin_strategies
 from martech.store import Store
+from martech_connectors.mailchimp.emulator import MailchimpEmulator
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 STRATEGIES = {s.name: s for s in builtin_strategies()}
@@ -132,3 +134,17 @@ def make_context(*placements: dict, **kw: object) -> DecideContext:
 
 def person(events: list[Event] | None = None, pid: str = "gary", **traits: object) -> Profile:
     return Profile(id=pid, traits=dict(traits), events=events or [], consent={"email": True})
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MailchimpEmulator]:
+    """A served emulator that MARTECH_MAILCHIMP_* points at (no martech.toml)."""
+    from martech.sandbox import serve
+
+    forget_budgets()
+    monkeypatch.chdir(tmp_path)
+    with serve("mailchimp") as (emulator, url):
+        for key, value in emulator.connection(url).items():
+            monkeypatch.setenv(f"MARTECH_MAILCHIMP_{key.upper()}", value)
+        assert isinstance(emulator, MailchimpEmulator)
+        yield emulator

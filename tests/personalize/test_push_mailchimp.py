@@ -292,20 +292,6 @@ def test_cli_push_without_decisions_says_what_to_run(
     assert "martech decide --all -p recs_email" in capsys.readouterr().err
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MailchimpEmulator]:
-    """A served emulator that MARTECH_MAILCHIMP_* points at (no martech.toml)."""
-    from martech.sandbox import serve
-
-    forget_budgets()
-    monkeypatch.chdir(tmp_path)
-    with serve("mailchimp") as (emulator, url):
-        for key, value in emulator.connection(url).items():
-            monkeypatch.setenv(f"MARTECH_MAILCHIMP_{key.upper()}", value)
-        assert isinstance(emulator, MailchimpEmulator)
-        yield emulator
-
-
 def test_a_second_push_sends_only_people_whose_items_changed(
     served: MailchimpEmulator, store: Store
 ) -> None:

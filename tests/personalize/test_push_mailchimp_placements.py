@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from martech.http.budget import forget_budgets
 from martech.personalize.batch import decide_batch
 from martech.personalize.decide import DecideContext
 from martech.personalize.neighbours import refresh_neighbours
@@ -31,19 +30,6 @@ def store(tmp_path: Path) -> Iterator[Store]:
         for key in ("recs_email", "home_hero"):
             decide_batch(store, key, context=ctx)
         yield store
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[MailchimpEmulator]:
-    from martech.sandbox import serve
-
-    forget_budgets()
-    monkeypatch.chdir(tmp_path)
-    with serve("mailchimp") as (emulator, url):
-        for key, value in emulator.connection(url).items():
-            monkeypatch.setenv(f"MARTECH_MAILCHIMP_{key.upper()}", value)
-        assert isinstance(emulator, MailchimpEmulator)
-        yield emulator
 
 
 def recipients(store: Store, placement: str) -> dict[str, str]:
