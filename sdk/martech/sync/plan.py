@@ -293,13 +293,13 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
 
     con = store.con
     destination = connector.name
-    if not isinstance(connector, type) and not connector.supports("push_audience"):
-        offers = ", ".join(c.name for c in connector.capabilities()) or "nothing"
-        raise ConfigError(
-            f"--to {destination}: it does not take audiences (no 'push_audience'; it offers "
-            f"{offers}); sync to a connector that does (martech plugins lists them)"
-        )
     if not isinstance(connector, type):
+        if not connector.supports("push_audience"):
+            offers = ", ".join(c.name for c in connector.capabilities()) or "nothing"
+            raise ConfigError(
+                f"--to {destination}: it does not take audiences (no 'push_audience'; it offers "
+                f"{offers}); sync to a connector that does (martech plugins lists them)"
+            )
         _check_scope(con, connector, spec.audience)
     # Batches a killed run committed are facts: fold them so the diff sees them.
     pending = unfinished_run(con, destination, spec.audience)
