@@ -260,3 +260,71 @@ def test_the_changed_checks_pass_on_the_reference(pytester: pytest.Pytester) -> 
         pytester, "class Broken(ReferenceConnector): pass\n", "idempotent or killed or secret"
     )
     result.assert_outcomes(passed=3)
+
+
+# ------------------------------------------- no read_members, but an emulator that counts people
+
+COUNTING = """
+from martech.testing.reference import ReferenceEmulator
+
+
+class Broken(ReferenceConnector):
+    read_members = Connector.read_members
+
+
+class Counting(ReferenceEmulator):
+    keeps_duplicates = False
+
+    def size(self, audience_id):
+        held = len(self.audiences[audience_id]["members"])
+        return held + (self.duplicate_adds if self.keeps_duplicates else 0)
+
+
+class TestKit(ConnectorConformance):
+    connector = Broken
+    emulator = Counting
+
+    def config(self, base_url):
+        return ReferenceConfig(base_url=base_url, api_key=SECRET)
+"""
+
+
+def run_counting(pytester: pytest.Pytester, extra: str, check: str) -> pytest.RunResult:
+    pytester.makepyfile(test_kit=HEADER + COUNTING + textwrap.dedent(extra))
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "-rs", "-k", check)
+
+
+def test_without_read_members_the_kit_counts_the_emulators_people(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_counting(pytester, "", "idempotent or killed")
+    result.assert_outcomes(passed=2)
+
+
+def test_without_read_members_a_vendor_holding_someone_twice_fails(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_counting(pytester, "Counting.keeps_duplicates = True\n", "idempotent")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*the emulator holds 10 people after the same 5 members were added twice*"]
+    )
+
+
+def test_without_read_members_a_resume_may_resend_only_the_batches_in_flight(
+    pytester: pytest.Pytester,
+) -> None:
+    # A connector that adds every member twice re-sends far more than the two batches (of 5)
+    # that can be in flight at the kill.
+    extra = """
+    async def _twice(self, audience_id, members):
+        await ReferenceConnector.add_members(self, audience_id, members)
+        return await ReferenceConnector.add_members(self, audience_id, members)
+
+    Broken.add_members = _twice
+    """
+    result = run_counting(pytester, extra, "killed")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*members were sent again after the resume; without read_members only the batches*"]
+    )

@@ -1,9 +1,13 @@
-"""The Meta connector passes the conformance kit against its emulator on loopback."""
+"""The Meta connector passes the conformance kit against its emulator on loopback.
+
+Meta cannot list an audience's members, so the kit counts the people the emulator holds
+(``MetaEmulator.size``) where it would read the audience back, and allows a resumed sync to
+re-send the batches that were in flight at the kill (Meta holds hashes as a set).
+"""
 
 from __future__ import annotations
 
 from martech.connector import ConnectorConfig
-from martech.sandbox import Emulator
 from martech.testing.conformance import ConnectorConformance
 from martech_connectors.meta.config import MetaConfig
 from martech_connectors.meta.connector import MetaConnector
@@ -20,10 +24,3 @@ class TestMetaConformance(ConnectorConformance):
             base_url=base_url,
             min_audience_size=0,
         )
-
-    def duplicate_adds(self, emulator: Emulator) -> int | None:
-        # Meta cannot be read back, so the engine re-sends an uncertain batch after a kill
-        # (idempotent by contract: Meta holds hashes as a set). The emulator counts those
-        # re-sent rows; what must hold is that nobody is in the audience twice, which
-        # tests/connectors/meta/test_connector.py checks through the audience size.
-        return None
