@@ -207,6 +207,28 @@ def test_variation_no_probe_explains_and_the_id_does_not_change_stays_unexplaine
     assert any("unexplained" in n for n in report.notes)
 
 
+def test_a_guess_that_matches_the_claim_leaves_it_unconfirmed(probe_population):
+    """A 0.5-confidence segmentation (variation no probe explains) must not make a
+    segmentation claim hold; a segment the probes do explain does."""
+
+    def by_consent(profile: Profile) -> str:
+        return "ads-on" if profile.consent.get("ad") else "ads-off"
+
+    def by_country(profile: Profile) -> str:
+        return f"hero-{profile.traits.get('country')}"
+
+    guess = audit_target(by_consent, population=probe_population, seed=0, claim="segmentation")
+    assert guess.confidence == 0.5
+    assert not guess.overclaim
+    assert not guess.confirmed
+    assert guess.verdict.startswith("claim unconfirmed: segmentation claimed")
+    assert guess.to_dict()["confirmed"] is False
+    sure = audit_target(by_country, population=probe_population, seed=0, claim="segmentation")
+    assert sure.level == Level.segmentation, sure.reason
+    assert sure.confirmed, sure.confidence
+    assert sure.verdict.startswith("claim holds")
+
+
 def test_an_output_changing_on_every_call_does_not_claim_nothing_else_matters(probe_population):
     """A request id in the output: every identical call differs, so no input can be tested."""
     import itertools

@@ -57,11 +57,27 @@ class AuditReport:
         return self.claimed is not None and self.level < self.claimed
 
     @property
+    def confirmed(self) -> bool:
+        """True when a claim is met by a label sure enough to back it (confidence at least
+        ``CONFIRM_AT``, or a structural label). A met claim below that is "unconfirmed": a guess
+        (0.5) that happens to match what the vendor sells does not make the claim hold."""
+        from .rubric import CONFIRM_AT
+
+        met = self.claimed is not None and not self.overclaim
+        return met and (self.structural or self.confidence >= CONFIRM_AT)
+
+    @property
     def verdict(self) -> str:
         if self.claimed is None:
             return f"observed {self.level.value}"
         if self.overclaim:
             return f"OVERCLAIM: sold as {self.claimed.value}, observed {self.level.value}"
+        if not self.confirmed:
+            return (
+                f"claim unconfirmed: {self.claimed.value} claimed, {self.level.value} observed "
+                f"at confidence {self.confidence:.3f}, too weak to back it (a larger --budget "
+                "may settle it)"
+            )
         return f"claim holds: {self.claimed.value} claimed, {self.level.value} observed"
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +88,7 @@ class AuditReport:
             "confidence": self.confidence,
             "claimed": self.claimed.value if self.claimed else None,
             "overclaim": self.overclaim,
+            "confirmed": self.confirmed,
             "verdict": self.verdict,
             "reason": self.reason,
             "calls": self.calls,
@@ -100,7 +117,7 @@ class AuditReport:
         from rich.panel import Panel
         from rich.table import Table
 
-        colour = "red" if self.overclaim else "green"
+        colour = "red" if self.overclaim else "green" if self.confirmed else "yellow"
         head = Table.grid(padding=(0, 2))
         head.add_column(style="bold")
         head.add_column()
@@ -176,7 +193,7 @@ class AuditReport:
         """A self-contained page (inline CSS, no scripts, no external resources)."""
         e = html.escape
         s = self.stats
-        colour = "#b42318" if self.overclaim else "#067647"
+        colour = "#b42318" if self.overclaim else "#067647" if self.confirmed else "#b54708"
         levels = "".join(
             f'<li class="{"on" if lv == self.level else ""}'
             f'{" claim" if lv == self.claimed else ""}">'
@@ -368,6 +385,8 @@ def render_table(reports: list[AuditReport], console: Console) -> None:
             verdict = "[dim]no claim[/]"
         elif r.overclaim:
             verdict = "[bold red]OVERCLAIM[/]"
+        elif not r.confirmed:
+            verdict = "[yellow]unconfirmed[/]"
         else:
             verdict = "[green]holds[/]"
         table.add_row(

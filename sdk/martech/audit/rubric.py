@@ -48,6 +48,9 @@ MICRO_MAX_MEDIAN_SHARE = 0.05
 FALLBACK_MIN_SHARE = 0.8
 #: When identical calls change this much more often in order than as sets, compare as sets.
 ORDER_NOISE_GAP = 0.3
+#: A claim the observed label meets counts as confirmed only at this confidence; below it (0.5,
+#: unexplained variation, is the usual case) the verdict says "unconfirmed", not "holds".
+CONFIRM_AT = 0.9
 #: Behaviour probes that describe aggregates (each counts as one attribute of a segment).
 AGGREGATE_PROBES = ("category_swap", "recency", "frequency")
 #: Behaviour probes that show item-level dependence.
@@ -55,6 +58,7 @@ ITEM_PROBES = ("item_swap", "one_event")
 
 THRESHOLDS: dict[str, float] = {
     "alpha_holm": ALPHA,
+    "confirm_at": CONFIRM_AT,
     "min_effect": MIN_EFFECT,
     "detectable_effect": DETECTABLE_EFFECT,
     "personal_min_distinct_share": PERSONAL_MIN_DISTINCT_SHARE,

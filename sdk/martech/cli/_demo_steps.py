@@ -404,7 +404,7 @@ def step_audit(run: DemoRun) -> None:
         "connector:smartcontent", population=probes, budget=AUDIT_BUDGET, seed=run.seed
     )
     claimed = report.claimed.value if report.claimed else "nothing"
-    colour = "red" if report.overclaim else "green"
+    colour = "red" if report.overclaim else "green" if report.confirmed else "yellow"
     run.out.print(
         f"{report.target} against its emulator (in-process): claimed [bold]{claimed}[/], "
         f"measured [bold]{report.level.value}[/] "
@@ -426,6 +426,7 @@ def step_audit(run: DemoRun) -> None:
         "level": report.level.value,
         "confidence": report.confidence,
         "overclaim": report.overclaim,
+        "confirmed": report.confirmed,
         "calls": report.calls,
         "budget": AUDIT_BUDGET,
         "reason": report.reason,
