@@ -60,8 +60,11 @@ def audit(
     ),
     placement: str = typer.Option("home", "--placement", help="Placement for decide calls."),
 ) -> None:
-    """Probe a capability and label it: broadcast, random, token_only, segmentation,
-    micro_segmentation or personalization, with confidence and evidence."""
+    """Probe a capability and label it honestly, with confidence and evidence.
+
+    The labels, lowest to highest: broadcast, random, token_only, segmentation,
+    micro_segmentation, personalization.
+    """
     from ..audit import audit_connectors, audit_target, render_table
     from ..models import Level
 
