@@ -43,6 +43,31 @@ class Limits(BaseModel, frozen=True, extra="forbid"):
     batch_count: int = Field(default=100, ge=1, description="Records per request.")
     batch_bytes: int | None = Field(default=None, description="Bytes per request body.")
     daily_quota: int | None = Field(default=None, description="Requests per day, if capped.")
+    # What a sync costs besides one request per batch, for the planner's count and estimate.
+    audience_requests: int = Field(
+        default=1,
+        ge=0,
+        description="Requests ``ensure_audience`` makes to find the audience (a lookup by "
+        "name), once per sync that sends anything; the planner counts one more to create it "
+        "when the ledger has never sent to that audience.",
+    )
+    add_extra_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Requests one ``add_members`` call (an add or update batch) may make "
+        "besides its own, at most: e.g. resolving emails to record ids first (HubSpot: 1), "
+        "subscribing people new to the list and adding them again (Mailchimp: 2).",
+    )
+    remove_extra_requests: int = Field(
+        default=0,
+        ge=0,
+        description="The same for one ``remove_members`` call (HubSpot: 1, resolving ids).",
+    )
+    extras_skipped_with: str | None = Field(
+        default=None,
+        description="An identity kind that spares a batch those extra requests when every "
+        "member in it carries one (HubSpot's record id: nothing to resolve).",
+    )
 
     @property
     def requests_per_second(self) -> float | None:

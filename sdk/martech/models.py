@@ -412,7 +412,25 @@ class SyncPlan(_Model, frozen=True):
     adds: tuple[str, ...] = ()
     removes: tuple[str, ...] = ()
     updates: tuple[str, ...] = ()
-    requests: int = Field(default=0, ge=0, description="HTTP calls needed, from declared limits.")
+    requests: int = Field(
+        default=0,
+        ge=0,
+        description="HTTP calls needed, from declared limits: one per batch, plus "
+        "``lookup_requests`` and ``resolve_requests``.",
+    )
+    lookup_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Of ``requests``: finding the audience before the first batch, and creating "
+        "it on a first sync (``Limits.audience_requests``).",
+    )
+    resolve_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Of ``requests``: the vendor's extra calls within batches, at most "
+        "(``Limits.add_extra_requests`` / ``remove_extra_requests``), e.g. HubSpot resolving "
+        "emails to record ids.",
+    )
     estimated_seconds: float = Field(default=0.0, ge=0)
     daily_quota: int | None = Field(
         default=None, description="The destination's requests per day, when it declares one."
@@ -421,6 +439,11 @@ class SyncPlan(_Model, frozen=True):
     @property
     def is_empty(self) -> bool:
         return not (self.adds or self.removes or self.updates)
+
+    @property
+    def batch_requests(self) -> int:
+        """Of ``requests``: one per batch of members."""
+        return self.requests - self.lookup_requests - self.resolve_requests
 
 
 class SyncResult(_Model, frozen=True):

@@ -48,8 +48,8 @@ def test_sync_output_says_1_request_not_1_requests(
 ) -> None:
     assert main(["sync", "plan", "gold", "--to", "reference:vip"]) == 0
     out = capsys.readouterr().out
-    assert "; 1 request, ~" in out, out
-    assert "1 requests" not in out
+    assert "  1 batch request + 2 lookup/resolve requests (" in out, out
+    assert "1 batch requests" not in out
 
 
 def test_show_result_prints_vendor_reasons_as_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,9 @@ def test_plan_apply_status_round_trip(
     plan = run_json(capsys, "sync", "plan", "gold", "--to", "reference:vip", "--json")
     assert plan["adds"] == 9  # 10 gold, one without email consent
     assert plan["invalid_reasons"] == {"no_consent:email": 1}
-    assert plan["requests"] == 1
+    # one batch, after finding the audience and creating it (the ledger has never sent to it)
+    assert (plan["batch_requests"], plan["lookup_requests"], plan["resolve_requests"]) == (1, 2, 0)
+    assert plan["requests"] == 3
     assert workdir.total_requests == 0  # planning sends nothing
     letters = tmp_path / "dead.jsonl"
     result = run_json(
@@ -49,6 +51,7 @@ def test_plan_apply_status_round_trip(
     )
     assert result["complete"] is True
     assert result["sent"] == 9
+    assert result["requests"] == workdir.total_requests == plan["requests"]
     assert len(workdir.members("vip")) == 9
     assert json.loads(letters.read_text().splitlines()[0])["key"] == "p1"
     again = run_json(capsys, "sync", "apply", "gold", "--to", "reference:vip", "--json")
@@ -57,6 +60,24 @@ def test_plan_apply_status_round_trip(
     runs = run_json(capsys, "sync", "status", "--json")
     assert [r["status"] for r in runs] == ["complete", "complete"]
     assert runs[1]["sent"] == 9
+
+
+def test_plan_shows_the_lookups_on_their_own_line_and_only_when_there_are_any(
+    workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sync", "plan", "gold", "--to", "reference:vip"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # the lookup and the create come before the batch: 3 requests one after another
+    assert lines[0].endswith("; 3 requests, ~0.3s"), lines
+    assert lines[1] == (
+        "  1 batch request + 2 lookup/resolve requests (2 to find the audience and create it)"
+    )
+    assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 0
+    capsys.readouterr()
+    assert main(["sync", "plan", "gold", "--to", "reference:vip"]) == 0
+    out = capsys.readouterr().out
+    assert "; 0 requests, ~0.0s" in out
+    assert "lookup" not in out
 
 
 def test_a_bad_target_or_deadline_is_a_one_line_error(

@@ -49,7 +49,9 @@ def test_a_mixed_plan_numbers_removes_then_adds_in_full_batches(store: Store) ->
     items = prepared.items
     assert items.column("op").to_pylist() == ["remove"] * 10 + ["add"] * 10
     assert items.column("batch").to_pylist() == [0] * 7 + [1] * 3 + [2] * 7 + [3] * 3
-    assert prepared.plan.requests == 4
+    assert prepared.plan.batch_requests == 4
+    assert prepared.plan.lookup_requests == 1  # the audience exists: found, not created
+    assert prepared.plan.requests == 5
     assert prepared.plan.removes == tuple(ids(10))
     assert prepared.plan.adds == tuple(ids(10, start=20))
 
@@ -121,14 +123,17 @@ def test_a_plan_past_the_daily_quota_says_so_and_counts_the_days(store: Store, c
     reference = connect(ReferenceEmulator())
     connector = Quota(config=reference.config, http=reference.http)
     prepared = prepare(store, connector, SyncSpec(audience="a", members=ids(7)))
-    assert prepared.plan.requests == 3
+    # three batches, after finding the audience and creating it
+    assert prepared.plan.batch_requests == 3
+    assert prepared.plan.requests == 5
     assert prepared.plan.daily_quota == 2
-    # two requests today, the third after the quota resets: one day's wait
-    assert prepared.plan.estimated_seconds == estimate_seconds(Limits(concurrency=1), 3) + 86_400
+    # two requests a day: the fifth on the third day, two days' wait
+    one_at_a_time = estimate_seconds(Limits(concurrency=1), 5, sequential=2)
+    assert prepared.plan.estimated_seconds == one_at_a_time + 2 * 86_400
     assert estimate_seconds(Quota.limits, 2) == estimate_seconds(Limits(concurrency=1), 2)
     show_plan(plan_dict(prepared))
     out = " ".join(capsys.readouterr().out.split())
-    assert "more than a day's quota: 3 requests at 2 a day take 2 days" in out
+    assert "more than a day's quota: 5 requests at 2 a day take 3 days" in out
     within = prepare(store, CountOnly(config=reference.config, http=reference.http),
                      SyncSpec(audience="a", members=ids(7)))  # fmt: skip
     show_plan(plan_dict(within))

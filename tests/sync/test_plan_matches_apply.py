@@ -1,4 +1,4 @@
-"""The plan's request count is what apply sends in batches, for every mode and change."""
+"""The plan's request count is what apply sends, batches and lookups, for every mode and change."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def test_planned_requests_are_the_batch_requests_apply_sends(
             store.upsert_profiles([p.model_copy(update={"traits": {"tier": "x"}}) for p in changed])
         spec = SyncSpec(audience="a", members=members, mode=mode, traits=("tier",))
         planned = plan(store, connector, spec)
-        assert planned.estimated_seconds == estimate_seconds(connector.limits, planned.requests)
+        assert planned.estimated_seconds == estimate_seconds(
+            connector.limits, planned.requests, sequential=planned.lookup_requests
+        )
         before = sum(
             v for k, v in emulator.requests.items() if k.startswith("POST /v1/audiences/1/")
         )
@@ -34,6 +36,7 @@ def test_planned_requests_are_the_batch_requests_apply_sends(
             v for k, v in emulator.requests.items() if k.startswith("POST /v1/audiences/1/")
         )
         assert result.complete
-        assert status(store)[0].summary["batch_requests"] == planned.requests
-        assert after - before == planned.requests
+        assert status(store)[0].summary["batch_requests"] == planned.batch_requests
+        assert after - before == planned.batch_requests
+        assert result.requests == planned.requests  # with the audience's lookup (and create)
         assert plan(store, connector, spec).requests == 0

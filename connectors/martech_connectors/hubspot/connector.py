@@ -93,13 +93,18 @@ class HubSpotConnector(Connector):
     kind = "crm"
     Config = HubSpotConfig
     #: Free/Starter private apps: 100 requests per rolling 10 s, 250k a day [C]; batch
-    #: read inputs are 100 [U]; a few connections in parallel are fine.
+    #: read inputs are 100 [U]; a few connections in parallel are fine. The list is found by
+    #: name (one GET); a batch resolves emails to record ids first (one batch read of up to
+    #: 100), unless every member carries its HubSpot record id.
     limits = Limits(
         requests_per_interval=100,
         interval_seconds=10.0,
         concurrency=4,
         batch_count=100,
         daily_quota=250_000,
+        add_extra_requests=1,
+        remove_extra_requests=1,
+        extras_skipped_with="hubspot",
     )
     emulator = "martech_connectors.hubspot.emulator:HubSpotEmulator"
     identity_keys: ClassVar[tuple[str, ...]] = ("hubspot", "email")

@@ -101,7 +101,10 @@ class MailchimpConnector(Connector):
     name: ClassVar[str] = "mailchimp"
     kind: ClassVar[ConnectorKind] = "esp"
     Config: ClassVar[type[MailchimpConfig]] = MailchimpConfig
-    limits: ClassVar[Limits] = Limits(concurrency=10, batch_count=MAX_BATCH)
+    #: The static segment is found by name (one page of 1000 segments). An add batch costs up
+    #: to two more requests: subscribing people new to the list and adding them again (or, with
+    #: merge-field traits, one batch subscribe first); a remove costs none.
+    limits: ClassVar[Limits] = Limits(concurrency=10, batch_count=MAX_BATCH, add_extra_requests=2)
     emulator: ClassVar[str | None] = "martech_connectors.mailchimp.emulator:MailchimpEmulator"
     identity_keys: ClassVar[tuple[str, ...]] = ("email",)
     #: What every recommendation push writes, whatever the placement: the push ledger is keyed by

@@ -53,6 +53,7 @@ class MetaConnector(Connector):
     Config: ClassVar[type[MetaConfig]] = MetaConfig
     # Business-use-case limits are per ad account and not published as a fixed rate; keep a few
     # calls in flight and let throttling answers (X-Business-Use-Case-Usage) drive the waits.
+    # The audience is found by name (one page of 500); each batch is one call, nothing more.
     limits: ClassVar[Limits] = Limits(concurrency=4, batch_count=MAX_ROWS)
     emulator: ClassVar[str | None] = "martech_connectors.meta.emulator:MetaEmulator"
     identity_keys: ClassVar[tuple[str, ...]] = ("email", "phone")

@@ -50,7 +50,11 @@ class AcmeConnector(Connector):
     name = "acme"
     kind = "esp"
     Config = AcmeConfig
-    limits = Limits(concurrency=4, batch_count=100, batch_bytes=100_000)
+    #: What the vendor allows, and what a sync costs besides one request per batch (the
+    #: planner counts it): ``audience_requests`` to find the audience by name (the default, 1;
+    #: one more to create it), and per batch ``add_extra_requests`` / ``remove_extra_requests``
+    #: when a call needs others first, e.g. resolving emails to the vendor's ids (default 0).
+    limits = Limits(concurrency=4, batch_count=100, batch_bytes=100_000, audience_requests=1)
     emulator = "martech_acme.connector:AcmeEmulator"
     identity_keys = ("email",)
     page_size: ClassVar[int] = 100

@@ -137,6 +137,9 @@ def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
         "invalid": len(prepared.invalid),
         "invalid_reasons": prepared.summary()["invalid_reasons"],
         "requests": p.requests,
+        "batch_requests": p.batch_requests,
+        "lookup_requests": p.lookup_requests,
+        "resolve_requests": p.resolve_requests,
         "estimated_seconds": p.estimated_seconds,
         "daily_quota": p.daily_quota,
         "match_quality": prepared.match_quality,
@@ -171,6 +174,19 @@ def show_plan(data: dict[str, Any]) -> None:
         f"{data['invalid']:,} not sendable; {plural(data['requests'], 'request')}, "
         f"~{data['estimated_seconds']:.1f}s"
     )
+    extra = data["lookup_requests"] + data["resolve_requests"]
+    if extra:
+        lookups = data["lookup_requests"]
+        why = [f"{lookups:,} to find the audience" + (" and create it" if lookups > 1 else "")]
+        if data["resolve_requests"]:
+            why.append(
+                f"up to {data['resolve_requests']:,} within batches: the vendor resolving or "
+                "subscribing members first"
+            )
+        console.print(
+            f"  {plural(data['batch_requests'], 'batch request')} "
+            f"+ {plural(extra, 'lookup/resolve request')} ({', '.join(why)})"
+        )
     for reason, n in sorted(data["invalid_reasons"].items()):
         console.print(f"  not sent: {n:,} {escape(str(reason))}")
     quality = data.get("match_quality")

@@ -229,16 +229,67 @@ def assign_batches(
     return out
 
 
-def estimate_seconds(limits: Limits, requests: int, latency: float = ASSUMED_LATENCY) -> float:
+def estimate_seconds(
+    limits: Limits, requests: int, latency: float = ASSUMED_LATENCY, *, sequential: int = 0
+) -> float:
     """Time for ``requests`` within the declared rate and concurrency (latency assumed), plus a
-    day's wait for each further day of ``daily_quota`` the requests need."""
+    day's wait for each further day of ``daily_quota`` the requests need. ``sequential`` of
+    them go one after another before the rest (finding and creating the audience)."""
     if requests == 0:
         return 0.0
-    by_concurrency = math.ceil(requests / limits.concurrency) * latency
+    parallel = max(requests - sequential, 0)
+    by_concurrency = (math.ceil(parallel / limits.concurrency) + sequential) * latency
     rps = limits.requests_per_second
     by_rate = requests / rps if rps else 0.0
     days_waited = (requests - 1) // limits.daily_quota if limits.daily_quota else 0
     return round(max(by_concurrency, by_rate) + days_waited * 86_400.0, 3)
+
+
+def count_requests(
+    limits: Limits, items: pa.Table, *, audience_known: bool
+) -> tuple[int, int, int]:
+    """(batch, lookup, resolve) requests for the planned ``items``, from the declared limits.
+
+    One request per batch; when there is any batch, ``limits.audience_requests`` to find the
+    audience first, and one more to create it unless ``audience_known`` (the ledger has sent to
+    it); per batch, the connector's declared extras for its op (``add_extra_requests`` for adds
+    and updates, ``remove_extra_requests`` for removes), none for a batch whose members all
+    carry the ``extras_skipped_with`` identity. Extras are what a batch may cost at most: a
+    vendor that needs them only for some members (Mailchimp subscribing people new to the list)
+    sends fewer when none of them are.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if items.num_rows == 0:
+        return 0, 0, 0
+    starts, _ = runs(items.column("batch").to_numpy())
+    lookups = limits.audience_requests
+    if lookups and not audience_known:
+        lookups += 1
+    if not (limits.add_extra_requests or limits.remove_extra_requests):
+        return len(starts), lookups, 0
+    ops = np.asarray(items.column("op").take(starts).to_pylist())
+    extra = np.where(ops == "remove", limits.remove_extra_requests, limits.add_extra_requests)
+    if limits.extras_skipped_with:
+        # Identities are JSON objects we wrote: a kind appears as a quoted key.
+        carries = pc.match_substring(items.column("identities"), f'"{limits.extras_skipped_with}":')
+        every = pc.fill_null(carries, False).to_numpy(zero_copy_only=False).astype(np.int8)
+        extra = np.where(np.minimum.reduceat(every, starts) == 1, 0, extra)
+    return len(starts), lookups, int(extra.sum())
+
+
+def _audience_known(con: duckdb.DuckDBPyConnection, destination: str, audience: str) -> bool:
+    """True when the ledger holds anyone ever sent to this audience: the vendor has it."""
+    from ..store import fetch_scalar
+
+    return bool(
+        fetch_scalar(
+            con,
+            "SELECT EXISTS (SELECT 1 FROM sync_ledger WHERE destination = ? AND audience = ?)",
+            [destination, audience],
+        )
+    )
 
 
 def eligibility_sql(members: str, identity_keys: Sequence[str]) -> str:
@@ -349,7 +400,10 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         items = items.append_column("batch", pa.array(batch, pa.int64()))
     else:
         items = _number_batches(items, limits.batch_count)
-    requests = len(pc.unique(items.column("batch"))) if items.num_rows else 0
+    batches, lookups, resolves = count_requests(
+        limits, items, audience_known=_audience_known(con, destination, spec.audience)
+    )
+    requests = batches + lookups + resolves
     # Items are ordered removes, adds, updates: each op's keys are one slice.
     key_column, at = items.column("profile_id"), 0
     by_op: dict[str, tuple[str, ...]] = {}
@@ -372,7 +426,9 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         removes=by_op["remove"],
         updates=by_op["update"],
         requests=requests,
-        estimated_seconds=estimate_seconds(limits, requests),
+        lookup_requests=lookups,
+        resolve_requests=resolves,
+        estimated_seconds=estimate_seconds(limits, requests, sequential=lookups),
         daily_quota=limits.daily_quota,
     )
     return PreparedSync(
@@ -534,6 +590,7 @@ __all__ = [
     "SyncSpec",
     "assign_batches",
     "consent_channel",
+    "count_requests",
     "eligibility_sql",
     "estimate_seconds",
     "normalize_suppressions",

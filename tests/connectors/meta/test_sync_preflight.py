@@ -139,7 +139,8 @@ def test_batch_rows_is_the_rows_per_users_call_of_a_sync(store: Store) -> None:
     assert connector.limits.batch_count == 4
     assert MetaConnector.limits.batch_count == 10_000  # the class keeps Meta's maximum
     plan = sync.plan(store, connector, sync.SyncSpec("vip", ids(10)))
-    assert plan.requests == 3
+    assert plan.batch_requests == 3
+    assert plan.requests == 5  # with finding the audience and creating it
     result = sync.apply(store, connector, sync.SyncSpec("vip", ids(10)))
     assert result.sent == 10
     aid = next(iter(emulator.audiences))
