@@ -52,11 +52,18 @@ def _root(
         None, "--home", envvar="MARTECH_HOME", help="Folder holding the store (default ./.martech)."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Log every retry and wait to stderr (MARTECH_LOG=debug also logs each request).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     state.debug = debug
+    configure_logging(verbose)
     if ctx.invoked_subcommand == "init":  # init writes martech.toml: it must work without one
         state.home = home
         return
@@ -65,6 +72,38 @@ def _root(
     # A broken martech.toml is an error naming the key for every command, never silently ignored.
     state.settings = load_settings()
     state.home = home if home is not None else state.settings.store.home
+
+
+#: Marks the handler configure_logging installs, so a second call replaces it.
+_LOG_HANDLER = "martech-cli"
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send martech's own log (the ``martech`` loggers, redacted where they are written) to
+    stderr at ``MARTECH_LOG``'s level, or INFO with ``--verbose``; by default only warnings.
+
+    Only martech's loggers: httpcore and friends log at DEBUG what martech has not redacted.
+    """
+    import logging
+
+    from ..errors import ConfigError
+
+    given = os.environ.get("MARTECH_LOG", "").strip()
+    name = given.upper() or ("INFO" if verbose else "")
+    logger = logging.getLogger("martech")
+    for old in [h for h in logger.handlers if h.get_name() == _LOG_HANDLER]:
+        logger.removeHandler(old)  # an earlier command in this process (tests, scripts)
+        logger.setLevel(getattr(old, "level_before", logging.NOTSET))
+    if not name:
+        return
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"MARTECH_LOG: expected debug, info, warning or error, got {given!r}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_LOG_HANDLER)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.level_before = logger.level  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(name)
 
 
 def _strict_plugins_from_config() -> None:
