@@ -146,3 +146,38 @@ def test_cli_warns_about_the_published_variant_the_yaml_lost(
         "1 published variant(s) of sms_push are no longer in the YAML and stay live: s_active"
         in out
     )
+
+
+def test_cli_push_to_a_cms_prints_each_variant_and_what_happened_or_json(
+    emulator: ContentfulEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from martech.cli import main
+
+    monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
+    monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
+    Store(tmp_path / "martech.duckdb").close()
+    yml = tmp_path / "placements.yml"
+    yml.write_text(
+        "- key: sms_push\n  channel: sms\n  default: s_default\n  variants:\n"
+        "    - {id: s_default, kind: static, content: hi}\n"
+        "    - {id: s_active, kind: static, content: go}\n"
+    )
+    args = ["personalize", "push", "-p", "sms_push", "--to", "contentful", "--placements", str(yml)]
+    assert main(args) == 0
+    lines = [" ".join(line.strip("│┃ ").split()) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0] == "sms_push → contentful: 2 created"
+    assert "s_default │ sms_push--s_default │ created" in lines
+    assert "s_active │ sms_push--s_active │ created" in lines
+    assert main([*args, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["placement"], again["connector"]) == ("sms_push", "contentful")
+    assert [(v["variant"], v["action"]) for v in again["variants"]] == [
+        ("s_default", "unchanged"),
+        ("s_active", "unchanged"),
+    ]
+    assert (again["created"], again["unchanged"], again["not_in_yaml"]) == (0, 2, [])

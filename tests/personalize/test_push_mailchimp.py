@@ -234,13 +234,11 @@ def test_url_fields_appear_when_the_catalogue_has_urls(
     assert emulator.merge_values(email)["REC1URL"] == f"https://shop.example/p/{items[0]}"
 
 
-def test_cli_push_to_a_served_emulator_prints_the_summary(
-    tmp_path: Path,
-    store: Store,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def _push_from_the_cli(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str, MailchimpEmulator, Recipient]:
+    """``martech personalize push -p recs_email --to mailchimp *args`` against a served emulator
+    holding nobody yet but one unsubscribed person (Mailchimp refuses to resubscribe them)."""
     from martech.cli import main
     from martech.sandbox import serve
 
@@ -260,22 +258,91 @@ def test_cli_push_to_a_served_emulator_prints_the_summary(
         monkeypatch.setenv("MARTECH_MAILCHIMP_API_KEY", settings["api_key"])
         assert isinstance(emulator, MailchimpEmulator)
         emulator.add_member(refused.email, status="unsubscribed")
-        with caplog.at_level(logging.DEBUG):
-            code = main(["personalize", "push", "--placement", PLACEMENT, "--to", "mailchimp"])
-        out, err = capsys.readouterr()
-        assert code == 0, err
+        code = main(["personalize", "push", "--placement", PLACEMENT, "--to", "mailchimp", *args])
         assert emulator.merge_fields_created == len(REC_TAGS)
-    lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    return code, settings["list_id"], settings["api_key"], emulator, refused
+
+
+def test_cli_push_to_a_served_emulator_prints_a_summary_that_adds_up(
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        code, list_id, _, _, refused = _push_from_the_cli(tmp_path, store, monkeypatch)
+    out, err = capsys.readouterr()
+    assert code == 0, err
     with Store(tmp_path / "martech.duckdb", read_only=True) as again:
         counts = recipient_counts(again, PLACEMENT)
-    assert int(lines["sent"]) == counts["recipients"] > 0
-    assert int(lines["holdout"]) == counts["holdout"]
-    assert int(lines["created"]) == counts["recipients"] - 1  # the audience was empty
-    assert lines["rejected"] == "1"
-    assert f"refused {refused.profile_id}: " in out
-    assert "compliance state" in out
-    assert lines["merge_fields_created"].split(", ") == REC_TAGS
+    n, decided = counts["recipients"], counts["decided"]
+    assert n > 0
+    head, *rest = out.splitlines()
+    # One line says what happened, as `sync apply` does; the audience was empty but for one.
+    assert head.startswith(
+        f"{PLACEMENT} → mailchimp (list {list_id}): sent {n:,} of {decided:,} decided "
+        f"({n - 1:,} new to the list, 0 updated, 1 rejected); "
+    ), head
+    assert head.endswith(" requests")
+    # Everyone decided is accounted for: sent, or one line per reason they were not.
+    reasons = {
+        "holdout": "holdout",
+        "no_consent": "no email consent",
+        "no_email": "no email address",
+    }
+    expected = {f"  not sent: {counts[k]:,} {label}" for k, label in reasons.items() if counts[k]}
+    not_sent = [line for line in rest if line.startswith("  not sent: ")]
+    assert set(not_sent) == expected  # a first push: nobody unchanged; no line says 0
+    assert n + sum(int(line.split()[2].replace(",", "")) for line in not_sent) == decided
+    assert "  merge fields created: " + ", ".join(REC_TAGS) in rest
+    (why,) = [line for line in rest if line.startswith(f"  refused {refused.profile_id}: ")]
+    assert "compliance state" in why
+    assert not any(": " in line and line.split(": ")[0].isidentifier() for line in out.splitlines())
     assert "@" not in out + err + caplog.text
+
+
+def test_cli_push_json_is_the_whole_result_for_machines(
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    code, list_id, _, _, refused = _push_from_the_cli(tmp_path, store, monkeypatch, "--json")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    with Store(tmp_path / "martech.duckdb", read_only=True) as again:
+        counts = recipient_counts(again, PLACEMENT)
+    assert data["placement"] == PLACEMENT
+    assert (data["connector"], data["list_id"]) == ("mailchimp", list_id)
+    assert data["sent"] == data["recipients"] == counts["recipients"]
+    assert data["created"] + data["updated"] + data["rejected"] == data["sent"]
+    assert data["holdout"] == counts["holdout"]
+    assert data["errors"][0]["profile_id"] == refused.profile_id
+    assert data["merge_fields_created"] == REC_TAGS
+    assert data["requests"] >= 2  # the merge-field read, then batch subscribe
+
+
+def test_cli_push_again_says_who_was_unchanged_and_how_to_resend(
+    served: MailchimpEmulator, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from martech.cli.personalize import show_recommendations
+    from martech.personalize.push import push_placement
+
+    pl = example_placements()[PLACEMENT]
+    push_placement(store, pl, "mailchimp")
+    again = push_placement(store, pl, "mailchimp")
+    show_recommendations(again)
+    head, *rest = capsys.readouterr().out.splitlines()
+    assert f": sent 0 of {again['decided']:,} decided; 1 request" in head, head
+    assert (
+        f"  not sent: {again['recipients']:,} unchanged since the last push (--full sends them "
+        "again)" in rest
+    )
+    assert not any(line.startswith("  merge fields created") for line in rest)
 
 
 def test_cli_push_without_decisions_says_what_to_run(
@@ -385,3 +452,49 @@ def test_someone_sent_before_who_joins_the_holdout_is_cleared_once(
     assert (third["sent"], third["cleared"]) == (0, 0)
     full = push_placement(store, pl, "mailchimp", full=True)
     assert (full["sent"], full["cleared"]) == (full["recipients"], 0)
+
+
+def test_the_summary_counts_cleared_holdouts_once_and_names_ten_refusals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from martech.cli.personalize import show_recommendations
+
+    errors = [{"profile_id": f"p{i}", "reason": "[bold]Invalid Resource[/]"} for i in range(12)]
+    show_recommendations(
+        {
+            "placement": "recs[/b]",
+            "decided": 100,
+            "holdout": 10,
+            "no_consent": 5,
+            "no_email": 0,
+            "recipients": 85,
+            "unchanged": 40,
+            "cleared": 3,
+            "connector": "mailchimp",
+            "list_id": "L1",
+            "sent": 48,
+            "created": 30,
+            "updated": 6,
+            "rejected": 12,
+            "errors": errors,
+            "merge_fields_created": [],
+            "values_left_blank": 1,
+            "requests": 2,
+        }
+    )
+    head, *rest = capsys.readouterr().out.splitlines()
+    assert head == (
+        "recs[/b] → mailchimp (list L1): sent 48 of 100 decided "
+        "(30 new to the list, 6 updated, 12 rejected); 2 requests"
+    )
+    # the 3 cleared holdout members were sent: 7 of the holdout were not; 48 + 7 + 5 + 40 = 100
+    assert rest[:3] == [
+        "  not sent: 7 holdout",
+        "  not sent: 5 no email consent",
+        "  not sent: 40 unchanged since the last push (--full sends them again)",
+    ]
+    assert "  cleared: 3 holdout members an earlier push reached, sent blank fields" in rest
+    assert "  left blank: 1 value, an item id or url longer than a merge field holds" in rest
+    assert rest.count("  refused p0: [bold]Invalid Resource[/]") == 1
+    assert sum(line.startswith("  refused ") for line in rest) == 10
+    assert rest[-1] == "  … and 2 more (--json lists them all)"

@@ -404,13 +404,62 @@ def push_cmd(
         return
     if "variants" in result:  # a CMS: one row per variant
         _show_published(result)
-        return
-    for key, value in result.items():
-        if key == "errors":
-            continue
-        if isinstance(value, list):
-            value = ", ".join(map(str, value)) or "none"
-        console.print(f"{key}: {value}", markup=False, soft_wrap=True)
+    else:
+        show_recommendations(result)
+
+
+def show_recommendations(result: dict[str, Any]) -> None:
+    """An ESP push in a few lines, as ``sync apply`` prints a sync: what was sent of everyone
+    decided, then one line per reason someone was not, what the push created, and refusals.
+
+    ``sent`` people were written (new to the list, updated, or refused one by one); the rest of
+    the ``decided`` are the holdout (less those ``cleared``: sent once with blank fields), no
+    email consent, no email, or unchanged since the last push.
+    """
+    from .app import plural
+
+    where = escape(str(result.get("connector", "")))
+    if result.get("list_id"):
+        where += f" (list {escape(str(result['list_id']))})"
+    sent = int(result.get("sent", 0))
+    made = [
+        f"{int(result[k]):,} {label}"
+        for k, label in (("created", "new to the list"), ("updated", "updated"))
+        if k in result
+    ]
+    made.append(f"{int(result.get('rejected', 0)):,} rejected")
+    console.print(
+        f"[bold]{escape(str(result['placement']))} → {where}[/]: sent {sent:,} of "
+        f"{int(result.get('decided', 0)):,} decided"
+        + (f" ({', '.join(made)})" if sent else "")
+        + f"; {plural(int(result.get('requests', 0)), 'request')}",
+        soft_wrap=True,
+    )
+    cleared = int(result.get("cleared", 0))
+    left_out = {
+        "holdout": int(result.get("holdout", 0)) - cleared,
+        "no email consent": int(result.get("no_consent", 0)),
+        "no email address": int(result.get("no_email", 0)),
+        "unchanged since the last push (--full sends them again)": int(result.get("unchanged", 0)),
+    }
+    for reason, n in left_out.items():
+        if n:
+            console.print(f"  not sent: {n:,} {reason}", markup=False)
+    if cleared:
+        console.print(
+            f"  cleared: {plural(cleared, 'holdout member')} an earlier push reached, sent "
+            "blank fields",
+            markup=False,
+        )
+    if result.get("merge_fields_created"):
+        fields = ", ".join(map(str, result["merge_fields_created"]))
+        console.print(f"  merge fields created: {fields}", markup=False, soft_wrap=True)
+    if blank := int(result.get("values_left_blank", 0)):
+        console.print(
+            f"  left blank: {plural(blank, 'value')}, an item id or url longer than a merge "
+            "field holds",
+            markup=False,
+        )
     errors = result.get("errors") or []
     for e in errors[:10]:  # addresses are masked by the connector; profile ids name the people
         who, why = (e.get("profile_id"), e.get("reason")) if isinstance(e, dict) else ("?", e)
@@ -427,15 +476,15 @@ def _show_published(result: dict[str, Any]) -> None:
         "variant",
         "id at the vendor",
         "action",
-        title=f"{result['placement']} → {result['connector']}: "
+        title=f"{escape(str(result['placement']))} → {escape(str(result['connector']))}: "
         + ", ".join(c for c in counts if not c.startswith("0 ")),
     )
-    for row in result["variants"]:
-        table.add_row(row["variant"], row["vendor_id"], row["action"])
+    for row in result["variants"]:  # a str cell is markup: ids are user and vendor text
+        table.add_row(escape(row["variant"]), escape(row["vendor_id"]), row["action"])
     gone = set(result.get("unpublished") or [])
     for row in result.get("not_in_yaml") or []:
         action = "unpublished" if row["variant"] in gone else "still published: not in the YAML"
-        table.add_row(row["variant"], row["vendor_id"], action)
+        table.add_row(escape(row["variant"]), escape(row["vendor_id"]), action)
     print_table(table)
     left = [r["variant"] for r in result.get("not_in_yaml") or [] if r["variant"] not in gone]
     if left:
