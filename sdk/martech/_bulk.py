@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._sql import sql_ident, sql_json_path, sql_str
 from .errors import StoreError, ValidationError
-from .identity import EMAIL_PATTERN, default_region, normalize_phone
+from .identity import default_region, normalize_email, normalize_email_sql, normalize_phone
 from .store import UpsertCounts, fetch_one, fetch_scalar
 
 if TYPE_CHECKING:
@@ -18,29 +18,39 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _E164 = r"\+[1-9][0-9]{7,14}"
-_EMAIL = EMAIL_PATTERN
 
 
 def _phone_or_none(value: str | None) -> str | None:
     return None if value is None else normalize_phone(value)
 
 
-def _ensure_phone_udf(con: duckdb.DuckDBPyConnection) -> None:
-    # Only phones not already in E.164 reach Python; generated and vendor data mostly skip it.
+def _email_or_none(value: str | None) -> str | None:
+    return None if value is None else normalize_email(value)
+
+
+def _ensure_udfs(con: duckdb.DuckDBPyConnection) -> None:
+    """Register ``martech_normalize_phone`` and ``martech_normalize_email`` on ``con``.
+
+    Only phones not already in E.164, and emails not in printable ASCII, reach Python;
+    generated and vendor data mostly skip them."""
     from duckdb.func import FunctionNullHandling
 
-    try:
-        con.create_function(
-            "martech_normalize_phone",
-            _phone_or_none,
-            ["VARCHAR"],
-            "VARCHAR",
-            null_handling=FunctionNullHandling.SPECIAL,  # NULL for numbers that are not phones
-            side_effects=False,
-        )
-    except Exception as exc:  # already registered on this connection
-        if "already" not in str(exc):
-            raise
+    for name, func in (
+        ("martech_normalize_phone", _phone_or_none),
+        ("martech_normalize_email", _email_or_none),
+    ):
+        try:
+            con.create_function(
+                name,
+                func,
+                ["VARCHAR"],
+                "VARCHAR",
+                null_handling=FunctionNullHandling.SPECIAL,  # NULL for values that are not one
+                side_effects=False,
+            )
+        except Exception as exc:  # already registered on this connection
+            if "already" not in str(exc):
+                raise
 
 
 def _column_types(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -73,7 +83,8 @@ def upsert_profiles(
     ``normalized``: the caller already gave each identity its stored form (emails lowercased and
     valid, phones E.164, other kinds trimmed, no empty values), as the file importer's checks do;
     they are then taken as they are instead of being checked a second time.
-    ``martech_normalize_phone`` is registered on every writable store's connection when it opens.
+    ``martech_normalize_phone`` and ``martech_normalize_email`` are registered on every writable
+    store's connection when it opens.
     """
     relation = table if isinstance(table, str) else "_martech_in"
     if not isinstance(table, str):
@@ -155,9 +166,7 @@ def upsert_profiles(
         "v"
         if normalized
         else f"""CASE kind
-                   WHEN 'email' THEN CASE WHEN regexp_full_match(rtrim(lower(v), '.'),
-                                                                 '{_EMAIL}')
-                                          THEN rtrim(lower(v), '.') END
+                   WHEN 'email' THEN {normalize_email_sql("v")}
                    WHEN 'phone' THEN CASE WHEN regexp_full_match(v, '{_E164}') THEN v
                                           ELSE martech_normalize_phone(v) END
                    ELSE nullif(v, '')

@@ -1,25 +1,53 @@
 """Identity normalization: the one place that decides when two identities are the same.
 
-Emails are trimmed and lowercased, a trailing dot dropped; phones become E.164 (``phonenumbers``,
-default region from ``MARTECH_DEFAULT_REGION``, else US); external ids are kept as given, trimmed.
+Emails are trimmed, lowercased and NFC-normalized, a trailing dot dropped; phones become E.164
+(``phonenumbers``, default region from ``MARTECH_DEFAULT_REGION``, else US); external ids are
+kept as given, trimmed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from functools import lru_cache
 
 #: What the store takes as an email (``_bulk`` and the file importer use the same pattern).
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+#: :data:`EMAIL_PATTERN` for text of printable ASCII (``!`` to ``~``, no space): what SQL may
+#: normalize itself, since its lower() and trim() and RE2's ``\s`` agree with Python's there.
+#: Anything else (non-ASCII, control characters) is normalized by :func:`normalize_email`.
+ASCII_EMAIL_PATTERN = r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+"
 
 
 def normalize_email(value: str) -> str | None:
-    """Trimmed and lowercased, a trailing dot dropped (``jane@example.com.``, a sentence's full
-    stop or a DNS root, is ``jane@example.com``); plus-addressing kept. None when it is not one
-    (the store's pattern: one @, no whitespace, a dot in the domain)."""
-    value = value.strip().lower().rstrip(".")
+    """Trimmed, lowercased and NFC-normalized, a trailing dot dropped (``jane@example.com.``, a
+    sentence's full stop or a DNS root, is ``jane@example.com``); plus-addressing kept. None
+    when it is not one (the store's pattern: one @, no whitespace, a dot in the domain).
+
+    NFC, not NFKC: NFC unifies only canonically equivalent spellings, which are the same text
+    (``é`` precomposed, or ``e`` and a combining accent; RFC 5198's form for text on the wire).
+    NFKC would also fold fullwidth letters, ligatures and superscripts: other addresses, which
+    a mail server need not deliver alike, so other people.
+    """
+    value = unicodedata.normalize("NFC", value.strip().lower()).rstrip(".")
     return value if re.fullmatch(EMAIL_PATTERN, value) else None
+
+
+def normalize_email_sql(given: str) -> str:
+    """DuckDB SQL giving :func:`normalize_email` of the text in ``given`` (NULL for no email).
+
+    Printable ASCII is normalized in SQL; any other text (an accent, a non-ASCII space, a
+    control character) by ``martech_normalize_email``, this function registered on every
+    writable store's connection. DuckDB's lower() and trim(), RE2's whitespace class and an NFC
+    in SQL each differ from Python's somewhere (``İ``, a final ``Σ``, a vertical tab, U+3000):
+    the file import, the SDK's upsert and :meth:`~martech.store.Store.resolve` would disagree.
+    """
+    ascii_ = f"rtrim({given}, '.')"
+    return (
+        f"CASE WHEN regexp_full_match({ascii_}, '{ASCII_EMAIL_PATTERN}') THEN lower({ascii_}) "
+        f"WHEN {given} IS NOT NULL THEN martech_normalize_email({given}) END"
+    )
 
 
 def default_region() -> str:

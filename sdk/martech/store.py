@@ -370,11 +370,11 @@ class Store:
         try:
             self._migrate(wait)
             if not read_only:
-                from ._bulk import _ensure_phone_udf
+                from ._bulk import _ensure_udfs
 
                 # Registered outside any transaction: one registered inside a transaction that
                 # rolls back is gone from DuckDB's catalog but cannot be registered again.
-                _ensure_phone_udf(self.con)
+                _ensure_udfs(self.con)
         except BaseException:
             self.con.close()  # release the file: a refused store must not stay locked
             raise

@@ -49,6 +49,7 @@ from .config import MailchimpConfig
 from .mapping import (
     base_url_for,
     decode_cursor,
+    email_key,
     encode_cursor,
     incremental_since,
     member_email,
@@ -656,7 +657,7 @@ class MailchimpConnector(Connector):
                 for m in page.items:
                     email = m.get("email_address") if isinstance(m, dict) else None
                     if isinstance(email, str):
-                        yield email.strip().lower()
+                        yield email_key(email)
 
     # ------------------------------------------------------------------------------- parsing
 
@@ -674,7 +675,7 @@ class MailchimpConnector(Connector):
     def _emails(data: Any, key: str) -> set[str]:
         items = data.get(key) if isinstance(data, dict) else None
         return {
-            str(m["email_address"]).strip().lower()
+            email_key(str(m["email_address"]))
             for m in items or []
             if isinstance(m, dict) and isinstance(m.get("email_address"), str)
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,15 @@ STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional",
 _DATACENTER = re.compile(r"-([a-z]{2,4}\d{1,3})$")
 
 
+def email_key(email: str) -> str:
+    """An address as Mailchimp's member key reads it: trimmed, lowercased, and NFC, as
+    :func:`martech.identity.normalize_email` makes it (``é`` precomposed or not, one member)."""
+    return unicodedata.normalize("NFC", email.strip().lower())
+
+
 def subscriber_hash(email: str) -> str:
-    """Mailchimp's member id: MD5 of the trimmed, lowercased address (hex)."""
-    return hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
+    """Mailchimp's member id: MD5 of the trimmed, lowercased (NFC) address (hex)."""
+    return hashlib.md5(email_key(email).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def datacenter(api_key: str) -> str:
@@ -231,7 +238,7 @@ def item_errors(data: Any) -> Iterable[tuple[str, str]]:
             emails = [err.get("email_address")]
         for email in emails:
             if isinstance(email, str):
-                yield email.strip().lower(), reason
+                yield email_key(email), reason
 
 
 def rejected_by_key(data: Any, by_email: Mapping[str, str]) -> dict[str, str]:
@@ -365,6 +372,7 @@ __all__ = [
     "consent_from_status",
     "datacenter",
     "decode_cursor",
+    "email_key",
     "encode_cursor",
     "incremental_since",
     "item_errors",

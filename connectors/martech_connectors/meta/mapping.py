@@ -5,7 +5,7 @@ official ``facebook_business`` SDK's ``CustomAudienceMixin.normalize_key`` and M
 formatting guide), then SHA-256 of the UTF-8 bytes as lowercase hex:
 
 ========  ==================================================================================
-EMAIL     trimmed (also of ``.``), lowercased
+EMAIL     trimmed (also of ``.``), lowercased, NFC (``é`` precomposed, as the store holds it)
 PHONE     digits only with the country code, **no ``+``**, no leading zeros (``+1 650-555-1212``
           -> ``16505551212``); a number without a country code is parsed in the person's
           country (or ``MARTECH_DEFAULT_REGION``) first. Not Google's E.164-with-``+``.
@@ -95,7 +95,8 @@ def _letters(value: str) -> str:
 
 
 def normalize_email(value: str) -> str | None:
-    value = value.strip(_STRIP).lower()
+    # NFC as martech.identity.normalize_email: the two spellings of josé@ are one hash.
+    value = unicodedata.normalize("NFC", value.strip(_STRIP).lower())
     local, sep, domain = value.partition("@")
     if not sep or not local or "." not in domain or any(c.isspace() for c in value):
         return None

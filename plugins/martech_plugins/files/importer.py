@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from martech._sql import sql_ident, sql_str
 from martech.errors import MappingError, ValidationError
-from martech.identity import EMAIL_PATTERN, default_region
+from martech.identity import default_region, normalize_email_sql
 from martech.models import CHANNELS, EVENT_TYPES
 
 from . import source as src
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from martech.store import Store
 
 Kind = Literal["profiles", "events"]
-_EMAIL_RE = EMAIL_PATTERN
 _E164_RE = r"\+[1-9][0-9]{7,14}"
 # A zone after a time: ``2026-03-05`` is a date (its ``-05`` is the day, not an offset).
 _TZ_RE = r"[Tt ][0-9]{2}(:?[0-9]{2}){0,2}([.,][0-9]+)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
@@ -397,12 +396,6 @@ def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
     return obj
 
 
-def _email_sql(given: str) -> str:
-    """SQL giving the stored form of the email text in ``given``, as ``normalize_email``:
-    lowercased, a trailing dot dropped (checked against the pattern separately)."""
-    return f"rtrim(lower({given}), '.')"
-
-
 def _phone_sql(given: str) -> str:
     """SQL normalizing the phone text in column ``given`` to E.164 (NULL when invalid)."""
     raw = f"regexp_replace({given}, '[\\s().-]', '', 'g')"
@@ -448,7 +441,8 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     read those columns instead of repeating the expressions (one flat CASE over repeated
     expressions costs several times more per row).
     """
-    t = source.text  # martech_normalize_phone: registered when the (writable) store opened
+    # martech_normalize_phone and _email: registered when the (writable) store opened
+    t = source.text
     first: list[str] = []  # level 1: SQL AS name, over the file's columns
     second: list[str] = []  # level 2: SQL AS name, over level 1
 
@@ -466,13 +460,16 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
     checks.append((f"{id_} IS NULL", sql_str(f"missing id (column {id_col!r})")))
     identities: list[tuple[str, str]] = []
 
-    def email_check(e: str, column: str, where: str = "") -> None:
+    def email(given_sql: str, name: str, column: str, where: str = "") -> str:
+        given = once(f"{name}_given", given_sql)
+        e = then(name, normalize_email_sql(given))  # as normalize_email: NULL when no email
         checks.append(
             (
-                f"{e} IS NOT NULL AND NOT regexp_full_match({e}, '{_EMAIL_RE}')",
+                f"{given} IS NOT NULL AND {e} IS NULL",
                 sql_str(f"invalid email{where} (column {column!r})"),
             )
         )
+        return e
 
     def phone_check(given: str, name: str, column: str, where: str = "") -> str:
         phone = then(name, _phone_sql(given))
@@ -480,9 +477,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         return phone
 
     if "email" in cols:
-        e = once("__mt_email", _email_sql(t(cols["email"])))
-        identities.append(("email", e))
-        email_check(e, cols["email"])
+        identities.append(("email", email(t(cols["email"]), "__mt_email", cols["email"])))
     if "phone" in cols:
         given = once("__mt_phone_given", t(cols["phone"]))
         identities.append(("phone", phone_check(given, "__mt_phone", cols["phone"])))
@@ -492,9 +487,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
         kind = target[11:]
         # The same checks as the email and phone columns: a bad value rejects its row.
         if kind == "email":
-            e = once(f"__mt_ident_{i}", _email_sql(t(column)))
-            email_check(e, column)
-            identities.append((kind, e))
+            identities.append((kind, email(t(column), f"__mt_ident_{i}", column)))
         elif kind == "phone":
             given = once(f"__mt_ident_{i}", t(column))
             identities.append((kind, phone_check(given, f"__mt_ident_phone_{i}", column)))
@@ -510,8 +503,8 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
                 sql_str(f"identities (column {column!r}) is not a JSON object"),
             )
         )
-        e = once("__mt_ids_email", _email_sql(f"nullif(trim({base_ids}->>'$.email'), '')"))
-        email_check(e, column, " in identities.email")
+        given = f"nullif(trim({base_ids}->>'$.email'), '')"
+        email(given, "__mt_ids_email", column, " in identities.email")
         given = once("__mt_ids_phone", f"nullif(trim({base_ids}->>'$.phone'), '')")
         phone_check(given, "__mt_ids_phone_e164", column, " in identities.phone")
     consent: dict[str, str] = {}
