@@ -196,3 +196,38 @@ def test_mailchimp_counts_its_extras_at_most_when_people_are_already_on_the_list
     )
     assert (batches, lookups, resolves) == (1, 2, 2)
     assert received == batches + lookups  # an upper bound, never less than what is sent
+
+
+def test_a_plan_says_when_apply_first_reads_the_audience_back_for_an_interrupted_run(
+    store: Store, emulator: ReferenceEmulator, make_connector, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    from martech.cli.sync import plan_dict, show_plan
+    from martech.sync import ledger
+
+    class Crash(Exception):
+        pass
+
+    def crash(*args: Any, **kw: Any) -> None:
+        raise Crash("killed before the first commit")
+
+    spec = SyncSpec(audience="a", members=[f"p{i:05d}" for i in range(300)])
+    with monkeypatch.context() as m:
+        m.setattr(ledger, "commit_batches", crash)
+        with pytest.raises(Crash):
+            apply(store, make_connector(emulator), spec)
+    assert emulator.members("a")  # the batches reached the vendor; the ledger cannot say so
+    prepared = prepare(store, make_connector(emulator), spec)
+    assert prepared.resumes is not None
+    assert prepared.resumes["uncertain_add_batches"] == 3
+    assert prepared.resumes["reads_back"] is True
+    show_plan(plan_dict(prepared))
+    flat = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"finishes the interrupted run {prepared.resumes['run_id']} first: 3 add batches may "
+        "have reached the vendor; reading the audience back to check them costs requests not "
+        "counted here"
+    ) in flat
+    reads = emulator.requests["GET /v1/audiences/1/members"]
+    assert apply(store, make_connector(emulator), spec).complete
+    assert emulator.requests["GET /v1/audiences/1/members"] > reads  # it did read back
+    assert prepare(store, make_connector(emulator), spec).resumes is None

@@ -143,6 +143,7 @@ def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
         "estimated_seconds": p.estimated_seconds,
         "daily_quota": p.daily_quota,
         "match_quality": prepared.match_quality,
+        "resumes": prepared.resumes,
     }
 
 
@@ -189,6 +190,16 @@ def show_plan(data: dict[str, Any]) -> None:
         )
     for reason, n in sorted(data["invalid_reasons"].items()):
         console.print(f"  not sent: {n:,} {escape(str(reason))}")
+    resumes = data.get("resumes")
+    if resumes:
+        line = f"  finishes the interrupted run {escape(resumes['run_id'])} first"
+        if n := resumes["uncertain_add_batches"]:
+            line += f": {plural(n, 'add batch', 'add batches')} may have reached the vendor; " + (
+                "reading the audience back to check them costs requests not counted here"
+                if resumes["reads_back"]
+                else "sent again (adding twice is harmless)"
+            )
+        console.print(line)
     quality = data.get("match_quality")
     if quality:
         console.print(

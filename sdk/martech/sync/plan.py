@@ -106,6 +106,11 @@ class PreparedSync:
     #: The connector's match-quality pre-flight over the members uploaded (counts only, plus
     #: ``already_there`` and ``audience_after``), when it has one and the plan uploads anyone.
     match_quality: dict[str, Any] | None = None
+    #: The interrupted run apply finishes first, when there is one: ``run_id``,
+    #: ``uncertain_add_batches`` (started, not committed) and ``reads_back`` (whether the
+    #: connector reads the audience back to check them, requests the plan does not count, or
+    #: sends them again, which the plan counts).
+    resumes: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         reasons: dict[str, int] = {}
@@ -279,6 +284,23 @@ def count_requests(
     return len(starts), lookups, int(extra.sum())
 
 
+def _uncertain_adds(con: duckdb.DuckDBPyConnection, run_id: str, started_upto: int) -> int:
+    """Add batches of an unfinished run that may have reached the vendor: started (at most
+    ``started_upto``), not committed. Apply reads the audience back to check them."""
+    from ..store import fetch_scalar
+
+    return int(
+        fetch_scalar(
+            con,
+            """SELECT count(DISTINCT batch) FROM sync_plan_items
+               WHERE run_id = ? AND op = 'add' AND batch <= ?
+                 AND batch NOT IN (SELECT batch FROM sync_batches WHERE run_id = ?)""",
+            [run_id, started_upto, run_id],
+        )
+        or 0
+    )
+
+
 def _audience_known(con: duckdb.DuckDBPyConnection, destination: str, audience: str) -> bool:
     """True when the ledger holds anyone ever sent to this audience: the vendor has it."""
     from ..store import fetch_scalar
@@ -354,8 +376,15 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         _check_scope(con, connector, spec.audience)
     # Batches a killed run committed are facts: fold them so the diff sees them.
     pending = unfinished_run(con, destination, spec.audience)
+    resumes = None
     if pending is not None:
         fold(con, pending.run_id, destination, spec.audience)
+        cls = connector if isinstance(connector, type) else type(connector)
+        resumes = {
+            "run_id": pending.run_id,
+            "uncertain_add_batches": _uncertain_adds(con, pending.run_id, pending.started_upto),
+            "reads_back": cls.read_members is not Connector.read_members,
+        }
     wanted = spec.members if isinstance(spec.members, list | tuple) else list(spec.members)
     members = pa.table({"profile_id": pa.array(wanted, pa.string())})
     channel = consent_channel(connector)
@@ -439,6 +468,7 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         invalid=invalid,
         desired=desired.num_rows,
         match_quality=quality,
+        resumes=resumes,
     )
 
 
