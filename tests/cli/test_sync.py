@@ -70,7 +70,7 @@ def test_plan_shows_the_lookups_on_their_own_line_and_only_when_there_are_any(
     # the lookup and the create come before the batch: 3 requests one after another
     assert lines[0].endswith("; 3 requests, ~0.3s"), lines
     assert lines[1] == (
-        "  1 batch request + 2 lookup/resolve requests (2 to find the audience and create it)"
+        "  1 batch request + 2 lookup/resolve requests (2 to find and create the audience)"
     )
     assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 0
     capsys.readouterr()

@@ -178,11 +178,10 @@ def show_plan(data: dict[str, Any]) -> None:
     extra = data["lookup_requests"] + data["resolve_requests"]
     if extra:
         lookups = data["lookup_requests"]
-        why = [f"{lookups:,} to find the audience" + (" and create it" if lookups > 1 else "")]
+        why = [f"{lookups:,} to find " + ("and create " if lookups > 1 else "") + "the audience"]
         if data["resolve_requests"]:
             why.append(
-                f"up to {data['resolve_requests']:,} within batches: the vendor resolving or "
-                "subscribing members first"
+                f"up to {data['resolve_requests']:,} in batches, resolving or subscribing members"
             )
         console.print(
             f"  {plural(data['batch_requests'], 'batch request')} "
