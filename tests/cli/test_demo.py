@@ -77,6 +77,8 @@ def test_sync_fills_each_destination_with_the_sendable_members(summary: dict[str
         assert r["rejected"] == 0
         assert r["sendable"] + r["not_sendable"] == r["members"] > 0
         assert r["adds"] == r["sent"] == r["sendable"] == r["at_vendor"]
+        # the plan counts every request: the audience's lookup and create, HubSpot's resolution
+        assert r["requests"] == r["sent_requests"], r
     # consent: the ESP and the ad platform leave some members out, the CRM none
     assert runs[0]["not_sendable"] > 0
     assert runs[2]["not_sendable"] > 0

@@ -298,8 +298,9 @@ def step_sync(run: DemoRun) -> None:
     print_table(_sync_table(rows), out=run.out)
     run.out.print(
         "sendable: Mailchimp needs email consent, Meta ad consent, a CRM list none (missing "
-        "HubSpot contacts are created by email); req: planned / sent (sent adds the audience "
-        "lookup and HubSpot's contact resolution); held: counted in the emulator afterwards"
+        "HubSpot contacts are created by email); req: planned / sent (both with finding and "
+        "creating the audience and HubSpot's contact resolution); held: counted in the emulator "
+        "afterwards"
     )
     again = _replan(run, specs)
     changes = sum(r["adds"] + r["removes"] for r in again)
