@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +53,9 @@ def spark() -> Iterator[Any]:
         unavailable("pyspark is not installed")
     if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
         unavailable("no Java runtime (java on PATH or JAVA_HOME) for PySpark")
+    # Spark's Python workers start `python3` from PATH unless told otherwise: with a venv of
+    # another Python (pyenv, Homebrew) they refuse to run ("different minor versions").
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[1]")
         .appName("martech-segments-test")
