@@ -307,6 +307,17 @@ class UpsertCounts:
     placeholder_identities: int = 0
 
 
+@dataclass(frozen=True)
+class AppendCounts:
+    """What a bulk event append did: events added, and rows skipped as repeating an event
+    (same profile, type, item and time) given earlier in the same batch."""
+
+    inserted: int = 0
+    #: Rows repeating an event of the batch; counted only when the append was asked to skip
+    #: them (``append_events_from(..., first_by=...)``).
+    repeated: int = 0
+
+
 #: The value in a DuckDB conversion error: ``Input: "…"`` (up to `` when casting`` or the end)
 #: and ``string '…'`` (up to `` to <TYPE>``).
 _QUOTED_INPUT = re.compile(r"Input: \".*?\"(?= when casting|\s*$)|string '.*?'(?= to \w)")
@@ -588,7 +599,8 @@ class Store:
         Events whose profile id is an alias merged into another profile are re-pointed to it.
         Exact duplicates of stored events (same profile, type, item and timestamp) are skipped,
         so re-importing a file is harmless; rows within one call are all added (two views of
-        an item in the same second are two views). Returns the number of events added.
+        an item in the same second are two views), where a file import keeps one of them (see
+        :meth:`append_events_from`). Returns the number of events added.
         """
         import pyarrow as pa
 
@@ -597,7 +609,7 @@ class Store:
         from ._bulk import append_events
 
         with _refused_as_invalid("append_events"), self.transaction():
-            return append_events(self.con, table)
+            return append_events(self.con, table).inserted
 
     def upsert_profiles_from(self, relation: str, *, normalized: bool = False) -> UpsertCounts:
         """:meth:`upsert_profiles` from a table or view on :attr:`con` (same columns), so a file
@@ -611,12 +623,18 @@ class Store:
         with self._bulk_load():
             return upsert_profiles(self.con, relation, normalized=normalized)
 
-    def append_events_from(self, relation: str) -> int:
-        """:meth:`append_events` from a table or view on :attr:`con` (same columns)."""
+    def append_events_from(self, relation: str, *, first_by: str | None = None) -> AppendCounts:
+        """:meth:`append_events` from a table or view on :attr:`con` (same columns).
+
+        ``first_by``: a column of ``relation`` giving its rows' order (a file's row number).
+        Rows repeating an event given earlier in that order (same profile, type, item and
+        time) are then skipped as duplicates of stored events are, the first one kept, so that
+        importing a file is importing each of its events once. Without it, every row is added.
+        """
         from ._bulk import append_events
 
         with self._bulk_load():
-            return append_events(self.con, relation)
+            return append_events(self.con, relation, first_by=first_by)
 
     # ---------------------------------------------------------------------------------- reads
 

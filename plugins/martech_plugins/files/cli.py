@@ -25,12 +25,21 @@ _MAP_HELP = (
     "(events). A column mapped to id that is also the email or phone column (--map id=email) "
     "stays that identity too."
 )
+_MAPPING_HELP = (
+    "YAML/JSON mapping file: target: column entries (or columns: and extra: traits|ignore), "
+    "and types: column: type (as --type)."
+)
 _FMT_HELP = "csv, jsonl or parquet (default: from the suffix)."
 _REJ_HELP = (
     "Reject file (default FILE.rejects.jsonl); written only when rows are rejected, and removed "
     "when an import rejects none (a file left by an earlier import would mislead)."
 )
 _DELIM_HELP = "CSV delimiter, one character; \\t or tab for a tab (default: detected)."
+_TYPE_HELP = (
+    "column=type (repeatable): store a {what} column as text, int, number or bool whatever its "
+    "values look like; a value that is not one rejects its row. Unpinned CSV columns are typed "
+    "by their values in this file, digits with a leading zero or more than 15 of them kept text."
+)
 
 
 def _run(
@@ -43,13 +52,15 @@ def _run(
     rejects: Path | None,
     ignore_extra: bool,
     delimiter: str | None,
+    type_flags: list[str] | None,
     as_json: bool,
 ) -> None:
-    from .importer import import_file, load_mapping
+    from .importer import import_file, load_mapping, load_types
 
     if rejects is not None:  # before the import, not after it wrote the store
         check_output_file(rejects, "--rejects", example="rejects.jsonl", makes_folders=True)
     mapping, extra = load_mapping(mapping_file, maps)
+    types = load_types(mapping_file, type_flags)
     if ignore_extra:
         extra = "ignore"
     from contextlib import nullcontext
@@ -66,6 +77,7 @@ def _run(
             strict=strict,
             rejects=rejects,
             delimiter=delimiter,
+            types=types,
         )
     if as_json:
         print_json(summary.as_dict())
@@ -82,7 +94,10 @@ def _run(
                 "value on too many profiles to be a person)"
             )
     else:
-        what = f"{summary.inserted:,} added, {summary.duplicates:,} already in the store"
+        stored = summary.duplicates - summary.repeated
+        what = f"{summary.inserted:,} added, {stored:,} already in the store"
+        if summary.repeated:
+            what += f", {summary.repeated:,} repeating an event earlier in the file"
     console.print(
         f"imported {summary.imported:,} of {summary.rows:,} rows from {file.name} ({what}); "
         f"{summary.rejected:,} rejected in {summary.seconds:.1f}s",
@@ -96,26 +111,30 @@ def _run(
 def profiles(
     file: Path = typer.Argument(..., help="CSV, JSONL or Parquet file."),
     maps: list[str] | None = typer.Option(None, "--map", help=_MAP_HELP),
-    mapping_file: Path | None = typer.Option(None, "--mapping", help="YAML/JSON mapping file."),
+    mapping_file: Path | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     fmt: str | None = typer.Option(None, "--format", help=_FMT_HELP),
     rejects: Path | None = typer.Option(None, "--rejects", help=_REJ_HELP),
     ignore_extra: bool = typer.Option(
         False, "--ignore-extra", help="Drop unmapped columns (default: keep them as traits)."
     ),
     delimiter: str | None = typer.Option(None, "--delimiter", help=_DELIM_HELP),
+    type_flags: list[str] | None = typer.Option(
+        None, "--type", help=_TYPE_HELP.format(what="trait")
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Import profiles: upsert by id; profiles sharing an email, phone or external id merge."""
     _run(
-        "profiles", file, maps, mapping_file, fmt, False, rejects, ignore_extra, delimiter, as_json
-    )
+        "profiles", file, maps, mapping_file, fmt, False, rejects, ignore_extra, delimiter,
+        type_flags, as_json,
+    )  # fmt: skip
 
 
 @import_app.command("events")
 def events(
     file: Path = typer.Argument(..., help="CSV, JSONL or Parquet file."),
     maps: list[str] | None = typer.Option(None, "--map", help=_MAP_HELP),
-    mapping_file: Path | None = typer.Option(None, "--mapping", help="YAML/JSON mapping file."),
+    mapping_file: Path | None = typer.Option(None, "--mapping", help=_MAPPING_HELP),
     fmt: str | None = typer.Option(None, "--format", help=_FMT_HELP),
     strict: bool = typer.Option(
         False, "--strict", help="Reject event types martech does not know."
@@ -125,10 +144,17 @@ def events(
         False, "--ignore-extra", help="Drop unmapped columns (default: keep as properties)."
     ),
     delimiter: str | None = typer.Option(None, "--delimiter", help=_DELIM_HELP),
+    type_flags: list[str] | None = typer.Option(
+        None, "--type", help=_TYPE_HELP.format(what="property")
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Import events; events already in the store (same profile, type, item, time) are skipped."""
-    _run("events", file, maps, mapping_file, fmt, strict, rejects, ignore_extra, delimiter, as_json)
+    """Import events; an event already in the store or earlier in the file (same profile, type,
+    item, time) is skipped."""
+    _run(
+        "events", file, maps, mapping_file, fmt, strict, rejects, ignore_extra, delimiter,
+        type_flags, as_json,
+    )  # fmt: skip
 
 
 def register(cli: typer.Typer) -> None:

@@ -15,6 +15,18 @@ Mapping targets: profiles ``id``, ``email``, ``phone``, ``identities.<kind>``, `
 ``extra="ignore"``. Well-known column names map themselves (``email``, ``customer_id``,
 ``consent_email``, ``timestamp``, …).
 
+Trait and property types: JSONL and Parquet values keep the file's types. A CSV column whose
+values all look like integers, decimals or true/false is stored typed, except digits a number
+would change: a leading zero (``02134``, ``007``) or more than 15 digits (card numbers, long ids;
+a double, which segments compare numbers as, keeps 15) keep the column text. This is decided per
+file; ``types={"zip": "text"}`` (``--type zip=text``, or ``types:`` in a mapping file) pins a
+column's type in every format: ``text``, ``int``, ``number`` or ``bool``. A value that is not of
+its pinned type rejects its row.
+
+Events: a row repeating an event (same profile, type, item and time) given earlier in the file
+is skipped, the first one kept, as a re-import skips the events already stored; both count as
+``duplicates`` (the first as ``repeated`` too).
+
 Per-row rules: a timestamp needs a time and a zone (``Z`` or an offset); a date alone or a
 zone-less time is rejected as naive, never read in the machine's zone. NaN and ±Infinity (which
 JSON cannot hold) reject their row wherever they are: the event value, a trait or property, or
@@ -82,7 +94,8 @@ _PREFIXES: dict[Kind, tuple[str, ...]] = {
 @dataclass(frozen=True)
 class ImportSummary:
     """What one import did. ``inserted``/``updated`` are profiles; events count as ``inserted``,
-    with ``duplicates`` the events already in the store (re-imports add nothing)."""
+    with ``duplicates`` the rows skipped as events already stored (re-imports add nothing) or
+    repeating an event earlier in the file (``repeated``)."""
 
     kind: str
     file: str
@@ -98,7 +111,9 @@ class ImportSummary:
     mapping: dict[str, str] = field(default_factory=dict)
     #: profiles: ids found to be a person stored (or given) under another id, merged there
     merged: int = 0
-    #: profiles: rows that repeated an id given earlier in the file (folded into it)
+    #: profiles: rows that repeated an id given earlier in the file (folded into it); events:
+    #: rows repeating an event (profile, type, item, ts) earlier in the file, skipped (and
+    #: counted in ``duplicates``)
     repeated: int = 0
     #: profiles: identity values left out as placeholders (one value on more than
     #: ``martech._bulk.MAX_PROFILES_PER_IDENTITY`` profiles, such as noemail@example.com)
@@ -129,6 +144,8 @@ def load_mapping(path: Path | None, flags: list[str] | None = None) -> tuple[dic
             data = data["columns"]
             if not isinstance(data, dict):
                 raise MappingError(f"mapping file {path.name}: 'columns' must be a mapping")
+        else:
+            data = {k: v for k, v in data.items() if k != "types"}  # read by load_types
         for target, column in data.items():
             if not isinstance(column, str):
                 raise MappingError(
@@ -145,6 +162,85 @@ def load_mapping(path: Path | None, flags: list[str] | None = None) -> tuple[dic
     if extra not in ("keep", "ignore"):
         raise MappingError(f"mapping extra: expected traits, properties or ignore, got {extra!r}")
     return mapping, extra
+
+
+#: The types a column can be pinned to, and the other names each goes by.
+TYPES: dict[str, tuple[str, ...]] = {
+    "text": ("string", "str"),
+    "int": ("integer",),
+    "number": ("float", "double", "decimal"),
+    "bool": ("boolean",),
+}
+_TYPE_NAMES = {alias: name for name, aliases in TYPES.items() for alias in (name, *aliases)}
+
+
+def pinned_type(column: str, given: object) -> str:
+    """The type ``given`` names (``text``, ``int``, ``number``, ``bool`` or an alias of one)."""
+    name = _TYPE_NAMES.get(str(given).strip().lower()) if isinstance(given, str) else None
+    if name is None:
+        raise MappingError(
+            f"type of column {column!r}: {given!r} is not one of {', '.join(TYPES)} "
+            f"(or {', '.join(a for aliases in TYPES.values() for a in aliases)})",
+            field=column,
+        )
+    return name
+
+
+def load_types(path: Path | None, flags: list[str] | None = None) -> dict[str, str]:
+    """Column types pinned by a mapping file's ``types:`` (``{column: type}``) plus
+    ``column=type`` flags (flags win). Returns ``{column: text|int|number|bool}``."""
+    types: dict[str, str] = {}
+    if path is not None:
+        import yaml
+
+        try:  # load_mapping has read it already: a missing or broken file is reported there
+            data = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            data = None
+        given = data.get("types") if isinstance(data, dict) else None
+        if given is not None and not isinstance(given, dict):
+            raise MappingError(
+                f"mapping file {path.name}: 'types' must be a mapping of column: type, "
+                "e.g. zip: text"
+            )
+        for column, name in (given or {}).items():
+            types[str(column)] = pinned_type(str(column), name)
+    for flag in flags or []:
+        column, sep, name = flag.partition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise MappingError(f"--type {flag!r}: expected column=type, e.g. zip=text")
+        types[column.strip()] = pinned_type(column.strip(), name)
+    return types
+
+
+def _check_types(
+    kind: Kind, columns: list[str], cols: dict[str, str], types: dict[str, str]
+) -> dict[str, str]:
+    """``types`` with each name checked, for columns of the file read as traits/properties."""
+    prefix = "traits." if kind == "profiles" else "properties."
+    what = "trait" if kind == "profiles" else "property"
+    checked = {}
+    for column, given in types.items():
+        name = pinned_type(column, given)
+        if column not in columns:
+            raise MappingError(
+                f"type of column {column!r}: the column is not in the file "
+                f"(columns: {', '.join(columns[:30])})",
+                field=column,
+            )
+        targets = [t for t, c in cols.items() if c == column]
+        if not any(t.startswith(prefix) for t in targets):
+            where = (
+                f"it is mapped to {', '.join(t.lstrip('@') for t in targets)}"
+                if targets
+                else "it is not imported (extra columns are ignored)"
+            )
+            raise MappingError(
+                f"type of column {column!r}: only {what} columns take a type; {where}",
+                field=column,
+            )
+        checked[column] = name
+    return checked
 
 
 def resolve_mapping(
@@ -229,8 +325,14 @@ def import_file(
     strict: bool = False,
     rejects: str | Path | None = None,
     delimiter: str | None = None,
+    types: dict[str, str] | None = None,
 ) -> ImportSummary:
-    """Import ``kind`` records from ``path`` into ``store``; see the module docstring."""
+    """Import ``kind`` records from ``path`` into ``store``; see the module docstring.
+
+    ``types``: ``{column: type}`` pinning trait or property columns to ``text``, ``int``,
+    ``number`` or ``bool`` (see :func:`load_types`); a bad name or a column that is not a trait
+    or property of this import is a :class:`MappingError` naming it, before anything is written.
+    """
     start = time.perf_counter()
     path = Path(path)
     con = store.con
@@ -238,17 +340,18 @@ def import_file(
     source = src.read(con, path, fmt_, delimiter=delimiter)
     try:
         cols = resolve_mapping(kind, list(source.columns), mapping or {}, extra)
+        pinned = _check_types(kind, list(source.columns), cols, types or {})
         _check_parquet_types(source, kind, cols)
         if kind == "profiles":
-            staged = _stage_profiles(con, source, cols)
+            staged = _stage_profiles(con, source, cols, pinned)
         else:
-            staged = _stage_events(con, source, cols, strict=strict)
+            staged = _stage_events(con, source, cols, pinned, strict=strict)
         # Validate and convert once: every check and value is computed in this one pass, the
         # rejects and the good rows are then read from the (in-memory) result.
         con.execute(f"CREATE OR REPLACE TEMP TABLE _mt_stage AS {staged}")
         rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejects.jsonl")
         rejected = _write_rejects(con, source, cols, rejects_path)
-        good = "SELECT * EXCLUDE (_rn, _reason) FROM _mt_stage WHERE _reason IS NULL"
+        good = "SELECT * EXCLUDE (_reason) FROM _mt_stage WHERE _reason IS NULL"
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mt_good AS {good}")
         n_good = source.rows - rejected
         inserted = updated = duplicates = merged = repeated = placeholders = 0
@@ -267,7 +370,9 @@ def import_file(
             placeholders = counts.placeholder_identities
             imported = n_good
         else:
-            inserted = store.append_events_from("_mt_good")
+            # _rn: a row repeating an event earlier in the file is a duplicate, the first kept.
+            appended = store.append_events_from("_mt_good", first_by="_rn")
+            inserted, repeated = appended.inserted, appended.repeated
             duplicates = n_good - inserted
             imported = inserted
     finally:
@@ -355,10 +460,12 @@ def _reason(cases: list[tuple[str, str]]) -> str:
 
 def _infer_csv_types(con: Any, source: src.Source, columns: list[str]) -> dict[str, str]:
     """For CSV traits/properties: a column whose values all look like ints/numbers/booleans is
-    stored typed; anything else stays text (leading zeros stay text)."""
+    stored typed; anything else stays text. Digits a number would change keep their column
+    text: a leading zero (02134, 007) or more than 15 digits, which a double (what segments
+    compare numbers as) cannot hold exactly."""
     if source.format != "csv" or not columns:
         return {}
-    int_re, num_re = r"-?(0|[1-9][0-9]{0,17})", r"-?(0|[1-9][0-9]*)\.[0-9]+"
+    int_re, num_re = r"-?(0|[1-9][0-9]{0,14})", r"-?(0|[1-9][0-9]*)\.[0-9]+"
     parts = []
     for c in columns:
         t = source.text(c)
@@ -370,12 +477,108 @@ def _infer_csv_types(con: Any, source: src.Source, columns: list[str]) -> dict[s
         ]
     row = con.execute(f"SELECT {', '.join(parts)} FROM _mt_src").fetchall()[0]
     types = {}
+    decimals = []
     for i, c in enumerate(columns):
         is_int, is_num, is_bool, n = row[4 * i : 4 * i + 4]
         if not n:
             continue
         types[c] = "BIGINT" if is_int else "DOUBLE" if is_num else "BOOLEAN" if is_bool else ""
+        if types[c] == "DOUBLE":
+            decimals.append(c)
+    if decimals:
+        # Digits and the point, the sign left out ('-' sorts before every digit): counted only
+        # for the columns that look like decimals, a second pass costing most columns nothing.
+        longest = [
+            f"max(strlen({source.text(c)}) - ({source.text(c)} < '0')::INT)" for c in decimals
+        ]
+        widths = con.execute(f"SELECT {', '.join(longest)} FROM _mt_src").fetchall()[0]
+        for c, width in zip(decimals, widths, strict=True):
+            if width > 16:  # more than 15 digits
+                types[c] = ""
     return {c: t for c, t in types.items() if t}
+
+
+def _values(
+    con: Any,
+    source: src.Source,
+    pairs: list[tuple[str, str]],
+    pinned: dict[str, str],
+    what: str,
+    checks: list[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    """(name, SQL value) of trait or property columns (``pairs``: name, column): a pinned type,
+    else the type CSV values look like, else the file's own; their checks added to ``checks``."""
+    inferred = _infer_csv_types(con, source, [c for _, c in pairs if c not in pinned])
+    values = []
+    for name, c in pairs:
+        if c in pinned:
+            values.append(
+                (name, _pinned_sql(source, f"{what} {name} (column {c!r})", c, pinned[c], checks))
+            )
+            continue
+        values.append(
+            (
+                name,
+                f"TRY_CAST({source.text(c)} AS {inferred[c]})" if c in inferred else source.json(c),
+            )
+        )
+        bad = source.nonfinite(c)
+        if bad:
+            checks.append((bad, sql_str(f"{what} {name} (column {c!r}) is NaN or infinite")))
+    return values
+
+
+#: An integer as text: digits, and a zero fraction a typed number's text may carry (``34.0``).
+_PINNED_INT_RE = r"[+-]?[0-9]+([.]0*)?"
+_PINNED_NUMBER_RE = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
+
+
+def _pinned_sql(
+    source: src.Source, label: str, column: str, kind: str, checks: list[tuple[str, str]]
+) -> str:
+    """SQL for a column's value as its pinned type ``kind``, adding a check that rejects a row
+    whose value is not of it (the reason quoting the value, masked as reasons are)."""
+    v = source.text(column)
+
+    def reason(problem: str) -> str:
+        return (
+            f"{sql_str(label + ': ' + chr(39))} || {v} || "
+            f"{sql_str(f'{chr(39)} {problem} (its type is pinned to {kind})')}"
+        )
+
+    if kind == "text":
+        return v
+    if kind == "int":
+        # DuckDB's own cast also reads 1.5 (as 2), 1_000 and 0x10: the pattern decides.
+        checks.append(
+            (
+                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {sql_str(_PINNED_INT_RE)})",
+                reason("is not an integer"),
+            )
+        )
+        value = f"TRY_CAST(regexp_extract({v}, '^[+-]?[0-9]+') AS BIGINT)"
+        checks.append(
+            (f"{v} IS NOT NULL AND {value} IS NULL", reason("is too large for an integer"))
+        )
+        return value
+    if kind == "number":
+        checks.append(
+            (
+                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {sql_str(_PINNED_NUMBER_RE)})",
+                reason("is not a number"),
+            )
+        )
+        value = f"TRY_CAST({v} AS DOUBLE)"
+        checks.append(
+            (
+                f"{v} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
+                reason("is not a finite number"),
+            )
+        )
+        return value
+    lower = f"lower({v})"
+    checks.append((_bad_bool(lower), reason(f"is not {_BOOL_SPELLINGS}")))
+    return _bool_sql(lower)
 
 
 def _object(pairs: list[tuple[str, str]], base: str | None = None) -> str:
@@ -430,10 +633,13 @@ def _bad_bool(v: str) -> str:
     return f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {_TRUE[:-1]}|{_FALSE[1:]})"
 
 
-_CONSENT_SPELLINGS = "expected true/false, yes/no or 1/0"
+_BOOL_SPELLINGS = "true/false, yes/no or 1/0"
+_CONSENT_SPELLINGS = f"expected {_BOOL_SPELLINGS}"
 
 
-def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
+def _stage_profiles(
+    con: Any, source: src.Source, cols: dict[str, str], pinned: dict[str, str]
+) -> str:
     """The SELECT giving each row its ``_reason`` (or NULL) and its values in the store's shape.
 
     Three levels: the file's values as text (``__mt_*`` columns), the values derived from them
@@ -558,15 +764,7 @@ def _stage_profiles(con: Any, source: src.Source, cols: dict[str, str]) -> str:
                 f"coalesce({column_value}, {_bool_sql(v)})" if column_value else _bool_sql(v)
             )
     trait_cols = [(k[7:], c) for k, c in cols.items() if k.startswith("traits.")]
-    types = _infer_csv_types(con, source, [c for _, c in trait_cols])
-    traits = [
-        (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
-        for name, c in trait_cols
-    ]
-    for name, c in trait_cols:
-        bad = source.nonfinite(c)
-        if bad:
-            checks.append((bad, sql_str(f"trait {name} (column {c!r}) is NaN or infinite")))
+    traits = _values(con, source, trait_cols, pinned, "trait", checks)
     base_traits = None
     if "@traits" in cols:
         base_traits = once("__mt_traits_obj", source.object(cols["@traits"]))
@@ -599,7 +797,9 @@ def _nonfinite_object(source: src.Source, column: str, checks: list[tuple[str, s
         )
 
 
-def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict: bool) -> str:
+def _stage_events(
+    con: Any, source: src.Source, cols: dict[str, str], pinned: dict[str, str], *, strict: bool
+) -> str:
     """The SELECT giving each row its ``_reason`` (or NULL) and its values in the store's shape."""
     t = source.text
     checks: list[tuple[str, str]] = []
@@ -675,15 +875,7 @@ def _stage_events(con: Any, source: src.Source, cols: dict[str, str], *, strict:
         )
     item = t(cols["item_id"]) if "item_id" in cols else "NULL::VARCHAR"
     prop_cols = [(k[11:], c) for k, c in cols.items() if k.startswith("properties.")]
-    types = _infer_csv_types(con, source, [c for _, c in prop_cols])
-    props = [
-        (name, f"TRY_CAST({t(c)} AS {types[c]})" if c in types else source.json(c))
-        for name, c in prop_cols
-    ]
-    for name, c in prop_cols:
-        bad = source.nonfinite(c)
-        if bad:
-            checks.append((bad, sql_str(f"property {name} (column {c!r}) is NaN or infinite")))
+    props = _values(con, source, prop_cols, pinned, "property", checks)
     base = source.object(cols["@properties"]) if "@properties" in cols else None
     if base:
         _nonfinite_object(source, cols["@properties"], checks)

@@ -211,14 +211,18 @@ def test_parquet_round_trip_equals_writing_the_population_directly(tmp_path):
         write_store(a, pop)
         ps = import_file(b, "profiles", paths["profiles"])
         es = import_file(b, "events", paths["events"])
-        assert (ps.inserted, ps.rejected, es.inserted, es.rejected) == (
-            800, 0, pop.events.num_rows, 0,
-        )  # fmt: skip
+        # The population repeats some events (sessions of a zero-length activity window all
+        # start at its midnight): write_store keeps every row, a file import each event once.
+        distinct = a.con.execute(
+            "SELECT count(DISTINCT (profile_id, type, item_id, ts)) FROM events"
+        ).fetchall()[0][0]
+        assert (ps.inserted, ps.rejected, es.inserted, es.rejected) == (800, 0, distinct, 0)
+        assert es.repeated == es.duplicates == pop.events.num_rows - distinct
         for q in (
             "SELECT id, traits::VARCHAR, consent::VARCHAR FROM profiles ORDER BY id",
             "SELECT * FROM identities ORDER BY ALL",
-            "SELECT profile_id, type, item_id, ts, value, properties::VARCHAR FROM events "
-            "ORDER BY ALL",
+            "SELECT DISTINCT profile_id, type, item_id, ts, value, properties::VARCHAR "
+            "FROM events ORDER BY ALL",
         ):
             left = [(r[0], *map(_canon, r[1:])) for r in a.con.execute(q).fetchall()]
             right = [(r[0], *map(_canon, r[1:])) for r in b.con.execute(q).fetchall()]
@@ -381,8 +385,12 @@ def test_import_into_an_empty_store_equals_the_general_path(tmp_path):
                 ]
             )
         assert summaries[0] == summaries[1]
-        assert summaries[0][:2] == [(300, 0, 0, 0), (pop.events.num_rows, 0, 0, 0)]
-        assert summaries[0][2:] == [(2, 0, 0, 1), (2, 0, 0, 1), (0, 0, pop.events.num_rows, 0)]
+        n = pop.events.num_rows
+        keys = [pop.events.column(c).to_pylist() for c in ("profile_id", "type", "item_id", "ts")]
+        repeated = n - len(set(zip(*keys, strict=True)))
+        assert repeated > 0  # the population repeats a few events (see the round trip above)
+        assert summaries[0][:2] == [(300, 0, 0, 0), (n - repeated, 0, repeated, 0)]
+        assert summaries[0][2:] == [(2, 0, 0, 1), (2, 0, 0, 1), (0, 0, n, 0)]
         assert _contents(a) == _contents(b)
         assert a.resolve("phone", "+14155550100") == a.resolve("email", "dup@x.io") == "m1"
         assert a.get_profile("m1").traits == {"city": "Rome"}  # the later row wins
@@ -481,3 +489,59 @@ def test_cli_import_refuses_a_rejects_path_it_cannot_write_before_importing(
     assert "--rejects" in err
     assert "Traceback" not in err
     assert not home.exists()  # refused before the store was made or written
+
+
+def test_identical_events_within_one_file_are_stored_once_as_across_imports(
+    martech_store, tmp_path
+):
+    """The event key (profile, type, item, time) de-duplicates rows of one file as it does a
+    re-import: the first row of the file is kept, later ones count as duplicates."""
+    f = write(
+        tmp_path / "ev.csv",
+        "profile_id,type,item_id,ts,value\n"
+        "p1,purchase,i1,2026-01-01T10:00:00Z,5\n"
+        "p1,purchase,i1,2026-01-01T11:00:00+01:00,7\n"  # the same instant, later in the file
+        "p1,purchase,i1,2026-01-01T10:00:00Z,5\n"
+        "p1,view,,2026-01-01T10:00:00Z,\n"
+        "p1,view,,2026-01-01T10:00:00Z,\n"  # no item: still the same event
+        "p1,view,i1,2026-01-01T10:00:00Z,\n"
+        "p2,view,,2026-01-01T10:00:00Z,\n",
+    )
+    s = import_file(martech_store, "events", f)
+    assert (s.rows, s.imported, s.inserted, s.duplicates, s.repeated) == (7, 4, 4, 3, 3)
+    assert martech_store.count("events") == 4
+    values = martech_store.con.execute(
+        "SELECT value FROM events WHERE type = 'purchase'"
+    ).fetchall()
+    assert values == [(5.0,)]  # the file's first row of the event
+    again = import_file(martech_store, "events", f)
+    assert (again.inserted, again.duplicates, again.repeated) == (0, 7, 3)
+
+
+def test_events_of_a_merged_profile_under_both_ids_in_one_file_are_one_event(
+    martech_store, tmp_path
+):
+    people = write(tmp_path / "p.csv", "id,email\nA,a@x.com\nC,a@x.com\n")
+    import_file(martech_store, "profiles", people)  # C is A under another id
+    f = write(
+        tmp_path / "ev.csv",
+        "profile_id,type,ts\nA,view,2026-01-01T10:00:00Z\nC,view,2026-01-01T10:00:00Z\n",
+    )
+    s = import_file(martech_store, "events", f)
+    assert (s.inserted, s.duplicates, s.repeated) == (1, 1, 1)
+    assert martech_store.con.execute("SELECT profile_id FROM events").fetchall() == [("A",)]
+
+
+def test_cli_events_summary_names_repeats_in_the_file_apart_from_the_store(tmp_path, capsys):
+    f = write(
+        tmp_path / "ev.csv",
+        "profile_id,type,ts\np,view,2026-01-01T10:00:00Z\np,view,2026-01-01T10:00:00Z\n",
+    )
+    home = str(tmp_path / "home")
+    assert main(["--home", home, "import", "events", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 of 2 rows" in out
+    assert "1 added, 0 already in the store, 1 repeating an event earlier in the file" in out
+    assert main(["--home", home, "import", "events", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 1 already in the store, 1 repeating an event earlier in the file" in out
