@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     Field,
     JsonValue,
+    PrivateAttr,
     computed_field,
     field_validator,
     model_validator,
@@ -233,6 +234,9 @@ class Segment(_Model, frozen=True):
     name: str = ""
     description: str = ""
     min_size: int = Field(default=0, ge=0, description="Below this a segment is not worth a send.")
+    # (key, version) of each segment the rule references, once resolved among its segments
+    # (martech.segments.rules.resolve_versions; parse_segments does it). Derived, never input.
+    _referenced: tuple[tuple[str, str], ...] = PrivateAttr(default=())
 
     @model_validator(mode="before")
     @classmethod
@@ -250,8 +254,16 @@ class Segment(_Model, frozen=True):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def version(self) -> str:
-        """Hash of the normalized definition: changes exactly when membership rules change."""
-        return _canonical_hash(self.definition())
+        """Hash of the normalized definition and of the versions of the segments it references
+        (so transitively of theirs): changes exactly when membership rules change. References
+        count once resolved (:func:`~martech.segments.rules.resolve_versions`, which
+        ``parse_segments`` and ``take_snapshots`` apply); a segment that references none has
+        the hash of its definition alone."""
+        if not self._referenced:
+            return _canonical_hash(self.definition())
+        return _canonical_hash(
+            {"definition": self.definition(), "references": dict(self._referenced)}
+        )
 
 
 class RuleSegment(Segment, frozen=True):

@@ -101,6 +101,7 @@ def governance_report(
     ``computed`` names computed traits (default: those materialized in the store).
     """
     from .compile import compile_many
+    from .rules import dependency_order, resolve_versions
     from .traits import computed_names
 
     if not 0 < near_duplicate <= 1:
@@ -120,6 +121,9 @@ def governance_report(
     # One pass: a boolean column per segment for every profile, folded at once into the list of
     # segments each profile is in; profiles are then counted per distinct combination.
     flags = compile_many(list(segments), segments=pool, as_of=moment, computed=names)
+    # Versions covering the segments each references (as compile_many resolves them).
+    closure = dependency_order(list(segments), {**pool, **{s.key: s for s in segments}})
+    version = {s.key: s.version for s in resolve_versions(closure.values())}
     combo = ", ".join(f"CASE WHEN s{i} THEN {i} END" for i in range(n)) or "NULL::INTEGER"
     try:
         # Group by the flags themselves (cheap booleans), then turn each of the few distinct
@@ -174,7 +178,7 @@ def governance_report(
         SegmentStat(
             key=s.key,
             name=s.name or s.key,
-            version=s.version,
+            version=version[s.key],
             size=int(sizes[i]),
             share=sizes[i] / population if population else 0.0,
             exclusive=int(exclusive[i]),

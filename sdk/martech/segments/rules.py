@@ -216,8 +216,7 @@ def parse_segments(data: Any, *, source: str = "segments.yml") -> list[RuleSegme
         if seg.key in seen:
             raise _fail(source, seg.key, "defined twice; segment keys must be unique")
         seen[seg.key] = 1
-    check_references(segments, source=source)
-    return segments
+    return resolve_versions(segments, source=source)
 
 
 def _iter_definitions(data: Any, source: str) -> Iterator[RuleSegment]:
@@ -710,6 +709,33 @@ def check_references(segments: Iterable[RuleSegment], *, source: str = "segments
     for key in by_key:
         if state.get(key) is None:
             visit(key, [])
+
+
+def resolve_versions(
+    segments: Iterable[RuleSegment], *, source: str = "segments"
+) -> list[RuleSegment]:
+    """``segments`` (same order), each a copy whose ``version`` also covers the segments its
+    rule references, transitively: ``vip`` reading ``{segment: buyers}`` gets a new version when
+    ``buyers``' rule changes, as its membership may. A segment referencing none is unchanged.
+
+    :raises SegmentDefinitionError: a reference to a segment not among ``segments``, or a cycle.
+    """
+    seg_list = list(segments)
+    by_key = {s.key: s for s in seg_list}
+    check_references(by_key.values(), source=source)  # so the walk below ends
+    done: dict[str, RuleSegment] = {}
+
+    def resolved(key: str) -> RuleSegment:
+        if key not in done:
+            seg = by_key[key]
+            refs = sorted({ref for ref, _ in references(seg.rule)})
+            copy = seg.model_copy()
+            copy._referenced = tuple((ref, resolved(ref).version) for ref in refs)
+            done[key] = copy
+        return done[key]
+
+    # (A key given twice is refused by parse_segments; here the last one is the one resolved.)
+    return [resolved(s.key) if s is by_key[s.key] else s for s in seg_list]
 
 
 def dependency_order(

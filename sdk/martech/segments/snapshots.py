@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..models import RuleSegment, _canonical_hash
+from .rules import dependency_order, resolve_versions
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -94,6 +95,10 @@ def take_snapshots(
             )
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
     result = evaluate(store, seg_list, as_of=moment, computed=computed, only=keys)
+    # Versions covering the referenced segments' definitions too (segments built in Python
+    # are not resolved yet): a referenced rule's change is this segment's change.
+    wanted = [by_key[k] for k in result]
+    by_key = {s.key: s for s in resolve_versions(dependency_order(wanted, by_key).values())}
     reports: list[SnapshotReport] = []
     con = store.con
     with store.transaction():
