@@ -70,7 +70,7 @@ def test_show_result_prints_vendor_reasons_as_text(capsys: pytest.CaptureFixture
     )
     out = capsys.readouterr().out
     assert out.startswith("mailchimp:a:b: complete; sent 1, rejected 1")
-    assert "1 request (with" in out
+    assert "1 request in all (lookups" in out
     assert "  rejected: [/] bad [bold]address" in out
 
 

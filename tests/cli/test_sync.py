@@ -161,10 +161,12 @@ def test_dead_letter_in_a_folder_not_made_yet_is_created(
     assert json.loads(letters.read_text().splitlines()[0])["key"] == "p1"
 
 
-def test_apply_summary_names_mailchimp_only_for_mailchimp(
+def test_apply_summary_counts_every_request_and_names_no_vendor(
     workdir: ReferenceEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["sync", "apply", "gold", "--to", "reference:vip"]) == 0
     out = capsys.readouterr().out
-    assert "(with audience lookups, retries and a vendor's extra calls)" in out
+    sent = workdir.total_requests
+    assert sent == 3  # find the audience, create it, one batch
+    assert f"{sent} requests in all (lookups, a vendor's extra calls and retries included)" in out
     assert "Mailchimp" not in out

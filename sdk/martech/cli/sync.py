@@ -221,14 +221,12 @@ def show_plan(data: dict[str, Any]) -> None:
 
 def show_result(data: dict[str, Any]) -> None:
     state = "complete" if data["complete"] else f"stopped; resume after {data['resume_after']}"
-    mailchimp = data["destination"] == "mailchimp"
     console.print(
         f"[bold]{_target(data)}[/]: {state}; sent {data['sent']:,}, "
         f"rejected {data['rejected']:,}, {data['invalid']:,} not sendable, "
         f"dead-lettered {data['dead_lettered']:,}, {plural(data['requests'], 'request')}"
         + (
-            " (with audience lookups, retries and a vendor's extra calls"
-            + (", e.g. Mailchimp subscribing people new to the list)" if mailchimp else ")")
+            " in all (lookups, a vendor's extra calls and retries included)"
             if data["requests"]
             else ""
         )
