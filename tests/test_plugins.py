@@ -437,3 +437,101 @@ def test_segment_kind_without_kind_is_refused():
 
     _, reg = _pm_with(P())
     assert any(isinstance(e, PluginError) for e in reg.errors)
+
+
+# ------------------------------------------------------------ plugins that misbehave in odd ways
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "import sys\nsys.exit('set ACME_HOME first')",
+        "raise SystemExit('set ACME_HOME first')",
+    ],
+    ids=["sys.exit", "raise-SystemExit"],
+)
+def test_a_plugin_exiting_at_import_is_reported_by_name_not_the_end_of_martech(load_plugins, body):
+    """A vendor SDK that calls sys.exit() when it is imported without its settings must not end
+    every martech command (silently, with that SDK's message and no plugin named)."""
+    reg = load_plugins(good=GOOD, exits=body)
+    assert "acme" in reg.connectors
+    assert (
+        reg.plugins["exits"].error
+    ) == "plugin 'exits' failed to load: SystemExit: set ACME_HOME first"
+
+
+def test_a_register_hook_exiting_is_reported_by_name(load_plugins):
+    body = """
+from martech import hookimpl
+@hookimpl
+def martech_register_traits(register):
+    raise SystemExit(3)
+"""
+    reg = load_plugins(good=GOOD, exits=body)
+    assert "acme" in reg.connectors
+    assert reg.plugins["exits"].error == "plugin 'exits' failed to load: SystemExit: 3"
+
+
+def test_a_commands_hook_exiting_is_a_warning_naming_the_plugin(monkeypatch, capsys):
+    import typer
+
+    import martech.plugins
+    from martech.cli import _register_plugin_commands
+
+    class Exits:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            cli.command("half")(lambda: None)
+            raise SystemExit("no licence file")
+
+    pm, _ = make_plugin_manager(load=False)
+    pm.register(Exits(), name="exits")
+    monkeypatch.setattr(martech.plugins, "plugin_manager", lambda: pm)
+    app = typer.Typer()
+    _register_plugin_commands(app)
+    assert "plugin 'exits': its commands were not added: SystemExit: no licence file" in (
+        capsys.readouterr().err
+    )
+    assert app.registered_commands == []
+
+
+@pytest.mark.parametrize(
+    ("attrs", "complaint"),
+    [
+        ("Config = dict", "Odd.Config: expected a subclass of martech.ConnectorConfig, got"),
+        ("Config = 'AcmeConfig'", "Odd.Config: expected a subclass of martech.ConnectorConfig"),
+        ("limits = {'requests_per_interval': 10}", "Odd.limits: expected a martech.Limits"),
+    ],
+    ids=["config-not-a-connector-config", "config-a-string", "limits-a-dict"],
+)
+def test_a_connector_with_an_unusable_config_or_limits_is_refused_at_registration(
+    load_plugins, attrs, complaint
+):
+    """Caught when the plugin registers (and shown by `martech plugins`), not as an internal
+    error the first time a sync or push loads the connector's config."""
+    body = f"""
+from martech import Connector, hookimpl
+
+class Odd(Connector):
+    name = "odd"
+    kind = "esp"
+    {attrs}
+
+@hookimpl
+def martech_register_connectors(register):
+    register(Odd)
+"""
+    reg = load_plugins(odd=body)
+    assert complaint in (reg.plugins["odd"].error or "")
+    assert not reg.connectors
+
+
+def test_strict_env_makes_a_broken_plugin_fatal_for_every_command(broken_plugin_site):
+    """Not only for the commands that read the registry: `schema` needs no connector, yet in
+    strict mode (a connector author's CI) a plugin that fails to load must fail the run."""
+    env = {"PYTHONPATH": str(broken_plugin_site), "MARTECH_STRICT_PLUGINS": "1"}
+    result = run_cli("schema", "Profile", env=env)
+    assert result.returncode != 0
+    assert "plugin 'broken' failed to load: ImportError: missing vendor SDK" in result.stderr
+    assert "warning" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -91,6 +91,12 @@ def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, lis
 BUILTIN_DIST = "martech"
 
 
+#: What a plugin's import or hook call may raise and be reported for by name. SystemExit too: a
+#: vendor SDK that calls ``sys.exit()`` when imported without its settings would otherwise end
+#: every martech command with its message and no plugin named. (KeyboardInterrupt still stops.)
+_PLUGIN_FAILURES = (Exception, SystemExit)
+
+
 def _dist_name(ep: EntryPoint) -> str | None:
     return ep.dist.metadata["Name"] if ep.dist else None
 
@@ -133,7 +139,7 @@ def _load_entry_points(pm: pluggy.PluginManager, eps: Iterable[EntryPoint]) -> l
             pm.register(ep.load(), name=ep.name)
             # A misspelled hookimpl registers silently; check_pending makes it loud.
             pm.check_pending()
-        except Exception as exc:
+        except _PLUGIN_FAILURES as exc:
             if pm.has_plugin(ep.name):
                 pm.unregister(name=ep.name)
             error = PluginLoadError(ep.name, exc)
@@ -166,7 +172,7 @@ def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registr
             added: list[str] = []
             try:
                 impl.function(register=_registrar(reg, section, plugin_name, info, added))
-            except Exception as exc:
+            except _PLUGIN_FAILURES as exc:
                 _take_back(reg, section, info, added)
                 error = (
                     exc
@@ -208,7 +214,7 @@ def _registered_name(section: str, obj: Any) -> str:
 
 
 def _check_connector(obj: Any) -> None:
-    from .connector import Connector, ConnectorKind
+    from .connector import Connector, ConnectorConfig, ConnectorKind, Limits
 
     if not (isinstance(obj, type) and issubclass(obj, Connector)):
         raise PluginError(f"register() expects a Connector subclass, got {obj!r}")
@@ -219,6 +225,14 @@ def _check_connector(obj: Any) -> None:
             f"with a letter (it names MARTECH_<NAME>_* variables and [connectors.<name>]), "
             f"got {name!r}"
         )
+    config = getattr(obj, "Config", None)
+    if not (isinstance(config, type) and issubclass(config, ConnectorConfig)):
+        raise PluginError(
+            f"{obj.__name__}.Config: expected a subclass of martech.ConnectorConfig, got "
+            f"{config!r} (connectors are configured through it: martech.toml and MARTECH_* vars)"
+        )
+    if not isinstance(getattr(obj, "limits", None), Limits):
+        raise PluginError(f"{obj.__name__}.limits: expected a martech.Limits, got {obj.limits!r}")
     kinds = get_args(ConnectorKind)
     if getattr(obj, "kind", None) not in kinds:
         raise PluginError(

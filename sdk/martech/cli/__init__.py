@@ -131,6 +131,10 @@ def build_app() -> typer.Typer:
         try:
             _register_plugin_commands(app)
         except MartechError as exc:
+            from ..plugins import strict
+
+            if strict():  # fatal for every command, not only those that read the registry
+                raise
             err_console.print(f"[yellow]warning:[/] plugin commands not loaded: {escape(str(exc))}")
     return app
 
@@ -156,7 +160,7 @@ def _register_plugin_commands(cli: typer.Typer) -> None:
         commands, groups = len(cli.registered_commands), len(cli.registered_groups)
         try:
             impl.function(cli=cli)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a plugin's sys.exit() names the plugin too
             del cli.registered_commands[commands:], cli.registered_groups[groups:]
             if strict():
                 raise
