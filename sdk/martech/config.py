@@ -1,13 +1,15 @@
 """``martech.toml`` + environment -> typed settings.
 
-Looked up in the working directory (or ``--config``). Every section is optional; unknown keys are
-an error naming the key, so a typo never silently does nothing. Connector sections are validated by
-the connector's own ``Config`` when the connector is used.
+Looked up in the working directory (``load_settings(path)`` reads another file; the CLI has no
+``--config``). Every section is optional; unknown keys are an error naming the key, so a typo
+never silently does nothing. Connector sections are validated by the connector's own ``Config``
+when the connector is used, ``MARTECH_<CONNECTOR>_<FIELD>`` variables overriding the file.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,14 @@ class Settings(_Section, frozen=True):
     connectors: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-connector settings, [connectors.<name>]."
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # [connectors.<name>] values stay raw until the connector's Config types them (secrets
+        # as SecretStr), so repr/str (a log line, a traceback, a debugger) show their keys only.
+        for name, value in super().__repr_args__():
+            if name == "connectors":
+                value = {c: dict.fromkeys(v, "**********") for c, v in value.items()}
+            yield name, value
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
