@@ -126,6 +126,56 @@ def test_the_scaffold_is_lint_clean(name: str, tmp_path: Path) -> None:
         assert run.returncode == 0, run.stdout + run.stderr
 
 
+def test_the_scaffold_type_checks_strictly_without_the_pydantic_plugin(tmp_path: Path) -> None:
+    """A connector author's plain ``mypy --strict`` (no pydantic plugin configured) passes on
+    the package as generated, its tests included: the conformance config passed its API key as
+    a bare str where the field is a SecretStr."""
+    scaffold("typed_shop", tmp_path / "pkg")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-warn-unused-configs",
+            "--cache-dir",
+            str(tmp_path / "mypy_cache"),
+            "martech_typed_shop",
+            "tests",
+        ],
+        cwd=tmp_path / "pkg",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_scaffold_declares_every_package_its_code_imports(tmp_path: Path) -> None:
+    """Its connector imports pydantic itself (Field, SecretStr), so pydantic is a dependency of
+    its own, not one it borrows from martech's."""
+    import ast
+    import tomllib
+
+    files = scaffold("declared", tmp_path / "pkg")
+    project = tomllib.loads((tmp_path / "pkg" / "pyproject.toml").read_text())["project"]
+    declared = {
+        dep.split(">")[0].split("=")[0].split("[")[0].strip().replace("-", "_")
+        for dep in project["dependencies"] + project["optional-dependencies"]["test"]
+    }
+    imported: set[str] = set()
+    for path in files:
+        if path.suffix == ".py" and "tests" not in path.parts[-2:]:
+            for node in ast.parse(path.read_text()).body:  # module level: not TYPE_CHECKING
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    imported.add(node.module.split(".")[0])
+                elif isinstance(node, ast.Import):
+                    imported.update(alias.name.split(".")[0] for alias in node.names)
+    third_party = imported - set(sys.stdlib_module_names) - {"martech_declared"}
+    assert third_party == {"martech", "pydantic"}
+    assert third_party <= declared
+
+
 def test_a_bad_name_or_a_non_empty_folder_is_refused(tmp_path: Path) -> None:
     for name in ("Acme-Corp", "a_"):  # a_ would make martech-a-, which pip refuses
         with pytest.raises(ConfigError, match="NAME: expected lowercase"):

@@ -37,7 +37,7 @@ name = "martech-{dist}"
 version = "0.1.0"
 description = "A martech connector for {title}, checked by martech's conformance kit."
 requires-python = ">=3.11"
-dependencies = ["martech>=0.1"]
+dependencies = ["martech>=0.1", "pydantic>=2.7"]
 
 [project.optional-dependencies]
 test = ["pytest>=8.0"]
@@ -84,6 +84,7 @@ from __future__ import annotations
 
 from martech.connector import ConnectorConfig
 from martech.testing.conformance import ConnectorConformance
+from pydantic import SecretStr
 
 from martech_{name}.connector import {cls}Config, {cls}Connector
 
@@ -92,7 +93,7 @@ class Test{cls}Conformance(ConnectorConformance):
     connector = {cls}Connector
 
     def config(self, base_url: str) -> ConnectorConfig:
-        return {cls}Config(base_url=base_url, api_key="test-key")
+        return {cls}Config(base_url=base_url, api_key=SecretStr("test-key"))
 '''
 
 TEST_PLUGIN = '''\
