@@ -97,7 +97,7 @@ def test_revenue_interval_keeps_its_coverage_with_a_small_holdout_and_skewed_ord
     # A 10% holdout, 5% buying in both arms (no lift), order values lognormal with sigma 1.5
     # (a shop selling both lures and bikes). Welch's variance for the holdout rests on ~10
     # purchases and misses the rare big order most of the time: its 95% interval excluded 0 in
-    # ~17% of these seeded draws. The pooled variance borrows the treated arm's tail.
+    # ~18% of these seeded draws. The pooled variance borrows the treated arm's tail.
     import numpy as np
 
     rng = np.random.default_rng(20261202)

@@ -156,18 +156,28 @@ def lift(
         _check_filters(store, tactic, placement)
     where, params = [], []
     if tactic:
-        where.append("coalesce(d.tactic, 'default') = ?")
+        where.append("d.tactic = ?")
         params.append(tactic)
     if placement:
         where.append("d.placement = ?")
         params.append(placement)
     horizon = store.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
     filters = " AND ".join(where)
+    # One decision per person and placement, under the id their events are stored under now: an
+    # id merged into another (profile_aliases) has had its events moved to the survivor, so its
+    # own decision would count a person with no outcomes, and two decided ids of one person
+    # would count them twice. The latest decision is the one in force, as a re-decision
+    # replaces the earlier one.
+    decided = """(SELECT coalesce(a.profile_id, d.profile_id) AS profile_id, d.placement,
+            coalesce(d.tactic, 'default') AS tactic, d.holdout, d.decided_at
+        FROM decisions d LEFT JOIN profile_aliases a ON a.alias = d.profile_id
+        QUALIFY row_number() OVER (PARTITION BY coalesce(a.profile_id, d.profile_id), d.placement
+            ORDER BY d.decided_at DESC, a.alias IS NULL DESC, d.profile_id) = 1) d"""
 
     def per_tactic(condition: str, args: list[object]) -> dict[tuple[str, str], int]:
         """Decisions per (placement, tactic) meeting ``condition`` (and the filters)."""
         rows = store.con.execute(
-            "SELECT placement, coalesce(tactic, 'default'), count(*) FROM decisions d WHERE "
+            f"SELECT placement, tactic, count(*) FROM {decided} WHERE "
             + (f"{filters} AND " if filters else "")
             + f"{condition} GROUP BY ALL",
             [*params, *args],
@@ -182,9 +192,7 @@ def lift(
     where.append("(?::TIMESTAMPTZ IS NOT NULL AND d.decided_at < ?)")
     params += [horizon, horizon]
     sql = f"""
-    WITH d AS (SELECT profile_id, placement, coalesce(tactic, 'default') AS tactic, holdout,
-        decided_at
-               FROM decisions d WHERE {" AND ".join(where)}),
+    WITH d AS (SELECT * FROM {decided} WHERE {" AND ".join(where)}),
     o AS (
         SELECT d.placement, d.tactic, d.holdout, d.profile_id,
                count(*) FILTER (WHERE e.type = 'purchase') > 0 AS conv,
