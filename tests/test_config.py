@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from martech.config import load_settings
+from martech.errors import ConfigError
 
 TOML = """
 [connectors.hubspot]
@@ -30,3 +31,55 @@ def test_settings_never_show_connector_values_which_can_be_secrets(
     assert "hubspot" in shown
     # The values are all there for the connector's Config.
     assert settings.connectors["hubspot"]["access_token"] == "pat-na1-SUPERSECRET"
+
+
+def _toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    (tmp_path / "martech.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+
+
+def _build_with_sync(name: str) -> object:
+    from martech.cli.sync import build_connector
+
+    return build_connector(name)
+
+
+def _build_with_push(name: str) -> object:
+    from martech.personalize.push import connector_for
+
+    return connector_for(name)
+
+
+@pytest.mark.parametrize("build", [_build_with_sync, _build_with_push], ids=["sync", "push"])
+def test_a_misspelled_connector_table_is_an_error_not_silently_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: object
+) -> None:
+    """[connectors.hubsopt] configures nothing: its create_missing = true (say) would silently
+    not apply to hubspot. Named, with the installed connector it is closest to."""
+    _toml(
+        tmp_path,
+        monkeypatch,
+        "[connectors.hubsopt]\ncreate_missing = true\n"
+        '[connectors.hubspot]\nbase_url = "http://127.0.0.1:9"\naccess_token = "t"\n',
+    )
+    with pytest.raises(ConfigError) as info:
+        build("hubspot")  # type: ignore[operator]
+    msg = str(info.value)
+    assert msg.startswith("martech.toml: [connectors.hubsopt]: no installed connector is named")
+    assert "did you mean 'hubspot'?" in msg
+    assert "hubspot, mailchimp" in msg  # the installed ones are listed
+
+
+def test_connector_tables_of_installed_connectors_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _toml(
+        tmp_path,
+        monkeypatch,
+        '[connectors.hubspot]\nbase_url = "http://127.0.0.1:9"\n'
+        '[connectors.mailchimp]\nbase_url = "http://127.0.0.1:8"\n',
+    )
+    monkeypatch.setenv("MARTECH_HUBSPOT_ACCESS_TOKEN", "from-env")
+    connector = _build_with_sync("hubspot")
+    assert connector.config.base_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    assert connector.config.access_token.get_secret_value() == "from-env"  # type: ignore[attr-defined]

@@ -77,6 +77,27 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"{file}: {where}: {err['msg']}") from None
 
 
+def connector_settings(name: str, settings: Settings | None = None) -> dict[str, Any]:
+    """martech.toml's ``[connectors.<name>]`` table (``{}`` without one), for the connector's
+    ``Config.load``; first, every connector table must name an installed connector, as a
+    misspelled ``[connectors.hubsopt]`` would otherwise configure nothing, silently."""
+    from difflib import get_close_matches
+
+    from .plugins import registry
+
+    settings = load_settings() if settings is None else settings
+    installed = sorted(registry().connectors)
+    for table in sorted(set(settings.connectors) - set(installed)):
+        close = get_close_matches(table, installed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{CONFIG_FILE}: [connectors.{table}]: no installed connector is named {table!r} "
+            f"(installed: {', '.join(installed) or 'none'}){hint} Rename the table or remove "
+            "it: as it is, its settings configure nothing"
+        )
+    return dict(settings.connectors.get(name, {}))
+
+
 def _known_keys(section: tuple[int | str, ...]) -> list[str]:
     """The keys the martech.toml table at ``section`` (() for the top level) accepts."""
     model: type[BaseModel] = Settings
@@ -108,7 +129,9 @@ max_active = 30
 # Make a plugin that fails to load fatal instead of reported-and-skipped.
 strict = false
 
-# One table per connector; keys are the connector's config fields.
+# One table per connector; keys are the connector's config fields. MARTECH_<CONNECTOR>_<FIELD>
+# in the environment overrides the same key here. A table naming no installed connector is an
+# error (a misspelled name would configure nothing).
 # [connectors.hubspot]
 # base_url = "https://api.hubapi.com"
 # [connectors.mailchimp]

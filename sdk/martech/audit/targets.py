@@ -272,10 +272,10 @@ def connector_target(
     from ..http import HttpClient
 
     if live:
-        from ..config import load_settings
+        from ..config import connector_settings
 
         # martech.toml [connectors.NAME] overlaid by MARTECH_NAME_* (secrets live in the env).
-        config = cls.Config.load(name, load_settings().connectors.get(name, {}), None)
+        config = cls.Config.load(name, connector_settings(name), None)
         return ConnectorTarget(
             cls(config=config), name=f"connector:{name}:{capability}", placement=placement
         )

@@ -77,11 +77,11 @@ def parse_deadline(value: str | None) -> datetime | None:
 
 def build_connector(name: str) -> Connector:
     """The installed connector ``name`` configured from martech.toml and the environment."""
-    from ..config import load_settings
+    from ..config import connector_settings
     from ..plugins import get_connector
 
     cls = get_connector(name)
-    values = load_settings().connectors.get(name, {})
+    values = connector_settings(name)
     return cls(config=cls.Config.load(name, values))  # type: ignore[no-any-return]
 
 

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
 def connector_for(name: str, values: dict[str, Any] | None = None) -> Connector:
     """The installed connector ``name`` configured from martech.toml + MARTECH_<NAME>_* env vars."""
-    from ..config import load_settings
+    from ..config import connector_settings
     from ..plugins import get_connector
 
     cls = get_connector(name)
-    merged = {**load_settings().connectors.get(name, {}), **(values or {})}
+    merged = {**connector_settings(name), **(values or {})}
     return cls(config=cls.Config.load(name, merged))  # type: ignore[no-any-return]
 
 
