@@ -307,6 +307,8 @@ def lift_cmd(
 
 
 def _cell(row: LiftRow, name: str, pct: bool = True) -> str:
+    from ..personalize.lift import signed
+
     m = row.metrics.get(name)
     if m is None:
         return "-"
@@ -315,7 +317,7 @@ def _cell(row: LiftRow, name: str, pct: bool = True) -> str:
         return f"{v * 100:.2f}%" if pct else f"{v:.2f}"
 
     def g(v: float) -> str:
-        return f"{v * 100:+.2f}" if pct else f"{v:+.2f}"
+        return signed(v * 100 if pct else v)
 
     shown = f"{f(m.treated)} vs {f(m.holdout)}\n{g(m.diff)} [{g(m.low)}, {g(m.high)}]"
     return shown if m.estimable else shown + "\n(< 2 purchases in an arm: interval not trusted)"

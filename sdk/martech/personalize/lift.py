@@ -76,6 +76,13 @@ class LiftRow:
     partial: int = 0
 
 
+def signed(v: float) -> str:
+    """``v`` with its sign at two decimals, or at one significant digit when two decimals would
+    round it to 0: a bound of +0.002 shown as "+0.00" reads as an interval that includes 0."""
+    shown = f"{v:+.2f}"
+    return f"{v:+.1g}" if v and float(shown) == 0 else shown
+
+
 def _z(confidence: float) -> float:
     from statistics import NormalDist
 
@@ -254,24 +261,25 @@ def lift(
             "complaint_rate": _rate(t[5], n1, h[5], n0, z, "complaint_rate"),
         }
         c = metrics["conversion"]
-        pct = f"{confidence:.0%} CI"
+        pct = f"{confidence * 100:.10g}% CI"
         conclusive = c.significant and tac != "default"
+        ci = f"{signed(c.low * 100)} to {signed(c.high * 100)}"
         if tac == "default":
             # Treated and holdout both saw the default: an A/A check, never an effect.
             gap = "excludes 0: check bucketing and data" if c.significant else "includes 0"
             verdict = (
                 f"baseline (A/A: both arms got the default), {c.diff * 100:+.2f} pp; the {pct} "
-                f"({c.low * 100:+.2f} to {c.high * 100:+.2f}) {gap}"
+                f"({ci}) {gap}"
             )
         elif c.significant:
             verdict = (
-                f"conversion {'up' if c.diff > 0 else 'down'} {c.diff * 100:+.2f} pp "
-                f"({pct} {c.low * 100:+.2f} to {c.high * 100:+.2f})"
+                f"conversion {'up' if c.diff > 0 else 'down'} {signed(c.diff * 100)} pp "
+                f"({pct} {ci})"
             )
         else:
             verdict = (
                 f"no detectable conversion difference: {c.diff * 100:+.2f} pp, the {pct} "
-                f"({c.low * 100:+.2f} to {c.high * 100:+.2f}) includes 0"
+                f"({ci}) includes 0"
             )
         out.append(
             LiftRow(

@@ -1,0 +1,69 @@
+"""lift's output says what its numbers say: no bound rounds to a 0 it excludes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from martech.cli import main
+from martech.personalize.lift import lift
+from martech.store import Store
+
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+N = 100_000
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """100,000 people per arm; 5,195 treated and 5,000 held-out buy: +0.195 pp, and the 95%
+    interval's lower bound is +0.0022 pp, above 0 but "+0.00" at two decimals."""
+    path = tmp_path_factory.mktemp("lift_output")
+    with Store(path / "martech.duckdb") as store:
+        store.con.execute(
+            "INSERT INTO decisions (profile_id, placement, variant_id, level, bucket, holdout, "
+            "decided_at, tactic) SELECT 'p' || i, 't', 'v', 'segment', 0, i >= ?, ?, 'x' "
+            "FROM range(?) r(i)",
+            [N, T0, 2 * N],
+        )
+        store.con.execute(
+            "INSERT INTO events (profile_id, type, ts, value) SELECT 'p' || i, 'purchase', "
+            "?::TIMESTAMPTZ + INTERVAL 1 DAY, 40.0 FROM range(?) r(i) "
+            "WHERE i < 5195 OR i BETWEEN ? AND ?",
+            [T0, 2 * N, N, N + 4999],
+        )
+    return path
+
+
+def test_a_lower_bound_just_above_0_is_not_shown_as_0(home: Path) -> None:
+    with Store(home / "martech.duckdb", read_only=True) as store:
+        (row,) = lift(store)
+    conv = row.metrics["conversion"]
+    assert 0 < conv.low < 0.00005
+    assert row.conclusive
+    assert row.verdict.startswith("conversion up +0.20 pp (95% CI +0.002 to +0.39)"), row.verdict
+
+
+def test_the_table_shows_the_bound_the_json_holds(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARTECH_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["lift"]) == 0
+    table = capsys.readouterr().out
+    assert "+0.20 [+0.002, +0.39]" in table
+    assert "[+0.00," not in table
+    assert main(["lift", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    conv = row["metrics"]["conversion"]
+    assert 0 < conv["low"] < 0.00005
+    assert row["conclusive"] is True
+
+
+def test_the_verdict_names_the_confidence_it_used(home: Path) -> None:
+    with Store(home / "martech.duckdb", read_only=True) as store:
+        (row,) = lift(store, confidence=0.995)
+    assert "the 99.5% CI (" in row.verdict
+    assert "100% CI" not in row.verdict
