@@ -535,3 +535,25 @@ def test_strict_env_makes_a_broken_plugin_fatal_for_every_command(broken_plugin_
     assert "plugin 'broken' failed to load: ImportError: missing vendor SDK" in result.stderr
     assert "warning" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_docs_example_plugin_imports_its_connector_in_the_hook_as_the_scaffold_does():
+    """docs/plugins.md's example is what authors copy: a connector imported at the top of the
+    plugin module is imported (with its HTTP stack and vendor SDK) on every CLI start."""
+    import ast
+    import re
+
+    from martech.cli.new import package_files
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    example = re.search(r"```python\n(# martech_acme/__init__.py.*?)```", docs, re.S)
+    assert example is not None
+    for source in (example[1], package_files("acme")["martech_acme/__init__.py"]):
+        module = ast.parse(source)
+        top_level = [n for n in module.body if isinstance(n, ast.ImportFrom)]
+        assert [n.module for n in top_level if n.level > 0] == []  # not `from .connector …`
+        hook = next(n for n in module.body if isinstance(n, ast.FunctionDef))
+        assert any(
+            isinstance(n, ast.ImportFrom) and n.module == "connector" and n.level == 1
+            for n in ast.walk(hook)
+        )
