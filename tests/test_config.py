@@ -83,3 +83,32 @@ def test_connector_tables_of_installed_connectors_are_read(
     connector = _build_with_sync("hubspot")
     assert connector.config.base_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
     assert connector.config.access_token.get_secret_value() == "from-env"  # type: ignore[attr-defined]
+
+
+def test_a_misspelled_connector_variable_is_an_error_naming_the_right_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MARTECH_HUBSPOT_BASEURL pointing at a sandbox, ignored, would leave base_url from
+    martech.toml (production, say) in force."""
+    _toml(tmp_path, monkeypatch, '[connectors.hubspot]\nbase_url = "https://api.hubapi.com"\n')
+    monkeypatch.setenv("MARTECH_HUBSPOT_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("MARTECH_HUBSPOT_BASEURL", "http://127.0.0.1:9")
+    with pytest.raises(ConfigError) as info:
+        _build_with_sync("hubspot")
+    msg = str(info.value)
+    assert msg.startswith("MARTECH_HUBSPOT_BASEURL: hubspot has no setting 'baseurl'")
+    assert "did you mean MARTECH_HUBSPOT_BASE_URL?" in msg
+    assert "127.0.0.1" not in msg  # the value is never echoed
+
+
+def test_variables_of_another_connector_sharing_the_prefix_are_not_flagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from martech.plugins import registry
+
+    hubspot = registry().connectors["hubspot"]
+    monkeypatch.setitem(registry().connectors, "hubspot_eu", hubspot)
+    _toml(tmp_path, monkeypatch, '[connectors.hubspot]\nbase_url = "http://127.0.0.1:9"\n')
+    monkeypatch.setenv("MARTECH_HUBSPOT_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("MARTECH_HUBSPOT_EU_ACCESS_TOKEN", "eu")  # hubspot_eu's
+    assert _build_with_sync("hubspot").config.base_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .connector import Connector
 
 CONFIG_FILE = "martech.toml"
 
@@ -95,7 +98,32 @@ def connector_settings(name: str, settings: Settings | None = None) -> dict[str,
             f"(installed: {', '.join(installed) or 'none'}){hint} Rename the table or remove "
             "it: as it is, its settings configure nothing"
         )
+    if name in installed:
+        _check_connector_variables(name, registry().connectors[name], installed)
     return dict(settings.connectors.get(name, {}))
+
+
+def _check_connector_variables(name: str, cls: type[Connector], installed: list[str]) -> None:
+    """Every ``MARTECH_<NAME>_*`` variable names a field of the connector's Config: a misspelled
+    ``MARTECH_HUBSPOT_BASEURL`` would otherwise leave martech.toml's base_url in force. Variables
+    of another installed connector whose name extends this one (``hubspot_eu``) are its own."""
+    import os
+    from difflib import get_close_matches
+
+    prefix = f"MARTECH_{name.upper()}_"
+    theirs = tuple(
+        f"MARTECH_{other.upper()}_" for other in installed if other.startswith(f"{name}_")
+    )
+    fields = sorted(cls.Config.model_fields)
+    known = [prefix + field.upper() for field in fields]
+    for key in sorted(os.environ):
+        if key.startswith(prefix) and key not in known and not key.startswith(theirs):
+            close = get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(
+                f"{key}: {name} has no setting {key.removeprefix(prefix).lower()!r}{hint} "
+                f"(known: {', '.join(fields)}); as it is, the variable configures nothing"
+            )
 
 
 def _known_keys(section: tuple[int | str, ...]) -> list[str]:
@@ -130,8 +158,8 @@ max_active = 30
 strict = false
 
 # One table per connector; keys are the connector's config fields. MARTECH_<CONNECTOR>_<FIELD>
-# in the environment overrides the same key here. A table naming no installed connector is an
-# error (a misspelled name would configure nothing).
+# in the environment overrides the same key here. A table naming no installed connector, or a
+# MARTECH_<CONNECTOR>_* variable naming no field, is an error (a typo would configure nothing).
 # [connectors.hubspot]
 # base_url = "https://api.hubapi.com"
 # [connectors.mailchimp]
