@@ -557,3 +557,35 @@ def test_the_docs_example_plugin_imports_its_connector_in_the_hook_as_the_scaffo
             isinstance(n, ast.ImportFrom) and n.module == "connector" and n.level == 1
             for n in ast.walk(hook)
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "traced"),
+    [("1", True), ("yes", True), ("0", False), ("false", False), ("", False)],
+    ids=["1", "yes", "0", "false", "empty"],
+)
+def test_trace_plugins_reads_its_flag_as_strict_plugins_does(monkeypatch, capsys, value, traced):
+    """MARTECH_TRACE_PLUGINS=0 turned tracing on (any non-empty value did)."""
+
+    class P:
+        @hookimpl
+        def martech_register_traits(self, register):
+            pass
+
+    monkeypatch.setenv("MARTECH_TRACE_PLUGINS", value)
+    pm, _ = make_plugin_manager(load=False)
+    pm.register(P(), name="p")
+    pm.hook.martech_register_traits(register=lambda obj: None)
+    assert ("martech_register_traits" in capsys.readouterr().err) is traced
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("TRUE", True), ("0", False), ("False", False), ("off", False), (" ", False)],
+    ids=["1", "TRUE", "0", "False", "off", "blank"],
+)
+def test_strict_plugins_reads_false_off_and_blank_as_off(monkeypatch, value, expected):
+    from martech.plugins import strict
+
+    monkeypatch.setenv("MARTECH_STRICT_PLUGINS", value)
+    assert strict() is expected

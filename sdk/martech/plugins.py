@@ -68,9 +68,14 @@ def _env_list(name: str) -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+def _env_flag(name: str) -> bool:
+    """Whether the variable ``name`` is set to something other than "", 0, false, no or off."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def strict() -> bool:
     """Whether a plugin that fails to load or register is fatal (``MARTECH_STRICT_PLUGINS``)."""
-    return os.environ.get("MARTECH_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return _env_flag("MARTECH_STRICT_PLUGINS")
 
 
 def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
@@ -78,7 +83,7 @@ def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, lis
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     infos: list[PluginInfo] = []
-    if os.environ.get("MARTECH_TRACE_PLUGINS"):
+    if _env_flag("MARTECH_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
         pm.enable_tracing()
     if load:
