@@ -67,3 +67,60 @@ def test_the_verdict_names_the_confidence_it_used(home: Path) -> None:
         (row,) = lift(store, confidence=0.995)
     assert "the 99.5% CI (" in row.verdict
     assert "100% CI" not in row.verdict
+
+
+def _arms(store: Store, n: int, outcomes: dict[str, tuple[int, int]]) -> None:
+    """``n`` treated (ids 0..n-1) and ``n`` held out; per event type, (treated, held out) people
+    with one such event the day after the decision."""
+    store.con.execute(
+        "INSERT INTO decisions (profile_id, placement, variant_id, level, bucket, holdout, "
+        "decided_at, tactic) SELECT 'p' || i, 't', 'v', 'segment', 0, i >= ?, ?, 'x' "
+        "FROM range(?) r(i)",
+        [n, T0, 2 * n],
+    )
+    for kind, (treated, held) in outcomes.items():
+        store.con.execute(
+            "INSERT INTO events (profile_id, type, ts, value) SELECT 'p' || i, ?, "
+            "?::TIMESTAMPTZ + INTERVAL 1 DAY, CASE WHEN ? = 'purchase' THEN 40.0 END "
+            "FROM range(?) r(i) WHERE i < ? OR i BETWEEN ? AND ?",
+            [kind, T0, kind, 2 * n, treated, n, n + held - 1],
+        )
+
+
+def test_a_clear_rise_in_unsubscribes_or_complaints_is_in_the_verdict(
+    martech_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outcomes = {
+        "purchase": (100, 100),
+        "email_unsubscribe": (60, 20),
+        "email_complaint": (30, 5),
+    }
+    _arms(martech_store, 2000, outcomes)
+    (row,) = lift(martech_store)
+    unsub, complaint = row.metrics["unsubscribe_rate"], row.metrics["complaint_rate"]
+    assert unsub.significant
+    assert complaint.significant
+    assert row.verdict.startswith("no detectable conversion difference: +0.00 pp")
+    assert f"; unsubscribes up +2.00 pp (95% CI {unsub.low * 100:+.2f} to" in row.verdict
+    assert f"; complaints up +1.25 pp (95% CI {complaint.low * 100:+.2f} to" in row.verdict
+    assert not row.conclusive  # conversion decides; the harms are said, not scored
+
+
+def test_no_unsubscribe_or_complaint_note_without_a_clear_difference(martech_store: Store) -> None:
+    _arms(martech_store, 2000, {"purchase": (100, 100), "email_unsubscribe": (22, 20)})
+    (row,) = lift(martech_store)
+    assert "unsubscribes" not in row.verdict
+    assert "complaints" not in row.verdict
+
+
+def test_the_table_has_every_metric_the_json_has(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARTECH_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["lift", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert main(["lift"]) == 0
+    header = capsys.readouterr().out
+    for name in row["metrics"]:
+        assert name.removesuffix("_rate").replace("_per_", "/") in header, name

@@ -283,6 +283,7 @@ def lift_cmd(
         "conversion",
         "revenue/recipient",
         "unsubscribe",
+        "complaint",
         "verdict",
     ):
         table.add_column(col)
@@ -294,6 +295,7 @@ def lift_cmd(
             _cell(r, "conversion"),
             _cell(r, "revenue_per_recipient", pct=False),
             _cell(r, "unsubscribe_rate"),
+            _cell(r, "complaint_rate"),
             r.verdict,
         )
     print_table(table)

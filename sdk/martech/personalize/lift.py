@@ -247,7 +247,7 @@ def lift(
         if min(n1, n0) < min_per_arm:
             smaller = "holdout" if n0 <= n1 else "treated group"
             verdict = (
-                f"too small to conclude: the {smaller} has {min(n1, n0)} people; "
+                f"too small to conclude: the {smaller} has {min(n1, n0):,} people; "
                 f"at least {min_per_arm:,} per arm are needed"
             )
             out.append(LiftRow(pl, tac, n1, n0, verdict=verdict, pending=waiting, partial=young))
@@ -281,6 +281,19 @@ def lift(
                 f"no detectable conversion difference: {c.diff * 100:+.2f} pp, the {pct} "
                 f"({ci}) includes 0"
             )
+        if tac != "default":
+            # A tactic that converts but drives people off the list is not a win: a clear
+            # difference in unsubscribes or complaints is said next to the conversion verdict.
+            for name, label in (
+                ("unsubscribe_rate", "unsubscribes"),
+                ("complaint_rate", "complaints"),
+            ):
+                m = metrics[name]
+                if m.significant:
+                    verdict += (
+                        f"; {label} {'up' if m.diff > 0 else 'down'} {signed(m.diff * 100)} pp "
+                        f"({pct} {signed(m.low * 100)} to {signed(m.high * 100)})"
+                    )
         out.append(
             LiftRow(
                 pl,
