@@ -113,6 +113,23 @@ def test_events_are_known_types_in_the_past_about_ten_per_profile(pop):
     assert pc.all(pc.is_valid(purchases["item_id"])).as_py()
 
 
+def test_no_event_repeats_the_store_key_so_an_import_of_the_files_keeps_every_row(pop):
+    """(person, type, item, time) is the store's event key: an import keeps the first of rows
+    repeating it. A zero-length activity window used to stack a person's sessions on one
+    instant (~1% of the events), which `generate` stored and an import of its files dropped."""
+    ev = pop.events
+    keys = set(
+        zip(
+            ev["profile_id"].to_pylist(),
+            ev["type"].to_pylist(),
+            ev["item_id"].to_pylist(),
+            ev["ts"].to_pylist(),
+            strict=True,
+        )
+    )
+    assert len(keys) == ev.num_rows
+
+
 def test_first_time_repeat_and_lapsed_customers_exist(pop):
     import duckdb
 

@@ -580,6 +580,20 @@ def _pick_items(
     return out
 
 
+def _first_of_each(*keys: np.ndarray) -> np.ndarray:
+    """A mask keeping the first row of each distinct combination of ``keys`` (in row order)."""
+    import numpy as np
+
+    order = np.lexsort(keys[::-1])  # stable: equal keys keep their row order
+    same = np.ones(len(order) - 1, dtype=bool) if len(order) else np.ones(0, dtype=bool)
+    for key in keys:
+        k = key[order]
+        same &= k[1:] == k[:-1]
+    keep = np.ones(len(order), dtype=bool)
+    keep[order[1:][same]] = False
+    return keep
+
+
 def _events_table(
     p: dict[str, Any],
     cat: dict[str, Any],
@@ -605,6 +619,12 @@ def _events_table(
     # Sort by profile, then time, then kind (stable, so ties keep a fixed order).
     order = np.lexsort((kinds, ts, prof))
     kinds, prof, ts, item, value, camp = (a[order] for a in (kinds, prof, ts, item, value, camp))
+    # One event per (person, type, item, second), the store's event key: a zero-length activity
+    # window puts all of a person's sessions at one instant, and clamping to ``as_of`` can stack
+    # email events. An import keeps the first of such repeats; so does the population.
+    keep = _first_of_each(prof, ts, kinds, item)
+    if not keep.all():
+        kinds, prof, ts, item, value, camp = (a[keep] for a in (kinds, prof, ts, item, value, camp))
     ids = _profile_ids(p["n"])
     item_ids = cat["table"].column("item_id").combine_chunks()
     has_item = item >= 0
