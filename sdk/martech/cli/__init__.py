@@ -16,7 +16,7 @@ from rich.markup import escape
 from typer.models import CommandInfo, TyperInfo
 
 from ..errors import MartechError, PluginError
-from .app import app, err_console, plugin_commands, state
+from .app import app, err_console, plugin_command_errors, plugin_commands, state
 
 #: Command-group modules under martech.cli; each defines ``register(app)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -164,10 +164,9 @@ def _register_plugin_commands(cli: typer.Typer) -> None:
             del cli.registered_commands[commands:], cli.registered_groups[groups:]
             if strict():
                 raise
-            err_console.print(
-                f"[yellow]warning:[/] plugin {impl.plugin_name!r}: its commands were not "
-                f"added: {escape(f'{type(exc).__name__}: {exc}')}"
-            )
+            message = f"its commands were not added: {type(exc).__name__}: {exc}"
+            plugin_command_errors[impl.plugin_name] = message
+            err_console.print(f"[yellow]warning:[/] plugin {impl.plugin_name!r}: {escape(message)}")
             continue
         added = _command_names(cli.registered_commands[commands:], cli.registered_groups[groups:])
         clashes = [name for name in added if name in taken]
@@ -179,6 +178,7 @@ def _register_plugin_commands(cli: typer.Typer) -> None:
             )
             if strict():
                 raise PluginError(message)
+            plugin_command_errors[impl.plugin_name] = message
             err_console.print(f"[yellow]warning:[/] {escape(message)}")
             continue
         if added:

@@ -74,6 +74,8 @@ state = State()
 
 #: The CLI commands each plugin added (plugin name -> command names), for ``martech plugins``.
 plugin_commands: dict[str, list[str]] = {}
+#: Why a plugin's commands were not added (plugin name -> message), for ``martech plugins``.
+plugin_command_errors: dict[str, str] = {}
 
 
 def _piped(stream: Any) -> bool:
