@@ -58,3 +58,15 @@ def test_an_unusable_secret_is_refused_when_the_config_loads(secret: str, compla
         "reference", {"base_url": "http://r.test", "api_key": "abcd efgh"}, env={}
     )  # spaces inside are allowed: WordPress application passwords have them
     assert spaced.api_key.get_secret_value() == "abcd efgh"
+
+
+@pytest.mark.parametrize("show", [repr, str], ids=["repr", "str"])
+def test_a_config_never_shows_credentials_in_its_base_url(show) -> None:
+    """``https://user:key@host`` is refused unechoed by the validator for that reason; repr and
+    str (a log line, a traceback, a debugger) hide it as they hide SecretStr fields."""
+    config = ReferenceConfig(base_url="https://admin:s3cr3t@api.vendor.com/v1", api_key="k")
+    shown = show(config)
+    assert "s3cr3t" not in shown
+    assert "admin" not in shown
+    assert "api.vendor.com/v1" in shown
+    assert config.base_url == "https://admin:s3cr3t@api.vendor.com/v1"  # the value is intact

@@ -124,6 +124,14 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
                 )
         return value
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A base_url can carry credentials (https://user:key@host): repr and str hide them as
+        # they hide SecretStr fields; the value itself is unchanged.
+        for name, value in super().__repr_args__():
+            if name == "base_url" and isinstance(value, str) and value != without_userinfo(value):
+                value = without_userinfo(value).replace("://", "://**********@", 1)
+            yield name, value
+
     @classmethod
     def load(
         cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
