@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from martech.cli import main
+from martech.errors import ConfigError
 from martech.personalize.lift import lift
 from martech.store import Store
 
@@ -69,21 +70,21 @@ def test_the_verdict_names_the_confidence_it_used(home: Path) -> None:
     assert "100% CI" not in row.verdict
 
 
-def _arms(store: Store, n: int, outcomes: dict[str, tuple[int, int]]) -> None:
-    """``n`` treated (ids 0..n-1) and ``n`` held out; per event type, (treated, held out) people
-    with one such event the day after the decision."""
+def _arms(store: Store, n: int, outcomes: dict[str, tuple[int, int]], tactic: str = "x") -> None:
+    """``n`` treated and ``n`` held out for ``tactic``; per event type, (treated, held out)
+    people with one such event the day after the decision."""
     store.con.execute(
         "INSERT INTO decisions (profile_id, placement, variant_id, level, bucket, holdout, "
-        "decided_at, tactic) SELECT 'p' || i, 't', 'v', 'segment', 0, i >= ?, ?, 'x' "
+        "decided_at, tactic) SELECT ? || i, 't', 'v', 'segment', 0, i >= ?, ?, ? "
         "FROM range(?) r(i)",
-        [n, T0, 2 * n],
+        [tactic, n, T0, tactic, 2 * n],
     )
     for kind, (treated, held) in outcomes.items():
         store.con.execute(
-            "INSERT INTO events (profile_id, type, ts, value) SELECT 'p' || i, ?, "
+            "INSERT INTO events (profile_id, type, ts, value) SELECT ? || i, ?, "
             "?::TIMESTAMPTZ + INTERVAL 1 DAY, CASE WHEN ? = 'purchase' THEN 40.0 END "
             "FROM range(?) r(i) WHERE i < ? OR i BETWEEN ? AND ?",
-            [kind, T0, kind, 2 * n, treated, n, n + held - 1],
+            [tactic, kind, T0, kind, 2 * n, treated, n, n + held - 1],
         )
 
 
@@ -124,3 +125,32 @@ def test_the_table_has_every_metric_the_json_has(
     header = capsys.readouterr().out
     for name in row["metrics"]:
         assert name.removesuffix("_rate").replace("_per_", "/") in header, name
+
+
+@pytest.mark.parametrize("tactics", [["x"], ["x", "y", "z"]], ids=["one", "three"])
+def test_several_tactics_carry_a_multiple_comparisons_note(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tactics: list[str],
+) -> None:
+    with Store(tmp_path / "martech.duckdb") as store:
+        for tactic in tactics:
+            _arms(store, 500, {"purchase": (30, 25)}, tactic=tactic)
+    monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["lift"]) == 0
+    out = capsys.readouterr().out
+    if len(tactics) == 1:
+        assert "tactics compared" not in out
+        return
+    assert "3 tactics compared, each at 95%" in out
+    assert "--confidence 0.9834" in out
+    assert main(["lift", "--confidence", "0.9834"]) == 0
+    assert "each at 98.34%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("confidence", [0, 1, 1.5])
+def test_the_confidence_must_be_between_0_and_1(martech_store: Store, confidence: float) -> None:
+    with pytest.raises(ConfigError, match="confidence must be between 0 and 1"):
+        lift(martech_store, confidence=confidence)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,6 +240,9 @@ def lift_cmd(
     min_per_arm: int = typer.Option(
         100, "--min-per-arm", min=1, help="Below this many people in an arm, do not conclude."
     ),
+    confidence: float = typer.Option(
+        0.95, "--confidence", help="Confidence of each interval (between 0 and 1)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Treated vs holdout per tactic: conversion, revenue/recipient, unsubscribes, complaints."""
@@ -251,6 +255,7 @@ def lift_cmd(
             placement=placement,
             window_days=window_days,
             min_per_arm=min_per_arm,
+            confidence=confidence,
         )
     if as_json:
         print_json(
@@ -299,6 +304,18 @@ def lift_cmd(
             r.verdict,
         )
     print_table(table)
+    compared = sum(1 for r in rows if r.metrics and r.tactic != "default")
+    if compared > 1:
+        # Bonferroni, each alpha rounded down so the family keeps at least the confidence asked.
+        each = math.floor((1 - confidence) / compared * 1e4) / 1e4
+        console.print(
+            f"{compared} tactics compared, each at {confidence * 100:.10g}%: with no real effect "
+            f"anywhere, about 1 in {1 / (1 - confidence):.0f} would still read as up or down by "
+            f"chance (and each metric is one more chance); for {confidence * 100:.10g}% over all "
+            f"{compared} at once, use --confidence {1 - each:.10g}",
+            markup=False,
+            soft_wrap=True,
+        )
     if any(r.pending for r in rows):
         console.print(
             "pending: decided at or after the latest stored event, so no outcome can be seen "

@@ -159,6 +159,8 @@ def lift(
         raise ConfigError(f"window_days must be more than 0, not {window_days:g}")
     if min_per_arm < 1:
         raise ConfigError(f"min_per_arm must be at least 1, not {min_per_arm}")
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be between 0 and 1, not {confidence:g}")
     if tactic or placement:
         _check_filters(store, tactic, placement)
     where, params = [], []
