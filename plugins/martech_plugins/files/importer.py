@@ -546,36 +546,29 @@ def _pinned_sql(
             f"{sql_str(f'{chr(39)} {problem} (its type is pinned to {kind})')}"
         )
 
+    def pinned(pattern: str, problem: str, value: str, unfit: str, unfit_problem: str) -> str:
+        """``value``, with a reject for text not matching ``pattern`` and for a cast ``unfit``."""
+        checks.append(
+            (f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {sql_str(pattern)})", reason(problem))
+        )
+        checks.append((f"{v} IS NOT NULL AND ({unfit})", reason(unfit_problem)))
+        return value
+
     if kind == "text":
         return v
     if kind == "int":
         # DuckDB's own cast also reads 1.5 (as 2), 1_000 and 0x10: the pattern decides.
-        checks.append(
-            (
-                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {sql_str(_PINNED_INT_RE)})",
-                reason("is not an integer"),
-            )
-        )
         value = f"TRY_CAST(regexp_extract({v}, '^[+-]?[0-9]+') AS BIGINT)"
-        checks.append(
-            (f"{v} IS NOT NULL AND {value} IS NULL", reason("is too large for an integer"))
-        )
-        return value
+        return pinned(
+            _PINNED_INT_RE, "is not an integer", value, f"{value} IS NULL",
+            "is too large for an integer",
+        )  # fmt: skip
     if kind == "number":
-        checks.append(
-            (
-                f"{v} IS NOT NULL AND NOT regexp_full_match({v}, {sql_str(_PINNED_NUMBER_RE)})",
-                reason("is not a number"),
-            )
-        )
         value = f"TRY_CAST({v} AS DOUBLE)"
-        checks.append(
-            (
-                f"{v} IS NOT NULL AND ({value} IS NULL OR NOT isfinite({value}))",
-                reason("is not a finite number"),
-            )
-        )
-        return value
+        return pinned(
+            _PINNED_NUMBER_RE, "is not a number", value,
+            f"{value} IS NULL OR NOT isfinite({value})", "is not a finite number",
+        )  # fmt: skip
     lower = f"lower({v})"
     checks.append((_bad_bool(lower), reason(f"is not {_BOOL_SPELLINGS}")))
     return _bool_sql(lower)
