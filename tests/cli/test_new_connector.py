@@ -241,3 +241,26 @@ def test_the_package_readme_installs_the_test_extra_its_pytest_line_needs(tmp_pa
     readme = (target / "README.md").read_text()
     install = next(line for line in readme.splitlines() if line.startswith("pip install"))
     assert shlex.split(install.split("#")[0]) == ["pip", "install", "-e", ".[test]"]
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("Acme-Corp", "acme_corp"),
+        ("acme.io", "acme_io"),
+        ("my--shop_", "my_shop"),
+        ("Acme", "acme"),
+    ],
+    ids=["dash-uppercase", "dot", "double-dash", "uppercase"],
+)
+def test_a_refused_name_suggests_the_name_it_could_be(name: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_name(name)
+    assert str(info.value).endswith(f"; did you mean {suggestion!r}?")
+
+
+@pytest.mark.parametrize("name", ["1ab", "a", "_"], ids=str)
+def test_no_suggestion_when_no_valid_name_is_near(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        check_name(name)
+    assert "did you mean" not in str(info.value)

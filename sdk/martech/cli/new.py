@@ -190,12 +190,20 @@ def check_name(name: str) -> None:
             "NAME: expected lowercase letters and digits, words joined by single underscores, "
             f"starting with a letter and ending with a letter or digit, {_NAME_LENGTH.start}-"
             f"{_NAME_LENGTH.stop - 1} characters (it names the package martech_NAME and the "
-            f"distribution martech-NAME), got {name!r}"
+            f"distribution martech-NAME), got {name!r}{_suggestion(name)}"
         )
     if name in _RESERVED:
         raise ConfigError(
             f"NAME: {name!r} would make classes that shadow martech's own; pick another name"
         )
+
+
+def _suggestion(name: str) -> str:
+    """``"; did you mean 'acme_corp'?"`` for ``Acme-Corp``, or "" when nothing valid is near."""
+    near = "_".join(re.split(r"[^a-z0-9]+", name.lower())).strip("_")
+    if near != name and _NAME.fullmatch(near) and len(near) in _NAME_LENGTH:
+        return f"; did you mean {near!r}?"
+    return ""
 
 
 def _dist_key(dist: str | None) -> str | None:
