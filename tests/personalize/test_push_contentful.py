@@ -118,14 +118,12 @@ def test_a_variant_removed_from_the_yaml_is_named_and_can_be_unpublished(
         assert last["unpublished"] == []
 
 
-def test_cli_warns_about_the_published_variant_the_yaml_lost(
-    emulator: ContentfulEmulator,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    from martech.cli import main
-
+@pytest.fixture
+def sms_push_yml(
+    emulator: ContentfulEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Path:
+    """An empty store, the CLI's Contentful bound to the emulator, and placements.yml holding
+    ``sms_push`` with two static variants."""
     monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
     monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
     Store(tmp_path / "martech.duckdb").close()
@@ -135,6 +133,15 @@ def test_cli_warns_about_the_published_variant_the_yaml_lost(
         "    - {id: s_default, kind: static, content: hi}\n"
         "    - {id: s_active, kind: static, content: go}\n"
     )
+    return yml
+
+
+def test_cli_warns_about_the_published_variant_the_yaml_lost(
+    sms_push_yml: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from martech.cli import main
+
+    yml = sms_push_yml
     assert main(["personalize", "push", "-p", "sms_push", "--to", "contentful", "--placements",
                  str(yml)]) == 0  # fmt: skip
     yml.write_text("\n".join(yml.read_text().splitlines()[:-1]) + "\n")
@@ -149,24 +156,13 @@ def test_cli_warns_about_the_published_variant_the_yaml_lost(
 
 
 def test_cli_push_to_a_cms_prints_each_variant_and_what_happened_or_json(
-    emulator: ContentfulEmulator,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    sms_push_yml: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import json
 
     from martech.cli import main
 
-    monkeypatch.setattr(push_module, "connector_for", lambda name: connect(emulator))
-    monkeypatch.setenv("MARTECH_HOME", str(tmp_path))
-    Store(tmp_path / "martech.duckdb").close()
-    yml = tmp_path / "placements.yml"
-    yml.write_text(
-        "- key: sms_push\n  channel: sms\n  default: s_default\n  variants:\n"
-        "    - {id: s_default, kind: static, content: hi}\n"
-        "    - {id: s_active, kind: static, content: go}\n"
-    )
+    yml = sms_push_yml
     args = ["personalize", "push", "-p", "sms_push", "--to", "contentful", "--placements", str(yml)]
     assert main(args) == 0
     lines = [" ".join(line.strip("│┃ ").split()) for line in capsys.readouterr().out.splitlines()]
