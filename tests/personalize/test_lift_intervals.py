@@ -104,3 +104,27 @@ def test_cli_refuses_min_per_arm_zero(
     captured = capsys.readouterr()
     assert "--min-per-arm" in captured.err
     assert "at least 0 per arm" not in captured.out
+
+
+def test_one_person_per_arm_concludes_nothing(martech_store: Store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from martech.models import Event
+
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    for pid, held in (("a", False), ("b", True)):
+        martech_store.con.execute(
+            "INSERT INTO decisions (profile_id, placement, variant_id, level, bucket, holdout, "
+            "decided_at, tactic) VALUES (?, 't', 'v', 'segment', 0, ?, ?, 'x')",
+            [pid, held, t0],
+        )
+    martech_store.append_events(
+        [("a", Event(type="purchase", ts=t0 + timedelta(days=1), value=9.0))]
+    )
+    (row,) = lift(martech_store, min_per_arm=1)
+    assert (row.n_treated, row.n_holdout) == (1, 1)
+    conv, revenue = row.metrics["conversion"], row.metrics["revenue_per_recipient"]
+    assert (conv.treated, conv.holdout) == (1.0, 0.0)
+    assert conv.low < 0 < conv.high  # Newcombe: -0.12 to 1
+    assert not revenue.estimable
+    assert not row.conclusive

@@ -30,8 +30,12 @@ def test_wilson_matches_the_textbook_example() -> None:
         # Newcombe (1998), Statistics in Medicine 17:873-890, Table II, method 10
         (56, 70, 48, 80, 0.0524, 0.3339),
         (9, 10, 3, 10, 0.1705, 0.8090),
+        (6, 7, 2, 7, 0.0582, 0.8062),
         (5, 56, 0, 29, -0.0381, 0.1926),
+        (0, 10, 0, 20, -0.1611, 0.2775),  # no events in either arm
+        (10, 10, 0, 20, 0.6791, 1.0000),  # everyone against no one
     ],
+    ids=["a", "b", "c", "d", "e-both-empty", "f-all-vs-none"],
 )
 def test_the_difference_interval_is_newcombes_method_10(
     x1: int, n1: int, x0: int, n0: int, low: float, high: float
