@@ -15,16 +15,21 @@ run stays within a few seconds.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from martech.models import Event, Profile
 from martech.segments import evaluate, members, parse_segments
+from martech.segments.compile import compile_many
 from martech.segments.reference import reference_members
 from martech.store import Store
 
@@ -258,3 +263,233 @@ def test_compiled_sql_gives_exactly_the_reference_members(martech_store: Store) 
 
     check()
     assert cases >= 500, f"only {cases} generated cases ran"
+
+
+# ------------------------------------------------------------------ other dialects, same worlds
+
+DIALECT_WORLDS = 60
+# Values that only a warehouse can get wrong: LIKE wildcards, quotes and escapes in its literals,
+# lists mixing strings with numbers, booleans, nulls and nested values.
+HOSTILE = ("%", "_", "a%", "x_", "O'Brien", "two\nlines", "tab\there", "\\", "''", "--")
+dialect_values = st.one_of(
+    trait_values,
+    st.sampled_from(HOSTILE),
+    st.lists(
+        st.one_of(
+            st.sampled_from((*STRINGS[:6], *HOSTILE[:4], "3")),
+            st.sampled_from([3, -1, 2**53 + 1, 1.0, 2.5, True, False, None, {"k": 1}, ["x"]]),
+        ),
+        max_size=4,
+    ),
+)
+
+
+def _collect_worlds(count: int) -> list[tuple[list[Profile], list[Any]]]:
+    """``count`` generated worlds (fixed seed): people with hostile traits and their segments."""
+    found: list[tuple[list[Profile], list[Any]]] = []
+
+    @st.composite
+    def hostile_people(draw: Any, people: list[Profile]) -> list[Profile]:
+        out = []
+        for p in people:
+            extra = {"h": draw(dialect_values)} if draw(st.booleans()) else {}
+            out.append(p.model_copy(update={"traits": {**p.traits, **extra}}))
+        return out
+
+    @st.composite
+    def dialect_worlds(draw: Any) -> tuple[list[Profile], list[dict[str, Any]]]:
+        people, definitions = draw(worlds())
+        people = draw(hostile_people(people))
+        hostile = st.sampled_from((*HOSTILE, "x", "lake", "1", "1.0", "2.5", "3", "true"))
+        for k in range(2):  # conditions on the hostile trait, beside the generated ones
+            op = draw(st.sampled_from(["contains", "eq", "in", "not_in", "gte", "lt"]))
+            value: Any = draw(hostile)
+            if op in ("in", "not_in"):
+                value = draw(st.lists(hostile, min_size=1, max_size=3))
+            definitions.append({"key": f"h{k}", "rule": {"trait": "h", "op": op, "value": value}})
+        return people, definitions
+
+    @settings(
+        max_examples=count,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(world=dialect_worlds())
+    def collect(world: tuple[list[Profile], list[dict[str, Any]]]) -> None:
+        people, definitions = world
+        segments = parse_segments({"segments": definitions}, source="generated.yml")
+        found.append((people, segments))
+
+    collect()
+    return [_fixed_world(), *found]
+
+
+def _fixed_world() -> tuple[list[Profile], list[Any]]:
+    """Every hostile value against every probe: what random worlds may take long to pair up."""
+    values: list[Any] = [
+        *HOSTILE,
+        [1.0, 2.0],
+        [2.5, "x"],
+        ["lake", {"k": 1}],
+        [3, True, None],
+        [2**53 + 1],
+        "1.0",
+        1.0,
+        3,
+        True,
+    ]
+    people = [Profile(id=f"f{n}", traits={"h": v}) for n, v in enumerate(values)]
+    probes = (*HOSTILE, "1", "1.0", "2", "2.5", "3", "true", "lake", '{"k":1}', "9007199254740993")
+    definitions = []
+    for n, probe in enumerate(probes):
+        for op in ("contains", "eq", "gt"):
+            definitions.append(
+                {"key": f"{op}{n}", "rule": {"trait": "h", "op": op, "value": probe}}
+            )
+    segments = parse_segments({"segments": definitions}, source="fixed.yml")
+    return people, segments
+
+
+def _rows(world_list: list[tuple[list[Profile], list[Any]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every world's people in one population (ids prefixed ``w<n>/``), as table rows."""
+    data: dict[str, list[tuple[Any, ...]]] = {"profiles": [], "events": [], "items": []}
+    data["items"] = list(ITEMS.items())
+    for n, (people, _) in enumerate(world_list):
+        for p in people:
+            pid = f"w{n}/{p.id}"
+            data["profiles"].append((pid, orjson.dumps(p.traits).decode()))
+            for e in p.events:
+                data["events"].append((pid, e.type, e.item_id, e.ts.astimezone(UTC), e.value))
+    return data
+
+
+def _expected(world_list: list[tuple[list[Profile], list[Any]]]) -> dict[tuple[int, str], set[str]]:
+    out = {}
+    for n, (people, segments) in enumerate(world_list):
+        for seg in segments:
+            ids = reference_members(people, seg, segments=segments, as_of=AS_OF, categories=ITEMS)
+            out[(n, seg.key)] = {f"w{n}/{i}" for i in ids}
+    return out
+
+
+def _world_queries(world_list: list[tuple[list[Profile], list[Any]]], dialect: str) -> list[str]:
+    """One query per world: ``w, profile_id, s0, s1, …`` (booleans) over the whole population.
+
+    Only the world's own people are compared (others are strangers to its segments)."""
+    return [
+        f"SELECT {n} AS w, q.* FROM ("
+        + compile_many(segments, segments=segments, dialect=dialect, as_of=AS_OF, computed=())
+        + ") AS q"
+        for n, (_, segments) in enumerate(world_list)
+    ]
+
+
+def _compare(
+    world_list: list[tuple[list[Profile], list[Any]]], rows: Iterable[tuple[Any, ...]]
+) -> int:
+    got: dict[tuple[int, str], set[str]] = {}
+    for n, (_, segments) in enumerate(world_list):
+        for seg in segments:
+            got[(n, seg.key)] = set()
+    for row in rows:
+        n, pid, flags = row[0], row[1], row[2:]
+        if not pid.startswith(f"w{n}/"):
+            continue
+        for seg, flag in zip(world_list[n][1], flags, strict=False):
+            if flag:
+                got[(n, seg.key)].add(pid)
+    expected = _expected(world_list)
+    for key, want in expected.items():
+        n = key[0]
+        assert got[key] == want, (
+            key,
+            world_list[n][1][[s.key for s in world_list[n][1]].index(key[1])].rule.model_dump(
+                by_alias=True
+            ),
+            sorted(got[key] ^ want),
+        )
+    return len(expected)
+
+
+@pytest.mark.postgres
+def test_postgres_gives_exactly_the_reference_members(pg_conn: Any) -> None:
+    world_list = _collect_worlds(DIALECT_WORLDS)
+    data = _rows(world_list)
+    schema = f"martech_diff_{uuid.uuid4().hex[:8]}"
+    with pg_conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+        try:
+            cur.execute(f"SET search_path TO {schema}")
+            cur.execute("CREATE TABLE profiles (id text PRIMARY KEY, traits jsonb NOT NULL)")
+            cur.execute(
+                "CREATE TABLE events (profile_id text, type text, item_id text, "
+                "ts timestamptz, value double precision)"
+            )
+            cur.execute("CREATE TABLE items (item_id text, category text)")
+            cur.execute("CREATE TABLE computed_traits (profile_id text, name text, value jsonb)")
+            for table, columns in (
+                ("profiles", "id, traits"),
+                ("events", "profile_id, type, item_id, ts, value"),
+                ("items", "item_id, category"),
+            ):
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in data[table]:
+                        copy.write_row(row)
+            rows: list[tuple[Any, ...]] = []
+            for sql in _world_queries(world_list, "postgres"):
+                cur.execute(sql)
+                rows.extend(cur.fetchall())
+        finally:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    assert _compare(world_list, rows) >= 400
+
+
+@pytest.mark.spark
+def test_spark_gives_exactly_the_reference_members(spark: Any) -> None:
+    world_list = _collect_worlds(DIALECT_WORLDS)
+    data = _rows(world_list)
+    schemas = {
+        "profiles": "id string, traits string",
+        "events": "profile_id string, type string, item_id string, ts timestamp, value double",
+        "items": "item_id string, category string",
+    }
+    for table, schema in schemas.items():
+        spark.createDataFrame(data[table], schema).createOrReplaceTempView(table)
+    spark.createDataFrame(
+        [], "profile_id string, name string, value string"
+    ).createOrReplaceTempView("computed_traits")
+    rows: list[tuple[Any, ...]] = []
+    queries = _world_queries(world_list, "spark")
+    # A few Spark jobs, not one per world; a UNION needs the same number of segment columns.
+    by_width: dict[int, list[str]] = {}
+    for (_, segments), sql in zip(world_list, queries, strict=True):
+        by_width.setdefault(len(segments), []).append(sql)
+    for same in by_width.values():
+        for start in range(0, len(same), 20):
+            union = " UNION ALL ".join(same[start : start + 20])
+            rows.extend(tuple(r) for r in spark.sql(union).collect())
+    assert _compare(world_list, rows) >= 400
+
+
+def test_duckdb_gives_exactly_the_reference_members_on_the_dialect_worlds() -> None:
+    """The worlds the warehouse tests use, on DuckDB: the three engines meet in the reference."""
+    world_list = _collect_worlds(DIALECT_WORLDS)
+    data = _rows(world_list)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE profiles (id VARCHAR, traits JSON)")
+    con.execute(
+        "CREATE TABLE events (profile_id VARCHAR, type VARCHAR, item_id VARCHAR, "
+        "ts TIMESTAMPTZ, value DOUBLE)"
+    )
+    con.execute("CREATE TABLE items (item_id VARCHAR, category VARCHAR)")
+    con.execute("CREATE TABLE computed_traits (profile_id VARCHAR, name VARCHAR, value JSON)")
+    for table in ("profiles", "events", "items"):
+        if data[table]:
+            marks = ", ".join("?" * len(data[table][0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", data[table])
+    rows = [
+        row for sql in _world_queries(world_list, "duckdb") for row in con.execute(sql).fetchall()
+    ]
+    assert _compare(world_list, rows) >= 400

@@ -26,6 +26,8 @@ The semantics are documented in :mod:`martech.segments.rules`.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,13 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
 DIALECTS: tuple[str, ...] = ("duckdb", "postgres", "snowflake", "bigquery", "spark")
+_FRACTION = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)")
+
+
+def _strings_only(value: str) -> bool:
+    """``contains`` text that a float or nested list element could spell ('2.5', '{"k":1}'):
+    such elements never match (their text differs between engines), so only strings may."""
+    return bool(_FRACTION.fullmatch(value)) or value.startswith(("{", "["))
 
 
 # ------------------------------------------------------------------------------ JSON per dialect
@@ -133,6 +142,18 @@ class _DuckJson(_Json):
         return _fn("json_extract_string", f, _lit("$"))
 
     def array_has(self, f: exp.Expr, value: str) -> exp.Expr:
+        from sqlglot import exp
+
+        if _strings_only(value):
+            # Element text would also match a float or nested element (2.5 reads '2.5'):
+            # compare the elements' JSON, where only the string "2.5" is '"2.5"'.
+            elements = exp.cast(
+                _fn("json_extract", f, _lit("$[*]")),
+                exp.DataType.build("varchar[]", dialect="duckdb"),
+            )
+            return _fn("list_contains", elements, _lit(json.dumps(value, ensure_ascii=False)))
+        # Float element texts always hold a '.' ('1.0', '100000000000000000000.0') and nested
+        # ones start with '{' or '[': any other text only matches a string, integer or boolean.
         return _fn("list_contains", _fn("json_extract_string", f, _lit("$[*]")), _lit(value))
 
 
@@ -159,6 +180,16 @@ class _PostgresJson(_Json):
     def array_has(self, f: exp.Expr, value: str) -> exp.Expr:
         from sqlglot import exp
 
+        if _strings_only(value):
+            # Element text would also match a float or nested element (2.5 reads '2.5'): only
+            # the string "2.5" is contained as ["2.5"].
+            return exp.and_(
+                self.is_type(f, "array"),
+                exp.ArrayContainsAll(
+                    this=f,
+                    expression=exp.cast(_lit(json.dumps([value])), exp.DataType.build("jsonb")),
+                ),
+            )
         elements = exp.select(exp.Literal.number(1)).from_(
             exp.Table(
                 this=_fn("jsonb_array_elements_text", f),
@@ -227,10 +258,28 @@ class _SparkJson(_Json):
         return _fn("try_variant_get", f, _lit("$"), _lit("double"))
 
     def array_has(self, f: exp.Expr, value: str) -> exp.Expr:
+        from sqlglot import exp
+
+        # Only string, integer and boolean elements match by their text: a float element's text
+        # differs between engines (Spark reads 1.0 as '1', DuckDB as '1.0').
+        x = exp.to_identifier("x")
+        kind = _fn("schema_of_variant", exp.column(x.copy()))
+        matches = exp.and_(
+            exp.In(
+                this=kind,
+                expressions=[
+                    _lit(t) for t in ("STRING", "BOOLEAN", "BIGINT", "INT", "SMALLINT", "TINYINT")
+                ],
+            ),
+            exp.EQ(
+                this=_fn("try_variant_get", exp.column(x.copy()), _lit("$"), _lit("string")),
+                expression=_lit(value),
+            ),
+        )
         return _fn(
-            "array_contains",
-            _fn("try_variant_get", f, _lit("$"), _lit("array<string>")),
-            _lit(value),
+            "exists",
+            _fn("try_variant_get", f, _lit("$"), _lit("array<variant>")),
+            exp.Lambda(this=matches, expressions=[x]),
         )
 
 

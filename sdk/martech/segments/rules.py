@@ -33,6 +33,8 @@ Semantics (the SQL compiler and the pure-Python reference evaluator both impleme
   a trait of another type, or missing, does not match. ``ne`` / ``not_in`` need the trait to be
   present (not null): use ``not: {…eq…}`` to include people without the trait.
   ``contains`` takes a string: a list trait holding that string, or a string trait containing it.
+  A list's integer and boolean elements match by their text (``3`` holds ``"3"``); float and
+  nested elements never match (engines spell ``1.0`` as ``1.0`` or ``1``).
   ``exists`` = present and not JSON null; ``is_null`` = its complement. ``between`` is inclusive.
 - Event conditions only see events at or before ``as_of`` (default: now). A relative window
   ``last N days`` is ``(as_of - N days, as_of]``; an absolute window is ``[start, end)``.
