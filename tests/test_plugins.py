@@ -589,3 +589,24 @@ def test_strict_plugins_reads_false_off_and_blank_as_off(monkeypatch, value, exp
 
     monkeypatch.setenv("MARTECH_STRICT_PLUGINS", value)
     assert strict() is expected
+
+
+@pytest.mark.parametrize(
+    ("env", "fatal"), [(None, True), ("0", False), ("1", True)], ids=["toml", "env-0", "env-1"]
+)
+def test_martech_toml_plugins_strict_applies_to_the_sdk_too(
+    load_plugins, monkeypatch, tmp_path, env, fatal
+):
+    """[plugins] strict = true made a broken plugin fatal for the CLI only; the SDK's registry
+    skipped it. MARTECH_STRICT_PLUGINS, when set, wins over the file, as in the CLI."""
+    (tmp_path / "martech.toml").write_text("[plugins]\nstrict = true\n")
+    monkeypatch.chdir(tmp_path)
+    if env is None:
+        monkeypatch.delenv("MARTECH_STRICT_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("MARTECH_STRICT_PLUGINS", env)
+    if fatal:
+        with pytest.raises(PluginLoadError, match="broken"):
+            load_plugins(broken="raise RuntimeError('boom')")
+    else:
+        assert load_plugins(broken="raise RuntimeError('boom')").plugins["broken"].error

@@ -74,8 +74,17 @@ def _env_flag(name: str) -> bool:
 
 
 def strict() -> bool:
-    """Whether a plugin that fails to load or register is fatal (``MARTECH_STRICT_PLUGINS``)."""
-    return _env_flag("MARTECH_STRICT_PLUGINS")
+    """Whether a plugin that fails to load or register is fatal: ``MARTECH_STRICT_PLUGINS`` if
+    set, else ``[plugins] strict`` in the working directory's martech.toml."""
+    if os.environ.get("MARTECH_STRICT_PLUGINS") is not None:
+        return _env_flag("MARTECH_STRICT_PLUGINS")
+    from .config import load_settings
+    from .errors import MartechError
+
+    try:
+        return load_settings().plugins.strict
+    except MartechError:
+        return False  # a broken martech.toml is reported where settings are read, naming the key
 
 
 def make_plugin_manager(*, load: bool = True) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
