@@ -86,3 +86,18 @@ def test_the_later_decision_of_a_merged_person_is_the_one_counted(store: Store) 
     merge_a_and_b(store)
     (row,) = lift(store, min_per_arm=1)
     assert (row.n_treated, row.n_holdout) == (0, 3)
+
+
+def test_a_tactic_with_no_one_held_out_says_there_is_nothing_to_compare(store: Store) -> None:
+    decide(store, ("A", False), ("B", False))
+    (row,) = lift(store, min_per_arm=1)
+    assert row.verdict.startswith("no holdout to compare with: none of the 2 people decided")
+    assert "too small" not in row.verdict
+    assert not row.metrics
+
+
+def test_a_tactic_with_everyone_held_out_says_no_one_was_treated(store: Store) -> None:
+    decide(store, ("H1", True), ("H2", True))
+    (row,) = lift(store, min_per_arm=1)
+    assert row.verdict.startswith("no one treated to compare: all 2 people decided")
+    assert not row.metrics

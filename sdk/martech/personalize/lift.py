@@ -246,6 +246,16 @@ def lift(
             )
             out.append(LiftRow(pl, tac, 0, 0, verdict=verdict, pending=waiting, partial=young))
             continue
+        if min(n1, n0) == 0:
+            # More people will not help: there is no second arm ("too small" would say wait).
+            verdict = (
+                f"no holdout to compare with: none of the {n1:,} people decided were held out "
+                "(lift needs a placement holdout share above 0)"
+                if n0 == 0
+                else f"no one treated to compare: all {n0:,} people decided were held out"
+            )
+            out.append(LiftRow(pl, tac, n1, n0, verdict=verdict, pending=waiting, partial=young))
+            continue
         if min(n1, n0) < min_per_arm:
             smaller = "holdout" if n0 <= n1 else "treated group"
             verdict = (
