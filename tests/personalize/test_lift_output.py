@@ -154,3 +154,17 @@ def test_several_tactics_carry_a_multiple_comparisons_note(
 def test_the_confidence_must_be_between_0_and_1(martech_store: Store, confidence: float) -> None:
     with pytest.raises(ConfigError, match="confidence must be between 0 and 1"):
         lift(martech_store, confidence=confidence)
+
+
+def test_json_rows_carry_the_confidence_window_and_significance_of_the_table(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARTECH_HOME", str(home))
+    assert main(["lift", "--json", "--confidence", "0.9", "--window-days", "3"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["confidence"], row["window_days"]) == (0.9, 3.0)
+    conv = row["metrics"]["conversion"]
+    assert conv["significant"] is True
+    assert conv["significant"] == (conv["low"] > 0 or conv["high"] < 0)
+    assert row["metrics"]["complaint_rate"]["significant"] is False
+    assert "the 90% CI" in row["verdict"] or "(90% CI" in row["verdict"]

@@ -269,7 +269,12 @@ def lift_cmd(
                     "partial": r.partial,
                     "conclusive": r.conclusive,
                     "verdict": r.verdict,
-                    "metrics": {k: m.__dict__ for k, m in r.metrics.items()},
+                    "confidence": confidence,
+                    "window_days": window_days,
+                    "metrics": {
+                        k: {**m.__dict__, "significant": m.significant}
+                        for k, m in r.metrics.items()
+                    },
                 }
                 for r in rows
             ]
