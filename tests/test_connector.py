@@ -70,3 +70,23 @@ def test_a_config_never_shows_credentials_in_its_base_url(show) -> None:
     assert "admin" not in shown
     assert "api.vendor.com/v1" in shown
     assert config.base_url == "https://admin:s3cr3t@api.vendor.com/v1"  # the value is intact
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"base_url": "https://api.vendor.com", "api_key": "tok-SECRET\n"},
+        {"base_url": "https://u:SECRET@ api.vendor.com", "api_key": "k"},
+        {"base_url": "https://api.vendor.com", "api_key": "k", "api_kee": "SECRET"},
+    ],
+    ids=["secret-with-newline", "url-with-credentials", "misspelled-secret-field"],
+)
+def test_a_config_built_directly_never_echoes_input_in_its_validation_error(fields) -> None:
+    """Config.load turns errors into one line without values; a config built directly (SDK
+    code, a connector's own tests) raised pydantic's error, which quotes the input."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        ReferenceConfig(**fields)
+    assert "SECRET" not in str(info.value)
+    assert "SECRET" not in repr(info.value.errors(include_input=False))

@@ -76,11 +76,12 @@ class Limits(BaseModel, frozen=True, extra="forbid"):
         return self.requests_per_interval / self.interval_seconds
 
 
-class ConnectorConfig(BaseModel, frozen=True, extra="forbid"):
+class ConnectorConfig(BaseModel, frozen=True, extra="forbid", hide_input_in_errors=True):
     """Base for connector configs. Secrets are ``SecretStr``; unknown keys are an error.
 
     ``base_url`` (in every subclass too) must be an http(s) URL with a host, so a typo is a
     ConfigError when the config loads, not a run of retries against an unreachable address.
+    A validation error never quotes the input (``hide_input_in_errors``): it may be a secret.
     """
 
     base_url: str = Field(
