@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -168,3 +170,18 @@ def test_json_rows_carry_the_confidence_window_and_significance_of_the_table(
     assert conv["significant"] == (conv["low"] > 0 or conv["high"] < 0)
     assert row["metrics"]["complaint_rate"]["significant"] is False
     assert "the 90% CI" in row["verdict"] or "(90% CI" in row["verdict"]
+
+
+def test_no_detectable_difference_says_what_the_arms_could_have_detected(
+    martech_store: Store,
+) -> None:
+    _arms(martech_store, 500, {"purchase": (30, 25)})
+    (row,) = lift(martech_store)
+    # textbook minimum detectable effect, 95% two-sided and 80% power, pooled rate 55 of 1,000
+    z = statistics.NormalDist().inv_cdf
+    mde = (z(0.975) + z(0.8)) * math.sqrt(0.055 * 0.945 * (1 / 500 + 1 / 500))
+    assert f"{mde * 100:.2f}" == "4.04"
+    assert row.verdict.startswith(
+        "no detectable conversion difference: +1.00 pp, the 95% CI (-1.88 to +3.91) includes 0; "
+        "these arms would detect a difference of ±4.04 pp or more 80% of the time"
+    ), row.verdict

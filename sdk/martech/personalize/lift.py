@@ -11,7 +11,9 @@ conversions against 0 a lift); for revenue, a normal interval with the larger of
 pooled standard error (Welch alone is too narrow for a small holdout with skewed order values; see
 :func:`_mean`), not called significant while either arm has fewer than two purchases (its variance
 is then unknown, not 0). A comparison with fewer than ``min_per_arm`` people in either arm says so
-plainly instead of printing a number to over-read.
+plainly instead of printing a number to over-read; one that finds no conversion difference says the
+smallest difference its arms would have shown 80% of the time, so "no difference" from arms too
+small to see one is not read as none.
 
 The ``default`` tactic is a baseline, not a treatment: its treated and holdout people both saw the
 default, so their difference is an A/A check (it should include 0) and never reads as "up" or
@@ -293,6 +295,16 @@ def lift(
                 f"no detectable conversion difference: {c.diff * 100:+.2f} pp, the {pct} "
                 f"({ci}) includes 0"
             )
+            # "No difference" from arms too small to see one is not evidence of none: say the
+            # smallest difference these arms would show 80% of the time (pooled rate, normal).
+            pooled = (t[1] + h[1]) / (n1 + n0)
+            if 0 < pooled < 1:
+                power = _z(0.6)  # the normal quantile at 0.8
+                mde = (z + power) * math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+                verdict += (
+                    f"; these arms would detect a difference of ±{mde * 100:.2f} pp or more "
+                    "80% of the time"
+                )
         if tac != "default":
             # A tactic that converts but drives people off the list is not a win: a clear
             # difference in unsubscribes or complaints is said next to the conversion verdict.
