@@ -610,3 +610,24 @@ def test_martech_toml_plugins_strict_applies_to_the_sdk_too(
             load_plugins(broken="raise RuntimeError('boom')")
     else:
         assert load_plugins(broken="raise RuntimeError('boom')").plugins["broken"].error
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("MARTECH_LOAD_PLUGINS", "files"), ("MARTECH_DISABLE_PLUGINS", "hubspot")],
+    ids=["allow-list", "block-list"],
+)
+def test_an_unknown_connector_error_names_the_plugin_list_that_skipped_it(monkeypatch, var, value):
+    """'installed: none installed' while hubspot is installed sent people reinstalling it."""
+    import martech.plugins
+    from martech.errors import ConfigError
+    from martech.plugins import Registry, get_connector
+
+    monkeypatch.setattr(martech.plugins, "registry", lambda: Registry())
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError) as info:
+        get_connector("hubspot")
+    assert str(info.value) == (
+        f"unknown connector 'hubspot'; installed: none loaded ({var}={value!r} is set: the "
+        "plugins it skips are not loaded)"
+    )

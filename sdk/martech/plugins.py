@@ -312,8 +312,22 @@ def get_connector(name: str) -> Any:
     try:
         return reg.connectors[name]
     except KeyError:
-        known = ", ".join(sorted(reg.connectors)) or "none installed"
-        raise ConfigError(f"unknown connector {name!r}; installed: {known}") from None
+        known = ", ".join(sorted(reg.connectors))
+        filters = [
+            f"{var}={os.environ[var]!r}"
+            for var in ("MARTECH_LOAD_PLUGINS", "MARTECH_DISABLE_PLUGINS")
+            if os.environ.get(var) is not None
+        ]
+        if not filters:
+            raise ConfigError(
+                f"unknown connector {name!r}; installed: {known or 'none installed'}"
+            ) from None
+        # The connector may be installed and skipped: say which variable skips plugins.
+        raise ConfigError(
+            f"unknown connector {name!r}; installed: {known or 'none loaded'} "
+            f"({' and '.join(filters)} {'is' if len(filters) == 1 else 'are'} set: "
+            "the plugins it skips are not loaded)"
+        ) from None
 
 
 def list_plugins() -> list[PluginInfo]:
