@@ -41,6 +41,7 @@ def test_seven_conversions_against_none_is_not_a_lift() -> None:
 def test_wilson_gives_an_empty_arm_a_real_width() -> None:
     low, high = wilson(0, 182, Z)
     assert low == 0.0
+    assert high == pytest.approx(Z * Z / (182 + Z * Z))  # Wilson's bound at 0, solved by hand
     assert 0.015 < high < 0.025
     low, high = wilson(182, 182, Z)
     assert high == 1.0
