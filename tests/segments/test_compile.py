@@ -264,3 +264,19 @@ def test_unknown_dialect_and_naive_as_of_are_refused() -> None:
         compile_sql(seg, dialect="oracle")
     with pytest.raises(SegmentDefinitionError, match="timezone-aware"):
         compile_sql(seg, as_of=datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize(
+    "name", ['a"b', "back\\slash", "tab\there"], ids=["quote", "backslash", "control"]
+)
+def test_a_trait_name_a_json_path_cannot_quote_is_refused_on_every_dialect(
+    dialect: str, name: str
+) -> None:
+    """segments.yml refuses such names; a RuleSegment built in Python reached the compiler, where
+    DuckDB failed with a JSON path error while PostgreSQL ran the query."""
+    from martech.models import RuleSegment, TraitCondition
+
+    seg = RuleSegment(key="s", rule=TraitCondition(trait=name, op="exists"))
+    with pytest.raises(SegmentDefinitionError, match="trait name"):
+        compile_sql(seg, dialect=dialect, as_of=AS_OF)

@@ -109,3 +109,23 @@ def test_computed_traits_refuse_a_naive_moment(tmp_path) -> None:
 
     with Store(tmp_path / "s.duckdb") as store, pytest.raises(ConfigError, match="time zone"):
         compute_traits(store, as_of=datetime(2024, 1, 1))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_timestamp_literals_spell_the_year_in_four_digits(dialect: str) -> None:
+    """strftime wrote year 99 as '99-01-01' and year 500 as '500-01-01': DuckDB reads both,
+    Spark refuses both (CAST_INVALID_INPUT) and PostgreSQL the first."""
+    (seg,) = parse_segments(
+        {
+            "ancient": {
+                "rule": {
+                    "event": "view",
+                    "window": {"start": "0099-01-01T00:00:00Z", "end": "0500-01-01T00:00:00Z"},
+                }
+            }
+        },
+        source="t.yml",
+    )
+    sql = compile_sql(seg, dialect=dialect, as_of=AS_OF)
+    assert "'0099-01-01 00:00:00.000000+00:00'" in sql
+    assert "'0500-01-01 00:00:00.000000+00:00'" in sql

@@ -432,6 +432,14 @@ class _Plan:
                 self.computed_keys.append(name)
             return exp.column(f"c{self.computed_keys.index(name)}", table="base")
         if name not in self.trait_keys:
+            if '"' in name or "\\" in name or not name.isprintable():
+                # It is read through a quoted JSON path ($."name", $["name"]) on most engines:
+                # DuckDB fails on it with a JSON path error, PostgreSQL does not.
+                raise SegmentDefinitionError(
+                    f"trait name {name!r}: a trait name cannot hold '\"', '\\' or control "
+                    "characters; use letters, digits, '_' and '-'",
+                    field="trait",
+                )
             self.trait_keys.append(name)
         return exp.column(f"t{self.trait_keys.index(name)}", table="base")
 
@@ -713,7 +721,9 @@ def _num(value: Any) -> exp.Expr:
 def _ts(moment: datetime) -> exp.Expr:
     from sqlglot import exp
 
-    text = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    utc = moment.astimezone(UTC)
+    # Four-digit year: strftime's %Y gives '99' for year 99, which PostgreSQL refuses.
+    text = f"{utc.year:04d}-" + utc.strftime("%m-%d %H:%M:%S.%f+00:00")
     return exp.cast(_lit(text), exp.DataType.build("timestamptz"))
 
 
