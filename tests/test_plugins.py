@@ -631,3 +631,50 @@ def test_an_unknown_connector_error_names_the_plugin_list_that_skipped_it(monkey
         f"unknown connector 'hubspot'; installed: none loaded ({var}={value!r} is set: the "
         "plugins it skips are not loaded)"
     )
+
+
+def test_a_register_hook_that_returns_what_it_should_register_is_reported(load_plugins):
+    """Other plugin hosts (datasette, llm's older hooks) take a returned list; martech takes
+    register() calls, so a returned list registered nothing and the plugin showed as ok."""
+    body = """
+from martech import Connector, hookimpl
+
+class Acme(Connector):
+    name = "acme"
+    kind = "esp"
+
+@hookimpl
+def martech_register_connectors(register):
+    return [Acme]
+"""
+    reg = load_plugins(returns=body)
+    assert not reg.connectors
+    assert reg.plugins["returns"].error == (
+        "plugin 'returns': martech_register_connectors returned a list instead of None; call "
+        "register(obj) once per thing to register (a returned value is not registered)"
+    )
+    assert any("returned a list" in str(e) for e in reg.errors)
+
+
+def test_a_commands_hook_that_returns_an_app_is_a_warning_naming_the_plugin(monkeypatch, capsys):
+    import typer
+
+    import martech.plugins
+    from martech.cli import _register_plugin_commands
+
+    class Returns:
+        @hookimpl
+        def martech_register_commands(self, cli):
+            sub = typer.Typer()
+            sub.command("hello")(lambda: None)
+            return sub
+
+    pm, _ = make_plugin_manager(load=False)
+    pm.register(Returns(), name="returns")
+    monkeypatch.setattr(martech.plugins, "plugin_manager", lambda: pm)
+    app = typer.Typer()
+    _register_plugin_commands(app)
+    assert (
+        "plugin 'returns': its commands were not added: martech_register_commands returned a "
+        "Typer instead of None; add commands with cli.command(...) or cli.add_typer(...)"
+    ) in " ".join(capsys.readouterr().err.split())

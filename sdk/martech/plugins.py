@@ -185,12 +185,16 @@ def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registr
             )
             added: list[str] = []
             try:
-                impl.function(register=_registrar(reg, section, plugin_name, info, added))
+                returned = impl.function(
+                    register=_registrar(reg, section, plugin_name, info, added)
+                )
+                if returned is not None:
+                    raise _ReturnedInsteadOfRegistered(plugin_name, hook_name, returned)
             except _PLUGIN_FAILURES as exc:
                 _take_back(reg, section, info, added)
                 error = (
                     exc
-                    if isinstance(exc, DuplicateRegistrationError)
+                    if isinstance(exc, DuplicateRegistrationError | _ReturnedInsteadOfRegistered)
                     else PluginLoadError(plugin_name, exc)
                 )
                 info.error = str(error)
@@ -200,6 +204,18 @@ def build_registry(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Registr
                         raise
                     raise error from exc
     return reg
+
+
+class _ReturnedInsteadOfRegistered(PluginError):
+    """A register hook returned what it meant to register (other plugin hosts take a list)."""
+
+    def __init__(self, plugin: str, hook: str, returned: object) -> None:
+        kind = type(returned).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        super().__init__(
+            f"plugin {plugin!r}: {hook} returned {article} {kind} instead of None; call "
+            "register(obj) once per thing to register (a returned value is not registered)"
+        )
 
 
 def _take_back(reg: Registry, section: str, info: PluginInfo, names: list[str]) -> None:

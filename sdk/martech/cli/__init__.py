@@ -159,12 +159,18 @@ def _register_plugin_commands(cli: typer.Typer) -> None:
         taken = set(_command_names(cli.registered_commands, cli.registered_groups))
         commands, groups = len(cli.registered_commands), len(cli.registered_groups)
         try:
-            impl.function(cli=cli)
+            returned = impl.function(cli=cli)
+            if returned is not None:  # a typer app handed back for the host to add, say
+                raise PluginError(
+                    f"martech_register_commands returned a {type(returned).__name__} instead of "
+                    "None; add commands with cli.command(...) or cli.add_typer(...)"
+                )
         except (Exception, SystemExit) as exc:  # a plugin's sys.exit() names the plugin too
             del cli.registered_commands[commands:], cli.registered_groups[groups:]
             if strict():
                 raise
-            message = f"its commands were not added: {type(exc).__name__}: {exc}"
+            why = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+            message = f"its commands were not added: {why}"
             plugin_command_errors[impl.plugin_name] = message
             err_console.print(f"[yellow]warning:[/] plugin {impl.plugin_name!r}: {escape(message)}")
             continue
