@@ -112,3 +112,29 @@ def test_variables_of_another_connector_sharing_the_prefix_are_not_flagged(
     monkeypatch.setenv("MARTECH_HUBSPOT_ACCESS_TOKEN", "t")
     monkeypatch.setenv("MARTECH_HUBSPOT_EU_ACCESS_TOKEN", "eu")  # hubspot_eu's
     assert _build_with_sync("hubspot").config.base_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
+
+
+def _not_utf8(path: Path) -> None:
+    path.write_bytes(b"# caf\xe9 (saved as Latin-1)\n[plugins]\nstrict = false\n")
+
+
+def _a_folder(path: Path) -> None:
+    path.mkdir()
+
+
+@pytest.mark.parametrize("make", [_not_utf8, _a_folder], ids=["not-utf8", "a-folder"])
+def test_an_unreadable_martech_toml_is_a_config_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], make
+) -> None:
+    """Every command reads martech.toml: one saved in Latin-1, or a folder of that name, was an
+    'internal error' (exit 70) from every command."""
+    from martech.cli import main
+
+    make(tmp_path / "martech.toml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"martech\.toml: cannot read it"):
+        load_settings()
+    assert main(["schema", "Profile"]) == 2
+    err = capsys.readouterr().err
+    assert "martech.toml: cannot read it" in err
+    assert "internal error" not in err

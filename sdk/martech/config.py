@@ -66,7 +66,15 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise ConfigError(f"{file}: no such file")
         return Settings()
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{file}: cannot read it: not UTF-8 (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:  # a folder of that name, no permission
+        raise ConfigError(f"{file}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     try:
