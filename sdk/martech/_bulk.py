@@ -198,7 +198,7 @@ def upsert_profiles(
     placeholders = 0
     if not (empty_ids and unique_in_batch):
         _check_shared_phones(con)
-        placeholders = _drop_placeholders(con)
+        placeholders = _drop_placeholders(con, aliases=not no_aliases)
     canon_kind = "TABLE"
     if empty_ids and no_aliases and unique_in_batch:
         # A first load (the common bulk case): nothing can merge, so skip the joins.
@@ -375,24 +375,41 @@ def _check_shared_phones(con: duckdb.DuckDBPyConnection) -> None:
 MAX_PROFILES_PER_IDENTITY = 100
 
 
-def _drop_placeholders(con: duckdb.DuckDBPyConnection) -> int:
+def _drop_placeholders(con: duckdb.DuckDBPyConnection, *, aliases: bool) -> int:
     """Leave out (neither store nor merge on) each identity value that more than
-    :data:`MAX_PROFILES_PER_IDENTITY` of the batch's profiles carry; returns how many values
-    were left out of profiles. A stored owner of such a value keeps it.
+    :data:`MAX_PROFILES_PER_IDENTITY` profiles would share: the batch's own, plus (with
+    ``aliases``: the store has merged profiles) those its stored owner has absorbed already, so
+    a placeholder arriving a few rows a day stops merging once it has merged that many. Returns
+    how many values were left out of profiles. A stored owner keeps its value.
 
     One grouping by hash finds candidates (usually none: ~0.15 s per million identities on
     two busy cores); only those are counted exactly.
     """
     most = MAX_PROFILES_PER_IDENTITY
+    # Profiles each stored owner of a value the batch carries has absorbed (0 without merges).
+    owned = (
+        """SELECT x.kind, x.value, count(*) AS absorbed FROM identities x
+           JOIN profile_aliases a ON a.profile_id = x.profile_id
+           WHERE (x.kind, x.value) IN (SELECT kind, value FROM _in_ids) GROUP BY ALL"""
+        if aliases
+        else "SELECT NULL::VARCHAR AS kind, NULL::VARCHAR AS value, 0 AS absorbed WHERE FALSE"
+    )
     candidates = f"""SELECT hash(kind, value) AS h FROM _in_ids GROUP BY h
                      HAVING count(*) > {most}"""
+    if aliases:  # count(*) bounds the distinct profiles from above: a superset, checked below
+        candidates += f"""
+            UNION SELECT hash(n.kind, n.value) FROM _in_ids n JOIN ({owned}) o
+                ON o.kind = n.kind AND o.value = n.value
+            GROUP BY ALL HAVING count(*) + any_value(o.absorbed) > {most}"""
     if not fetch_scalar(con, f"SELECT count(*) FROM ({candidates})"):
         return 0
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _shared AS
-            SELECT kind, value FROM _in_ids
-            WHERE hash(kind, value) IN ({candidates})
-            GROUP BY kind, value HAVING count(DISTINCT profile_id) > {most}"""
+            WITH c AS (SELECT kind, value, count(DISTINCT profile_id) AS k FROM _in_ids
+                       WHERE hash(kind, value) IN ({candidates}) GROUP BY kind, value)
+            SELECT c.kind, c.value FROM c LEFT JOIN ({owned}) o
+                ON o.kind = c.kind AND o.value = c.value
+            WHERE c.k + coalesce(o.absorbed, 0) > {most}"""
     )
     n = int(fetch_scalar(con, "SELECT count(*) FROM _in_ids SEMI JOIN _shared USING (kind, value)"))
     if n:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pyarrow as pa
+import pytest
 
 from martech._bulk import MAX_PROFILES_PER_IDENTITY
 from martech.store import Store
@@ -81,3 +82,28 @@ def test_a_pull_reports_the_identities_it_left_out(tmp_path: Path) -> None:
         result = run_sync(pull(connector, store))
         assert (result.placeholder_identities, result.unusable_identities) == (N, 1)
         assert store.count("profiles") == N + 1
+
+
+def test_a_placeholder_arriving_a_few_a_day_stops_merging_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two new contacts a day with the placeholder: each batch alone is far below the limit, but
+    the stored owner has absorbed the earlier days' contacts, and those count too."""
+    from martech import _bulk
+
+    monkeypatch.setattr(_bulk, "MAX_PROFILES_PER_IDENTITY", 5)
+
+    def day(n: int) -> pa.Table:
+        ids = [f"d{n}a", f"d{n}b"]
+        email = orjson.dumps({"email": "none@none.com"}).decode()
+        return pa.table({"id": ids, "identities": [email] * 2})
+
+    with Store(tmp_path / "m.duckdb") as store:
+        left_out = [store.upsert_profiles(day(n)).placeholder_identities for n in range(10)]
+        # Days 0-2 merge (2, then 1 + 2, then 3 + 2 profiles: at most 5); from day 3 on the
+        # owner's 5 absorbed profiles + 2 new ones would pass the limit.
+        assert left_out == [0, 0, 0] + [2] * 7
+        assert store.resolve("email", "none@none.com") == "d0a"
+        assert store.count("profiles") == 1 + 14
+        assert store.get_profile("d9b").identities == {}
+        assert store.get_profile("d2b").id == "d0a"
