@@ -185,3 +185,21 @@ def test_no_detectable_difference_says_what_the_arms_could_have_detected(
         "no detectable conversion difference: +1.00 pp, the 95% CI (-1.88 to +3.91) includes 0; "
         "these arms would detect a difference of ±4.04 pp or more 80% of the time"
     ), row.verdict
+
+
+def test_revenue_moving_against_conversion_is_in_the_verdict(martech_store: Store) -> None:
+    # More people buy, but cheaper things: 200 orders of 10.00 against 100 of 80.00.
+    _arms(martech_store, 2000, {"purchase": (200, 100)})
+    martech_store.con.execute(
+        "UPDATE events SET value = CASE WHEN profile_id IN (SELECT profile_id FROM decisions "
+        "WHERE holdout) THEN 80.0 ELSE 10.0 END"
+    )
+    (row,) = lift(martech_store)
+    revenue = row.metrics["revenue_per_recipient"]
+    assert (revenue.treated, revenue.holdout) == (1.0, 4.0)
+    assert revenue.significant
+    assert row.verdict.startswith("conversion up +5.00 pp (95% CI ")
+    assert (
+        f"; revenue per recipient down -3.00 (95% CI {revenue.low:+.2f} to {revenue.high:+.2f})"
+        in row.verdict
+    ), row.verdict

@@ -306,17 +306,19 @@ def lift(
                     "80% of the time"
                 )
         if tac != "default":
-            # A tactic that converts but drives people off the list is not a win: a clear
-            # difference in unsubscribes or complaints is said next to the conversion verdict.
-            for name, label in (
-                ("unsubscribe_rate", "unsubscribes"),
-                ("complaint_rate", "complaints"),
+            # More buyers of cheaper things, or buyers driven off the list, are not a plain win:
+            # a clear difference in revenue, unsubscribes or complaints is said next to the
+            # conversion verdict.
+            for name, label, scale, unit in (
+                ("revenue_per_recipient", "revenue per recipient", 1, ""),
+                ("unsubscribe_rate", "unsubscribes", 100, " pp"),
+                ("complaint_rate", "complaints", 100, " pp"),
             ):
                 m = metrics[name]
                 if m.significant:
                     verdict += (
-                        f"; {label} {'up' if m.diff > 0 else 'down'} {signed(m.diff * 100)} pp "
-                        f"({pct} {signed(m.low * 100)} to {signed(m.high * 100)})"
+                        f"; {label} {'up' if m.diff > 0 else 'down'} {signed(m.diff * scale)}"
+                        f"{unit} ({pct} {signed(m.low * scale)} to {signed(m.high * scale)})"
                     )
         out.append(
             LiftRow(
