@@ -18,10 +18,11 @@ Mapping targets: profiles ``id``, ``email``, ``phone``, ``identities.<kind>``, `
 Trait and property types: JSONL and Parquet values keep the file's types. A CSV column whose
 values all look like integers, decimals or true/false is stored typed, except digits a number
 would change: a leading zero (``02134``, ``007``) or more than 15 digits (card numbers, long ids;
-a double, which segments compare numbers as, keeps 15) keep the column text. This is decided per
-file; ``types={"zip": "text"}`` (``--type zip=text``, or ``types:`` in a mapping file) pins a
-column's type in every format: ``text``, ``int``, ``number`` or ``bool``. A value that is not of
-its pinned type rejects its row.
+a double, which segments compare numbers as, keeps 15) keep the column text, and so does a
+trait the store already holds as text (a zip column without a leading zero in this file). Else
+it is decided per file; ``types={"zip": "text"}`` (``--type zip=text``, or ``types:`` in a
+mapping file) pins a column's type in every format: ``text``, ``int``, ``number`` or ``bool``.
+A value that is not of its pinned type rejects its row.
 
 Events: a row repeating an event (same profile, type, item and time) given earlier in the file
 is skipped, the first one kept, as a re-import skips the events already stored; both count as
@@ -46,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from martech._sql import sql_ident, sql_str
+from martech._sql import sql_ident, sql_json_path, sql_str
 from martech.errors import MappingError, ValidationError
 from martech.identity import default_region, normalize_email_sql
 from martech.models import CHANNELS, EVENT_TYPES
@@ -498,6 +499,19 @@ def _infer_csv_types(con: Any, source: src.Source, columns: list[str]) -> dict[s
     return {c: t for c, t in types.items() if t}
 
 
+def _stored_as_text(con: Any, traits: list[str]) -> set[str]:
+    """The ``traits`` some stored profile holds as a string (one pass over the profiles)."""
+    if not traits or not con.execute("SELECT 1 FROM profiles LIMIT 1").fetchall():
+        return set()
+    paths = ", ".join(sql_json_path(t) for t in traits)
+    row = con.execute(
+        "SELECT "
+        + ", ".join(f"bool_or(t[{i + 1}] = 'VARCHAR')" for i in range(len(traits)))
+        + f" FROM (SELECT json_type(traits, [{paths}]) AS t FROM profiles)"
+    ).fetchall()[0]
+    return {t for t, text in zip(traits, row, strict=True) if text}
+
+
 def _values(
     con: Any,
     source: src.Source,
@@ -509,6 +523,12 @@ def _values(
     """(name, SQL value) of trait or property columns (``pairs``: name, column): a pinned type,
     else the type CSV values look like, else the file's own; their checks added to ``checks``."""
     inferred = _infer_csv_types(con, source, [c for _, c in pairs if c not in pinned])
+    if what == "trait" and inferred:
+        # A trait the store already holds as text stays text: a zip code typed by its values
+        # is text in a file with 02134 and a number in one without, and segments compare by type.
+        by_name = {name: c for name, c in pairs if c in inferred}
+        for name in _stored_as_text(con, list(by_name)):
+            del inferred[by_name[name]]
     values = []
     for name, c in pairs:
         if c in pinned:

@@ -43,6 +43,18 @@ def test_digits_a_number_would_change_stay_text(martech_store, tmp_path):
     assert martech_store.get_profile("c2").traits["card"] == "9876543210987654"
 
 
+def test_a_trait_stored_as_text_stays_text_in_a_later_file(martech_store, tmp_path):
+    """The second file's zip codes have no leading zero: typed by its values alone they would
+    be numbers beside the first file's text, and `zip eq "10001"` would miss those people."""
+    first = write(tmp_path / "a.csv", "id,zip,age\nc1,02134,34\n")
+    second = write(tmp_path / "b.csv", "id,zip,age,visits\nc2,10001,51,3\nc3,94105,28,4\n")
+    import_file(martech_store, "profiles", first)
+    import_file(martech_store, "profiles", second)
+    assert martech_store.get_profile("c2").traits == {"zip": "10001", "age": 51, "visits": 3}
+    assert martech_store.get_profile("c3").traits["zip"] == "94105"
+    assert martech_store.get_profile("c1").traits == {"zip": "02134", "age": 34}
+
+
 def test_fifteen_digits_are_still_a_number(martech_store, tmp_path):
     f = write(
         tmp_path / "p.csv",
