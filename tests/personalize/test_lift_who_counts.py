@@ -101,3 +101,13 @@ def test_a_tactic_with_everyone_held_out_says_no_one_was_treated(store: Store) -
     (row,) = lift(store, min_per_arm=1)
     assert row.verdict.startswith("no one treated to compare: all 2 people decided")
     assert not row.metrics
+
+
+def test_plant_lift_plants_once_per_person_as_lift_counts(store: Store) -> None:
+    from martech.personalize.lift import plant_lift
+
+    decide(store, ("A", False), ("B", False), ("H1", True), ("H2", True))
+    merge_a_and_b(store)
+    assert plant_lift(store, base_rate=1.0, uplift=0.0, seed=1) == 3  # A (and B), H1, H2
+    (row,) = lift(store, min_per_arm=1)
+    assert row.metrics["conversion"].treated == 1.0

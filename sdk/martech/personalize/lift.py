@@ -40,6 +40,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..store import Store
 
+#: One decision per person and placement, under the id their events are stored under now: an id
+#: merged into another (profile_aliases) has had its events moved to the survivor, so its own
+#: decision would count a person with no outcomes, and two decided ids of one person would count
+#: them twice. The latest decision is the one in force, as a re-decision replaces the earlier one.
+_DECIDED = """SELECT coalesce(a.profile_id, d.profile_id) AS profile_id, d.placement,
+        coalesce(d.tactic, 'default') AS tactic, d.holdout, d.decided_at
+    FROM decisions d LEFT JOIN profile_aliases a ON a.alias = d.profile_id
+    QUALIFY row_number() OVER (PARTITION BY coalesce(a.profile_id, d.profile_id), d.placement
+        ORDER BY d.decided_at DESC, a.alias IS NULL DESC, d.profile_id) = 1"""
+
 METRICS = ("conversion", "revenue_per_recipient", "unsubscribe_rate", "complaint_rate")
 
 
@@ -174,16 +184,7 @@ def lift(
         params.append(placement)
     horizon = store.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
     filters = " AND ".join(where)
-    # One decision per person and placement, under the id their events are stored under now: an
-    # id merged into another (profile_aliases) has had its events moved to the survivor, so its
-    # own decision would count a person with no outcomes, and two decided ids of one person
-    # would count them twice. The latest decision is the one in force, as a re-decision
-    # replaces the earlier one.
-    decided = """(SELECT coalesce(a.profile_id, d.profile_id) AS profile_id, d.placement,
-            coalesce(d.tactic, 'default') AS tactic, d.holdout, d.decided_at
-        FROM decisions d LEFT JOIN profile_aliases a ON a.alias = d.profile_id
-        QUALIFY row_number() OVER (PARTITION BY coalesce(a.profile_id, d.profile_id), d.placement
-            ORDER BY d.decided_at DESC, a.alias IS NULL DESC, d.profile_id) = 1) d"""
+    decided = f"({_DECIDED}) d"
 
     def per_tactic(condition: str, args: list[object]) -> dict[tuple[str, str], int]:
         """Decisions per (placement, tactic) meeting ``condition`` (and the filters)."""
@@ -387,10 +388,9 @@ def plant_lift(
 
         raise ConfigError("plant_lift: base_rate and base_rate + uplift must be within [0, 1]")
     where = "WHERE placement = ?" if placement else ""
-    tbl = store.con.sql(
-        "SELECT profile_id, holdout, epoch_us(decided_at) AS t, "
-        f"coalesce(tactic, 'default') AS tactic FROM decisions {where} "
-        "ORDER BY profile_id, placement",
+    tbl = store.con.sql(  # the people lift counts: one draw per person and placement
+        "SELECT profile_id, holdout, epoch_us(decided_at) AS t, tactic "
+        f"FROM ({_DECIDED}) d {where} ORDER BY profile_id, placement",
         params=[placement] if placement else [],
     ).to_arrow_table()
     n = tbl.num_rows
