@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from martech.config import load_settings
+from martech.connector import ConnectorConfig
 from martech.errors import ConfigError
 
 TOML = """
@@ -138,3 +139,35 @@ def test_an_unreadable_martech_toml_is_a_config_error_naming_it(
     err = capsys.readouterr().err
     assert "martech.toml: cannot read it" in err
     assert "internal error" not in err
+
+
+class _ListyConfig(ConnectorConfig, frozen=True):
+    properties: tuple[str, ...] = ("email",)
+    lists: list[str] | None = None
+    weights: dict[str, int] = {}
+
+
+@pytest.mark.parametrize(
+    ("var", "raw", "field", "expected"),
+    [
+        ("PROPERTIES", "email,phone , city", "properties", ("email", "phone", "city")),
+        ("PROPERTIES", '["email", "phone"]', "properties", ("email", "phone")),
+        ("LISTS", "l1,l2", "lists", ["l1", "l2"]),
+        ("WEIGHTS", '{"vip": 3}', "weights", {"vip": 3}),
+    ],
+    ids=["tuple-commas", "tuple-json", "optional-list", "dict-json"],
+)
+def test_a_list_or_table_setting_can_come_from_the_environment(var, raw, field, expected) -> None:
+    """The missing-setting hint names MARTECH_<NAME>_<FIELD> for every field, yet a tuple or
+    dict field refused any value from there ('Input should be a valid tuple')."""
+    env = {f"MARTECH_LISTY_{var}": raw}
+    config = _ListyConfig.load("listy", {"base_url": "https://api.vendor.com"}, env=env)
+    assert getattr(config, field) == expected
+
+
+def test_a_malformed_json_value_in_the_environment_names_the_variable_not_the_value() -> None:
+    env = {"MARTECH_LISTY_WEIGHTS": '{"vip": SECRET'}
+    with pytest.raises(ConfigError) as info:
+        _ListyConfig.load("listy", {"base_url": "https://api.vendor.com"}, env=env)
+    assert str(info.value).startswith("MARTECH_LISTY_WEIGHTS: expected a JSON object")
+    assert "SECRET" not in str(info.value)

@@ -141,9 +141,9 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid", hide_input_in_erro
         source: Mapping[str, str] = os.environ if env is None else env
         merged = dict(values or {})
         prefix = f"MARTECH_{connector.upper()}_"
-        for name in cls.model_fields:
+        for name, info in cls.model_fields.items():
             if (key := prefix + name.upper()) in source:
-                merged[name] = source[key]
+                merged[name] = _from_env(key, source[key], info.annotation)
         try:
             return cls.model_validate(merged)
         except PydanticValidationError as exc:
@@ -157,6 +157,36 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid", hide_input_in_erro
             hint = f" (set it in martech.toml or {prefix}{top})" if top else ""
             msg = str(err["msg"]).removeprefix("Value error, ")
             raise ConfigError(f"{where}: {msg}{hint}") from None
+
+
+def _from_env(key: str, raw: str, annotation: Any) -> Any:
+    """An environment value for a field of type ``annotation``: lists and tuples are a JSON
+    array or comma-separated values, dicts a JSON object; anything else stays text for pydantic.
+    The value is never echoed in an error."""
+    import json
+    import types
+    from typing import Union, get_args, get_origin
+
+    if get_origin(annotation) in (Union, types.UnionType):
+        real = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = real[0] if len(real) == 1 else annotation
+    kind = get_origin(annotation) or annotation
+    if kind in (list, tuple, set, frozenset):
+        text = raw.strip()
+        if not text.startswith("["):
+            return [part.strip() for part in text.split(",") if part.strip()]
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ConfigError(
+                f'{key}: expected a JSON array (["a", "b"]) or comma-separated values (a,b)'
+            ) from None
+    if kind is dict:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ConfigError(f'{key}: expected a JSON object, e.g. {{"a": 1}}') from None
+    return raw
 
 
 def without_userinfo(url: str) -> str:
