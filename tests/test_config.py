@@ -171,3 +171,10 @@ def test_a_malformed_json_value_in_the_environment_names_the_variable_not_the_va
         _ListyConfig.load("listy", {"base_url": "https://api.vendor.com"}, env=env)
     assert str(info.value).startswith("MARTECH_LISTY_WEIGHTS: expected a JSON object")
     assert "SECRET" not in str(info.value)
+
+
+def test_a_martech_toml_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows editors save UTF-8 with a BOM; it read as 'not valid TOML: Invalid statement
+    (at line 1, column 1)' on a file that looks right."""
+    (tmp_path / "martech.toml").write_bytes(b"\xef\xbb\xbf[plugins]\nstrict = true\n")
+    assert load_settings(tmp_path / "martech.toml").plugins.strict is True

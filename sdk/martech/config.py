@@ -66,7 +66,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise ConfigError(f"{file}: no such file")
         return Settings()
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # -sig: a BOM (Windows editors) is dropped
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{file}: cannot read it: not UTF-8 (byte {exc.start}); save it as UTF-8"
