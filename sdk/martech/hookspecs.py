@@ -24,9 +24,12 @@ hookimpl = pluggy.HookimplMarker("martech")
 def martech_register_connectors(register: Callable[[type[Connector]], None]) -> None:
     """Register connector classes. Called once, when the registry is first needed.
 
-    :param register: Call ``register(MyConnector)`` once per class. The class must subclass
-        :class:`martech.Connector` and have a unique ``name``; a duplicate name raises
-        :class:`martech.errors.DuplicateRegistrationError` naming both plugins.
+    :param register: Call ``register(MyConnector)`` once per class (what the hook returns is
+        not registered). The class must subclass :class:`martech.Connector` and have a unique
+        ``name`` of lowercase letters, digits and underscores, a ``kind``, a ``Config`` that
+        subclasses :class:`martech.ConnectorConfig` and ``limits`` a :class:`martech.Limits`;
+        a duplicate name raises :class:`martech.errors.DuplicateRegistrationError` naming both
+        plugins.
     """
 
 
