@@ -50,6 +50,21 @@ _DECIDED = """SELECT coalesce(a.profile_id, d.profile_id) AS profile_id, d.place
     QUALIFY row_number() OVER (PARTITION BY coalesce(a.profile_id, d.profile_id), d.placement
         ORDER BY d.decided_at DESC, a.alias IS NULL DESC, d.profile_id) = 1"""
 
+
+def _decided(store: Store) -> str:
+    """:data:`_DECIDED`, or plain decisions when no decided id has merged away: a batch stores
+    one decision per person and placement, and the ranking costs a second per million."""
+    merged = store.con.execute(
+        "SELECT EXISTS (SELECT 1 FROM decisions d JOIN profile_aliases a ON a.alias = d.profile_id)"
+    ).fetchall()[0][0]
+    if merged:
+        return _DECIDED
+    return (
+        "SELECT profile_id, placement, coalesce(tactic, 'default') AS tactic, holdout, "
+        "decided_at FROM decisions"
+    )
+
+
 METRICS = ("conversion", "revenue_per_recipient", "unsubscribe_rate", "complaint_rate")
 
 
@@ -184,7 +199,7 @@ def lift(
         params.append(placement)
     horizon = store.con.execute("SELECT max(ts) FROM events").fetchall()[0][0]
     filters = " AND ".join(where)
-    decided = f"({_DECIDED}) d"
+    decided = f"({_decided(store)}) d"
 
     def per_tactic(condition: str, args: list[object]) -> dict[tuple[str, str], int]:
         """Decisions per (placement, tactic) meeting ``condition`` (and the filters)."""
@@ -390,7 +405,7 @@ def plant_lift(
     where = "WHERE placement = ?" if placement else ""
     tbl = store.con.sql(  # the people lift counts: one draw per person and placement
         "SELECT profile_id, holdout, epoch_us(decided_at) AS t, tactic "
-        f"FROM ({_DECIDED}) d {where} ORDER BY profile_id, placement",
+        f"FROM ({_decided(store)}) d {where} ORDER BY profile_id, placement",
         params=[placement] if placement else [],
     ).to_arrow_table()
     n = tbl.num_rows
