@@ -178,3 +178,20 @@ def test_a_martech_toml_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> 
     (at line 1, column 1)' on a file that looks right."""
     (tmp_path / "martech.toml").write_bytes(b"\xef\xbb\xbf[plugins]\nstrict = true\n")
     assert load_settings(tmp_path / "martech.toml").plugins.strict is True
+
+
+def test_martechs_own_variables_are_not_taken_for_a_connectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connector named 'load' or 'test' has MARTECH_LOAD_* / MARTECH_TEST_* variables, and so
+    do martech's own MARTECH_LOAD_PLUGINS and MARTECH_TEST_PG_DSN."""
+    from martech.plugins import registry
+
+    hubspot = registry().connectors["hubspot"]
+    monkeypatch.setitem(registry().connectors, "load", hubspot)
+    _toml(tmp_path, monkeypatch, '[connectors.load]\nbase_url = "http://127.0.0.1:9"\n')
+    monkeypatch.setenv("MARTECH_LOAD_ACCESS_TOKEN", "t")
+    monkeypatch.setenv("MARTECH_LOAD_PLUGINS", "hubspot,files")
+    from martech.config import connector_settings
+
+    assert connector_settings("load") == {"base_url": "http://127.0.0.1:9"}

@@ -111,6 +111,22 @@ def connector_settings(name: str, settings: Settings | None = None) -> dict[str,
     return dict(settings.connectors.get(name, {}))
 
 
+#: martech's own variables: a connector named "load" or "test" must not take them for its own.
+MARTECH_VARIABLES = frozenset(
+    {
+        "MARTECH_DEFAULT_REGION",
+        "MARTECH_DISABLE_PLUGINS",
+        "MARTECH_HOME",
+        "MARTECH_LOAD_PLUGINS",
+        "MARTECH_LOG",
+        "MARTECH_QUIET",
+        "MARTECH_STRICT_PLUGINS",
+        "MARTECH_TEST_PG_DSN",
+        "MARTECH_TRACE_PLUGINS",
+    }
+)
+
+
 def _check_connector_variables(name: str, cls: type[Connector], installed: list[str]) -> None:
     """Every ``MARTECH_<NAME>_*`` variable names a field of the connector's Config: a misspelled
     ``MARTECH_HUBSPOT_BASEURL`` would otherwise leave martech.toml's base_url in force. Variables
@@ -125,7 +141,12 @@ def _check_connector_variables(name: str, cls: type[Connector], installed: list[
     fields = sorted(cls.Config.model_fields)
     known = [prefix + field.upper() for field in fields]
     for key in sorted(os.environ):
-        if key.startswith(prefix) and key not in known and not key.startswith(theirs):
+        if (
+            key.startswith(prefix)
+            and key not in known
+            and key not in MARTECH_VARIABLES
+            and not key.startswith(theirs)
+        ):
             close = get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(
