@@ -267,7 +267,8 @@ def main() -> None:
                 prepared = prepare(store, mc, spec)
                 t_plan = time.perf_counter() - t0
                 print(
-                    f"plan: {len(prepared.plan.adds):,} adds, {prepared.plan.requests:,} requests, "
+                    f"plan: {len(prepared.plan.adds):,} adds, "
+                    f"up to {prepared.plan.requests:,} requests, "
                     f"estimated {prepared.plan.estimated_seconds:.1f}s; planned in {t_plan:.2f}s"
                 )
                 before = stats(url)

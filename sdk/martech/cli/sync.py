@@ -172,8 +172,11 @@ def show_plan(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{_target(data)}[/] ({escape(str(data['mode']))}): "
         f"+{data['adds']:,} add, -{data['removes']:,} remove, ~{data['updates']:,} update; "
-        f"{data['invalid']:,} not sendable; {plural(data['requests'], 'request')}, "
-        f"~{data['estimated_seconds']:.1f}s"
+        f"{data['invalid']:,} not sendable; "
+        # a vendor's per-batch extras are what a batch may cost at most (Mailchimp subscribes
+        # only the people not yet on its list): the total is a bound, and says so
+        + ("up to " if data["resolve_requests"] else "")
+        + f"{plural(data['requests'], 'request')}, ~{data['estimated_seconds']:.1f}s"
     )
     extra = data["lookup_requests"] + data["resolve_requests"]
     if extra:
