@@ -203,3 +203,16 @@ def test_revenue_moving_against_conversion_is_in_the_verdict(martech_store: Stor
         f"; revenue per recipient down -3.00 (95% CI {revenue.low:+.2f} to {revenue.high:+.2f})"
         in row.verdict
     ), row.verdict
+
+
+@pytest.mark.parametrize("buyers", [0, 200], ids=["no-one-buys", "everyone-buys"])
+def test_no_one_or_everyone_converting_reads_as_no_difference(
+    martech_store: Store, buyers: int
+) -> None:
+    _arms(martech_store, 200, {"purchase": (buyers, buyers), "view": (1, 0)})
+    (row,) = lift(martech_store)
+    conv = row.metrics["conversion"]
+    assert conv.low < 0 < conv.high
+    assert row.verdict.startswith("no detectable conversion difference: +0.00 pp")
+    assert "would detect" not in row.verdict  # no spread to size a difference against
+    assert not row.metrics["revenue_per_recipient"].significant
