@@ -111,3 +111,22 @@ def test_plant_lift_plants_once_per_person_as_lift_counts(store: Store) -> None:
     assert plant_lift(store, base_rate=1.0, uplift=0.0, seed=1) == 3  # A (and B), H1, H2
     (row,) = lift(store, min_per_arm=1)
     assert row.metrics["conversion"].treated == 1.0
+
+
+def test_placements_sharing_an_experiment_say_their_holdout_is_shared(store: Store) -> None:
+    # Bucketing hashes (id, experiment): placements with one experiment hold out the same
+    # people, so each one's treated-vs-holdout difference is the effect of all of them.
+    for placement, experiment in (("a", "spring"), ("b", "spring"), ("c", "c")):
+        store.con.execute(
+            "INSERT INTO decisions (profile_id, placement, variant_id, level, bucket, holdout, "
+            "decided_at, tactic, experiment) SELECT pid, ?, 'v', 'segment', 0, held, ?, 'x', ? "
+            "FROM (VALUES ('A', false), ('B', false), ('H1', true), ('H2', true)) v(pid, held)",
+            [placement, T0, experiment],
+        )
+    rows = {r.placement: r for r in lift(store, min_per_arm=1)}
+    assert rows["a"].metrics
+    assert "; its holdout is shared with placement b (experiment 'spring')" in rows["a"].verdict
+    assert "shared with placement a (experiment 'spring')" in rows["b"].verdict
+    assert "shared" not in rows["c"].verdict
+    # two people per arm: the detectable difference would be more than 100 pp
+    assert "; arms this small would not reliably detect any difference" in rows["c"].verdict

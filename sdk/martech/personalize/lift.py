@@ -241,6 +241,15 @@ def lift(
     for key in pending:
         arms.setdefault(key, {})
     z = _z(confidence)
+    # Bucketing hashes (id, experiment): placements of one experiment hold out the same people,
+    # so each one's difference is the effect of them all together, not of that placement alone.
+    shared: dict[str, tuple[str, list[str]]] = {}
+    for exp, placements in store.con.execute(
+        "SELECT experiment, list(DISTINCT placement ORDER BY placement) FROM decisions "
+        "WHERE experiment IS NOT NULL GROUP BY ALL HAVING count(DISTINCT placement) > 1"
+    ).fetchall():
+        for member in placements:
+            shared[member] = (exp, [other for other in placements if other != member])
     out = []
     for (pl, tac), arm in sorted(arms.items()):
         t = arm.get(False, (0.0,) * 7)
@@ -320,7 +329,17 @@ def lift(
                 verdict += (
                     f"; these arms would detect a difference of ±{mde * 100:.2f} pp or more "
                     "80% of the time"
+                    if mde < 1
+                    else "; arms this small would not reliably detect any difference"
                 )
+        shared_note = ""
+        if pl in shared:
+            exp, others = shared[pl]
+            shared_note = (
+                f"; its holdout is shared with placement{'s' if len(others) > 1 else ''} "
+                f"{', '.join(others)} (experiment {exp!r}): the difference is their effect "
+                "together"
+            )
         if tac != "default":
             # More buyers of cheaper things, or buyers driven off the list, are not a plain win:
             # a clear difference in revenue, unsubscribes or complaints is said next to the
@@ -343,7 +362,7 @@ def lift(
                 n1,
                 n0,
                 metrics,
-                verdict + open_note,
+                verdict + shared_note + open_note,
                 conclusive,
                 pending=waiting,
                 partial=young,
