@@ -349,13 +349,26 @@ def _fixed_world() -> World:
         ["lake", {"k": 1}],
         [3, True, None],
         [2**53 + 1],
+        [2**64 - 1],  # DECIMAL(20,0) in a Spark VARIANT, as 1.0 is DECIMAL(1,0)
         "1.0",
         1.0,
         3,
         True,
     ]
     people = [Profile(id=f"f{n}", traits={"h": v}) for n, v in enumerate(values)]
-    probes = (*HOSTILE, "1", "1.0", "2", "2.5", "3", "true", "lake", '{"k":1}', "9007199254740993")
+    probes = (
+        *HOSTILE,
+        "1",
+        "1.0",
+        "2",
+        "2.5",
+        "3",
+        "true",
+        "lake",
+        '{"k":1}',
+        "9007199254740993",
+        str(2**64 - 1),
+    )
     definitions = []
     for n, probe in enumerate(probes):
         for op in ("contains", "eq", "gt"):

@@ -261,14 +261,26 @@ class _SparkJson(_Json):
         from sqlglot import exp
 
         # Only string, integer and boolean elements match by their text: a float element's text
-        # differs between engines (Spark reads 1.0 as '1', DuckDB as '1.0').
+        # differs between engines (Spark reads 1.0 as DECIMAL(1,0) '1', DuckDB as '1.0'). An
+        # integer beyond BIGINT is DECIMAL(19..38,0); a float with 19 digits before the point is
+        # written with an exponent (DOUBLE) by JSON writers.
         x = exp.to_identifier("x")
         kind = _fn("schema_of_variant", exp.column(x.copy()))
+        integral = [f"DECIMAL({p},0)" for p in range(19, 39)]
         matches = exp.and_(
             exp.In(
                 this=kind,
                 expressions=[
-                    _lit(t) for t in ("STRING", "BOOLEAN", "BIGINT", "INT", "SMALLINT", "TINYINT")
+                    _lit(t)
+                    for t in (
+                        "STRING",
+                        "BOOLEAN",
+                        "BIGINT",
+                        "INT",
+                        "SMALLINT",
+                        "TINYINT",
+                        *integral,
+                    )
                 ],
             ),
             exp.EQ(
