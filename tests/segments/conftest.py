@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -71,3 +73,33 @@ def spark() -> Iterator[Any]:
         yield session
     finally:
         session.stop()
+
+
+@contextmanager
+def pg_world(pg_conn: Any, data: dict[str, Any]) -> Iterator[Any]:
+    """A cursor whose search path is a throwaway schema holding ``data``'s profiles, events,
+    items and computed traits (rows per table); the schema is dropped afterwards."""
+    schema = f"martech_seg_{uuid.uuid4().hex[:8]}"
+    with pg_conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+        try:
+            cur.execute(f"SET search_path TO {schema}")
+            cur.execute("CREATE TABLE profiles (id text PRIMARY KEY, traits jsonb NOT NULL)")
+            cur.execute(
+                "CREATE TABLE events (profile_id text, type text, item_id text, "
+                "ts timestamptz, value double precision)"
+            )
+            cur.execute("CREATE TABLE items (item_id text, category text)")
+            cur.execute("CREATE TABLE computed_traits (profile_id text, name text, value jsonb)")
+            for table, columns in (
+                ("profiles", "id, traits"),
+                ("events", "profile_id, type, item_id, ts, value"),
+                ("items", "item_id, category"),
+                ("computed_traits", "profile_id, name, value"),
+            ):
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in data[table]:
+                        copy.write_row(row)
+            yield cur
+        finally:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")

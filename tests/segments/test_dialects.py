@@ -11,7 +11,6 @@ Without a server these tests skip with the reason; with ``CI=true`` they fail in
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,8 @@ from martech.population import generate, write_store
 from martech.segments import compile_sql, evaluate, example_segments, parse_segments
 from martech.segments.rules import references
 from martech.store import Store
+
+from .conftest import pg_world
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
 COMPUTED = ("rfm", "clv")
@@ -123,42 +124,19 @@ def _has_events(seg: RuleSegment, pool: dict[str, RuleSegment]) -> bool:
 
 @pytest.mark.postgres
 def test_postgres_gives_the_same_members_as_duckdb(pg_conn: Any, world: dict[str, Any]) -> None:
-    schema = f"martech_seg_{uuid.uuid4().hex[:8]}"
-    data = world["data"]
-    with pg_conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-        try:
-            cur.execute(f"SET search_path TO {schema}")
-            cur.execute("CREATE TABLE profiles (id text PRIMARY KEY, traits jsonb NOT NULL)")
-            cur.execute(
-                "CREATE TABLE events (profile_id text, type text, item_id text, "
-                "ts timestamptz, value double precision)"
-            )
-            cur.execute("CREATE TABLE items (item_id text PRIMARY KEY, category text)")
-            cur.execute("CREATE TABLE computed_traits (profile_id text, name text, value jsonb)")
-            for table, columns in (
-                ("profiles", "id, traits"),
-                ("events", "profile_id, type, item_id, ts, value"),
-                ("items", "item_id, category"),
-                ("computed_traits", "profile_id, name, value"),
-            ):
-                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in data[table]:
-                        copy.write_row(row)
-            for key, sql in _queries(world["segments"], "postgres"):
-                cur.execute(sql)
-                got = {r[0] for r in cur.fetchall()}
-                assert got == world["expected"][key], key
-            # "now" queries run too; without event conditions they cannot depend on the clock
-            pool = {s.key: s for s in world["segments"]}
-            for seg in world["segments"]:
-                sql = compile_sql(seg, segments=pool, dialect="postgres", computed=COMPUTED)
-                cur.execute(sql)
-                got = {r[0] for r in cur.fetchall()}
-                if not _has_events(seg, pool):
-                    assert got == world["expected"][seg.key], seg.key
-        finally:
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    with pg_world(pg_conn, world["data"]) as cur:
+        for key, sql in _queries(world["segments"], "postgres"):
+            cur.execute(sql)
+            got = {r[0] for r in cur.fetchall()}
+            assert got == world["expected"][key], key
+        # "now" queries run too; without event conditions they cannot depend on the clock
+        pool = {s.key: s for s in world["segments"]}
+        for seg in world["segments"]:
+            sql = compile_sql(seg, segments=pool, dialect="postgres", computed=COMPUTED)
+            cur.execute(sql)
+            got = {r[0] for r in cur.fetchall()}
+            if not _has_events(seg, pool):
+                assert got == world["expected"][seg.key], seg.key
 
 
 @pytest.mark.spark

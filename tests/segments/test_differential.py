@@ -21,7 +21,6 @@ with the reference; without a server those two skip with the reason (fail under 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,6 +37,8 @@ from martech.segments import evaluate, members, parse_segments
 from martech.segments.compile import compile_many
 from martech.segments.reference import reference_members
 from martech.store import Store
+
+from .conftest import pg_world
 
 EXAMPLES = 100
 SEGMENTS_PER_WORLD = 6
@@ -494,33 +495,11 @@ def _compare(world_list: list[World], rows: Iterable[tuple[Any, ...]]) -> int:
 def test_postgres_gives_exactly_the_reference_members(pg_conn: Any) -> None:
     world_list = _collect_worlds(DIALECT_WORLDS)
     data = _rows(world_list)
-    schema = f"martech_diff_{uuid.uuid4().hex[:8]}"
-    with pg_conn.cursor() as cur:
-        cur.execute(f"CREATE SCHEMA {schema}")
-        try:
-            cur.execute(f"SET search_path TO {schema}")
-            cur.execute("CREATE TABLE profiles (id text PRIMARY KEY, traits jsonb NOT NULL)")
-            cur.execute(
-                "CREATE TABLE events (profile_id text, type text, item_id text, "
-                "ts timestamptz, value double precision)"
-            )
-            cur.execute("CREATE TABLE items (item_id text, category text)")
-            cur.execute("CREATE TABLE computed_traits (profile_id text, name text, value jsonb)")
-            for table, columns in (
-                ("profiles", "id, traits"),
-                ("events", "profile_id, type, item_id, ts, value"),
-                ("items", "item_id, category"),
-                ("computed_traits", "profile_id, name, value"),
-            ):
-                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in data[table]:
-                        copy.write_row(row)
-            rows: list[tuple[Any, ...]] = []
-            for sql in _world_queries(world_list, "postgres"):
-                cur.execute(sql)
-                rows.extend(cur.fetchall())
-        finally:
-            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+    rows: list[tuple[Any, ...]] = []
+    with pg_world(pg_conn, data) as cur:
+        for sql in _world_queries(world_list, "postgres"):
+            cur.execute(sql)
+            rows.extend(cur.fetchall())
     assert _compare(world_list, rows) >= 400
 
 
