@@ -24,9 +24,12 @@ it is decided per file; ``types={"zip": "text"}`` (``--type zip=text``, or ``typ
 mapping file) pins a column's type in every format: ``text``, ``int``, ``number`` or ``bool``.
 A value that is not of its pinned type rejects its row.
 
-Events: a row repeating an event (same profile, type, item and time) given earlier in the file
-is skipped, the first one kept, as a re-import skips the events already stored; both count as
-``duplicates`` (the first as ``repeated`` too).
+Events: an event already stored (same profile, type, item and time) is skipped and counted in
+``duplicates``, so a file imported again adds nothing. Two identical rows of one file are two
+events (two views in the same second) unless ``skip_repeats``: then a row repeating an event
+given earlier in the file is skipped too, the first one kept, and counted as ``repeated`` as
+well. Finding repeats is one more pass over the file's rows (~1 s per 10M on two cores), which
+is why it is asked for rather than always done.
 
 Per-row rules: a timestamp needs a time and a zone (``Z`` or an offset); a date alone or a
 zone-less time is rejected as naive, never read in the machine's zone. NaN and ±Infinity (which
@@ -96,7 +99,7 @@ _PREFIXES: dict[Kind, tuple[str, ...]] = {
 class ImportSummary:
     """What one import did. ``inserted``/``updated`` are profiles; events count as ``inserted``,
     with ``duplicates`` the rows skipped as events already stored (re-imports add nothing) or
-    repeating an event earlier in the file (``repeated``)."""
+    repeating an event earlier in the file (``repeated``, with ``skip_repeats``)."""
 
     kind: str
     file: str
@@ -112,9 +115,9 @@ class ImportSummary:
     mapping: dict[str, str] = field(default_factory=dict)
     #: profiles: ids found to be a person stored (or given) under another id, merged there
     merged: int = 0
-    #: profiles: rows that repeated an id given earlier in the file (folded into it); events:
-    #: rows repeating an event (profile, type, item, ts) earlier in the file, skipped (and
-    #: counted in ``duplicates``)
+    #: profiles: rows that repeated an id given earlier in the file (folded into it); events
+    #: with ``skip_repeats``: rows repeating an event (profile, type, item, ts) earlier in the
+    #: file, skipped (and counted in ``duplicates``)
     repeated: int = 0
     #: profiles: identity values left out as placeholders (one value on more than
     #: ``martech._bulk.MAX_PROFILES_PER_IDENTITY`` profiles, such as noemail@example.com)
@@ -327,12 +330,14 @@ def import_file(
     rejects: str | Path | None = None,
     delimiter: str | None = None,
     types: dict[str, str] | None = None,
+    skip_repeats: bool = False,
 ) -> ImportSummary:
     """Import ``kind`` records from ``path`` into ``store``; see the module docstring.
 
     ``types``: ``{column: type}`` pinning trait or property columns to ``text``, ``int``,
     ``number`` or ``bool`` (see :func:`load_types`); a bad name or a column that is not a trait
     or property of this import is a :class:`MappingError` naming it, before anything is written.
+    ``skip_repeats`` (events): store a row repeating an event earlier in the file once.
     """
     start = time.perf_counter()
     path = Path(path)
@@ -372,7 +377,9 @@ def import_file(
             imported = n_good
         else:
             # _rn: a row repeating an event earlier in the file is a duplicate, the first kept.
-            appended = store.append_events_from("_mt_good", first_by="_rn")
+            appended = store.append_events_from(
+                "_mt_good", first_by="_rn" if skip_repeats else None
+            )
             inserted, repeated = appended.inserted, appended.repeated
             duplicates = n_good - inserted
             imported = inserted

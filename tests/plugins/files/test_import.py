@@ -485,11 +485,12 @@ def test_cli_import_refuses_a_rejects_path_it_cannot_write_before_importing(
     assert not home.exists()  # refused before the store was made or written
 
 
-def test_identical_events_within_one_file_are_stored_once_as_across_imports(
+def test_with_skip_repeats_identical_events_within_one_file_are_stored_once(
     martech_store, tmp_path
 ):
-    """The event key (profile, type, item, time) de-duplicates rows of one file as it does a
-    re-import: the first row of the file is kept, later ones count as duplicates."""
+    """``skip_repeats``: the event key (profile, type, item, time) de-duplicates rows of one
+    file as it does a re-import: the first row of the file is kept, later ones count as
+    duplicates. Without it each row is an event (test below)."""
     f = write(
         tmp_path / "ev.csv",
         "profile_id,type,item_id,ts,value\n"
@@ -501,18 +502,33 @@ def test_identical_events_within_one_file_are_stored_once_as_across_imports(
         "p1,view,i1,2026-01-01T10:00:00Z,\n"
         "p2,view,,2026-01-01T10:00:00Z,\n",
     )
-    s = import_file(martech_store, "events", f)
+    s = import_file(martech_store, "events", f, skip_repeats=True)
     assert (s.rows, s.imported, s.inserted, s.duplicates, s.repeated) == (7, 4, 4, 3, 3)
     assert martech_store.count("events") == 4
     values = martech_store.con.execute(
         "SELECT value FROM events WHERE type = 'purchase'"
     ).fetchall()
     assert values == [(5.0,)]  # the file's first row of the event
-    again = import_file(martech_store, "events", f)
+    again = import_file(martech_store, "events", f, skip_repeats=True)
     assert (again.inserted, again.duplicates, again.repeated) == (0, 7, 3)
 
 
-def test_events_of_a_merged_profile_under_both_ids_in_one_file_are_one_event(
+def test_by_default_identical_rows_of_one_file_are_two_events_and_a_reimport_adds_none(
+    martech_store, tmp_path
+):
+    """Two views in the same second are two views; importing the file again adds nothing."""
+    f = write(
+        tmp_path / "ev.csv",
+        "profile_id,type,ts\np,view,2026-01-01T10:00:00Z\np,view,2026-01-01T10:00:00Z\n",
+    )
+    s = import_file(martech_store, "events", f)
+    assert (s.inserted, s.duplicates, s.repeated) == (2, 0, 0)
+    again = import_file(martech_store, "events", f)
+    assert (again.inserted, again.duplicates, again.repeated) == (0, 2, 0)
+    assert martech_store.count("events") == 2
+
+
+def test_with_skip_repeats_events_of_a_merged_profile_under_both_ids_are_one_event(
     martech_store, tmp_path
 ):
     people = write(tmp_path / "p.csv", "id,email\nA,a@x.com\nC,a@x.com\n")
@@ -521,7 +537,7 @@ def test_events_of_a_merged_profile_under_both_ids_in_one_file_are_one_event(
         tmp_path / "ev.csv",
         "profile_id,type,ts\nA,view,2026-01-01T10:00:00Z\nC,view,2026-01-01T10:00:00Z\n",
     )
-    s = import_file(martech_store, "events", f)
+    s = import_file(martech_store, "events", f, skip_repeats=True)
     assert (s.inserted, s.duplicates, s.repeated) == (1, 1, 1)
     assert martech_store.con.execute("SELECT profile_id FROM events").fetchall() == [("A",)]
 
@@ -532,10 +548,10 @@ def test_cli_events_summary_names_repeats_in_the_file_apart_from_the_store(tmp_p
         "profile_id,type,ts\np,view,2026-01-01T10:00:00Z\np,view,2026-01-01T10:00:00Z\n",
     )
     home = str(tmp_path / "home")
-    assert main(["--home", home, "import", "events", str(f)]) == 0
+    assert main(["--home", home, "import", "events", str(f), "--skip-repeats"]) == 0
     out = capsys.readouterr().out
     assert "imported 1 of 2 rows" in out
     assert "1 added, 0 already in the store, 1 repeating an event earlier in the file" in out
-    assert main(["--home", home, "import", "events", str(f)]) == 0
+    assert main(["--home", home, "import", "events", str(f), "--skip-repeats"]) == 0
     out = capsys.readouterr().out
     assert "0 added, 1 already in the store, 1 repeating an event earlier in the file" in out
