@@ -266,10 +266,12 @@ def main() -> None:
                 t0 = time.perf_counter()
                 prepared = prepare(store, mc, spec)
                 t_plan = time.perf_counter() - t0
+                plan = prepared.plan
                 print(
                     f"plan: {len(prepared.plan.adds):,} adds, "
-                    f"up to {prepared.plan.requests:,} requests, "
-                    f"estimated {prepared.plan.estimated_seconds:.1f}s; planned in {t_plan:.2f}s"
+                    f"{plan.requests - plan.resolve_requests:,}-{plan.requests:,} requests, "
+                    f"estimated {plan.estimated_seconds_min:.1f}-{plan.estimated_seconds:.1f}s; "
+                    f"planned in {t_plan:.2f}s"
                 )
                 before = stats(url)
                 profiler = None

@@ -443,7 +443,15 @@ class SyncPlan(_Model, frozen=True):
         "(``Limits.add_extra_requests`` / ``remove_extra_requests``), e.g. HubSpot resolving "
         "emails to record ids.",
     )
-    estimated_seconds: float = Field(default=0.0, ge=0)
+    estimated_seconds: float = Field(
+        default=0.0, ge=0, description="Time for all ``requests``, extras included."
+    )
+    estimated_seconds_min: float = Field(
+        default=0.0,
+        ge=0,
+        description="Time without the ``resolve_requests`` (a vendor needing none of its "
+        "extras); equal to ``estimated_seconds`` when there are none.",
+    )
     daily_quota: int | None = Field(
         default=None, description="The destination's requests per day, when it declares one."
     )

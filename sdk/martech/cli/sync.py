@@ -141,6 +141,7 @@ def plan_dict(prepared: PreparedSync) -> dict[str, Any]:
         "lookup_requests": p.lookup_requests,
         "resolve_requests": p.resolve_requests,
         "estimated_seconds": p.estimated_seconds,
+        "estimated_seconds_min": p.estimated_seconds_min,
         "daily_quota": p.daily_quota,
         "match_quality": prepared.match_quality,
         "resumes": prepared.resumes,
@@ -168,15 +169,21 @@ def _target(data: dict[str, Any]) -> str:
     return escape(f"{data['destination']}:{data['audience']}")
 
 
+def _requests_and_time(data: dict[str, Any]) -> str:
+    """``8 requests, ~0.3s``; a range when a vendor's per-batch extras may not be needed
+    (Mailchimp subscribes only the people not yet on its list): ``2-8 requests, ~0.1-0.3s``."""
+    most, secs = data["requests"], data["estimated_seconds"]
+    if not data["resolve_requests"]:
+        return f"{plural(most, 'request')}, ~{secs:.1f}s"
+    least = most - data["resolve_requests"]
+    return f"{least:,}-{most:,} requests, ~{data['estimated_seconds_min']:.1f}-{secs:.1f}s"
+
+
 def show_plan(data: dict[str, Any]) -> None:
     console.print(
         f"[bold]{_target(data)}[/] ({escape(str(data['mode']))}): "
         f"+{data['adds']:,} add, -{data['removes']:,} remove, ~{data['updates']:,} update; "
-        f"{data['invalid']:,} not sendable; "
-        # a vendor's per-batch extras are what a batch may cost at most (Mailchimp subscribes
-        # only the people not yet on its list): the total is a bound, and says so
-        + ("up to " if data["resolve_requests"] else "")
-        + f"{plural(data['requests'], 'request')}, ~{data['estimated_seconds']:.1f}s"
+        f"{data['invalid']:,} not sendable; {_requests_and_time(data)}"
     )
     extra = data["lookup_requests"] + data["resolve_requests"]
     if extra:

@@ -458,6 +458,7 @@ def prepare(store: Store, connector: Connector | type[Connector], spec: SyncSpec
         lookup_requests=lookups,
         resolve_requests=resolves,
         estimated_seconds=estimate_seconds(limits, requests, sequential=lookups),
+        estimated_seconds_min=estimate_seconds(limits, requests - resolves, sequential=lookups),
         daily_quota=limits.daily_quota,
     )
     return PreparedSync(
