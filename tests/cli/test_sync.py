@@ -86,16 +86,17 @@ def test_a_plan_with_a_vendors_per_batch_extras_gives_its_count_as_a_range(
     """Mailchimp subscribes only the people not yet on its list: the extras are at most."""
     from martech.cli.sync import show_plan
 
-    show_plan(
-        {
-            "destination": "mailchimp", "audience": "lapsed", "mode": "mirror", "adds": 625,
-            "removes": 0, "updates": 0, "invalid": 0, "invalid_reasons": {}, "requests": 8,
-            "batch_requests": 2, "lookup_requests": 2, "resolve_requests": 4,
-            "estimated_seconds": 0.3, "estimated_seconds_min": 0.1,
-        }
-    )  # fmt: skip
+    plan = {
+        "destination": "mailchimp", "audience": "lapsed", "mode": "mirror", "adds": 625,
+        "removes": 0, "updates": 0, "invalid": 0, "invalid_reasons": {}, "requests": 8,
+        "batch_requests": 2, "lookup_requests": 2, "resolve_requests": 4,
+        "estimated_seconds": 0.3, "estimated_seconds_min": 0.1,
+    }  # fmt: skip
+    show_plan(plan)
     first = capsys.readouterr().out.splitlines()[0]
     assert first.endswith("; 4-8 requests, ~0.1-0.3s"), first
+    show_plan({**plan, "estimated_seconds_min": 0.3})  # within one round-trip: one figure
+    assert capsys.readouterr().out.splitlines()[0].endswith("; 4-8 requests, ~0.3s")
 
 
 def test_a_bad_target_or_deadline_is_a_one_line_error(

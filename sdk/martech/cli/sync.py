@@ -176,7 +176,8 @@ def _requests_and_time(data: dict[str, Any]) -> str:
     if not data["resolve_requests"]:
         return f"{plural(most, 'request')}, ~{secs:.1f}s"
     least = most - data["resolve_requests"]
-    return f"{least:,}-{most:,} requests, ~{data['estimated_seconds_min']:.1f}-{secs:.1f}s"
+    fast, slow = f"{data['estimated_seconds_min']:.1f}", f"{secs:.1f}"
+    return f"{least:,}-{most:,} requests, ~" + (slow if fast == slow else f"{fast}-{slow}") + "s"
 
 
 def show_plan(data: dict[str, Any]) -> None:
