@@ -636,17 +636,8 @@ def test_an_unknown_connector_error_names_the_plugin_list_that_skipped_it(monkey
 def test_a_register_hook_that_returns_what_it_should_register_is_reported(load_plugins):
     """Other plugin hosts (datasette, llm's older hooks) take a returned list; martech takes
     register() calls, so a returned list registered nothing and the plugin showed as ok."""
-    body = """
-from martech import Connector, hookimpl
-
-class Acme(Connector):
-    name = "acme"
-    kind = "esp"
-
-@hookimpl
-def martech_register_connectors(register):
-    return [Acme]
-"""
+    body = GOOD.replace("    register(Acme)", "    return [Acme]")
+    assert "return [Acme]" in body
     reg = load_plugins(returns=body)
     assert not reg.connectors
     assert reg.plugins["returns"].error == (
