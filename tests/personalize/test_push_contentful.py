@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from martech.errors import ConfigError
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize import push as push_module
 from martech.personalize.placements import parse_placements
@@ -17,13 +17,8 @@ from martech.store import Store
 from martech_connectors.contentful.config import ContentfulConfig
 from martech_connectors.contentful.connector import ContentfulConnector
 from martech_connectors.contentful.emulator import (
-    DEFAULT_SPACE,
-    DELIVERY_TOKEN,
-    MANAGEMENT_TOKEN,
     ContentfulEmulator,
 )
-
-BASE = "http://contentful.test"
 
 GOOD = {"space_id": "space1", "management_token": "cma-ok", "delivery_token": "cda-ok"}
 
@@ -67,20 +62,7 @@ def emulator() -> ContentfulEmulator:
 
 
 def connect(emulator: ContentfulEmulator) -> ContentfulConnector:
-    config = ContentfulConfig(
-        space_id=DEFAULT_SPACE,
-        management_token=MANAGEMENT_TOKEN,
-        delivery_token=DELIVERY_TOKEN,
-        base_url=BASE,
-        delivery_url=f"{BASE}/cdn",
-        page_size=2,
-    )  # type: ignore[arg-type]
-    t = emulator.transport()
-    return ContentfulConnector(
-        config=config,
-        http=HttpClient(base_url=BASE, transport=t, vendor="contentful"),
-        delivery=HttpClient(base_url=f"{BASE}/cdn", transport=t, vendor="contentful"),
-    )
+    return emulator.bind(ContentfulConnector, page_size=2)
 
 
 def sms(*variants: str) -> Any:

@@ -10,18 +10,15 @@ import pytest
 
 from martech.connector import PublishedContent
 from martech.errors import AuthError, RetriableVendorError
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.models import ContentVariant
 from martech.personalize import push as push_module
 from martech.personalize.placements import parse_placements
 from martech.personalize.push import push_placement, push_variants
 from martech.store import Store
-from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
-from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
-
-BASE = "http://wordpress.test/wp-json"
+from martech_connectors.wordpress.emulator import APP_PASSWORD, WordPressEmulator
 
 
 def placement(*variants: str) -> Any:
@@ -44,9 +41,7 @@ def connect(emulator: WordPressEmulator, *, fail_after: int, error: Exception | 
             ) -> WordPressConnector:  # fmt: skip
     """A connector whose application password is revoked after ``fail_after`` variants (or
     that raises ``error`` there)."""
-    config = WordPressConfig(base_url=BASE, username=USERNAME, app_password=APP_PASSWORD)  # type: ignore[arg-type]
-    http = HttpClient(base_url=BASE, transport=emulator.transport(), vendor="wordpress")
-    c = WordPressConnector(config=config, http=http)
+    c = emulator.bind(WordPressConnector)
     real = c.push_content
     calls = {"n": 0}
 

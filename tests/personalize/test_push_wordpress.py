@@ -7,18 +7,15 @@ from typing import Any
 
 import pytest
 
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize import push as push_module
 from martech.personalize.placements import parse_placements
 from martech.personalize.push import push_placement, push_variants
 from martech.store import Store
-from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
-from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
+from martech_connectors.wordpress.emulator import WordPressEmulator
 from martech_connectors.wordpress.mapping import legacy_slug, post_body, slug
-
-BASE = "http://wordpress.test/wp-json"
 
 
 def placement(key: str, *variants: str) -> Any:
@@ -39,11 +36,7 @@ def emulator() -> WordPressEmulator:
 
 
 def connect(emulator: WordPressEmulator) -> WordPressConnector:
-    config = WordPressConfig(
-        base_url=BASE, username=USERNAME, app_password=APP_PASSWORD, per_page=4
-    )  # type: ignore[arg-type]
-    http = HttpClient(base_url=BASE, transport=emulator.transport(), vendor="wordpress")
-    return WordPressConnector(config=config, http=http)
+    return emulator.bind(WordPressConnector, per_page=4)
 
 
 def live(emulator: WordPressEmulator) -> dict[str, str]:

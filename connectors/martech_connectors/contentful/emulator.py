@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
+    from martech.connector import ConnectorConfig
+    from martech.http import HttpClient
+
 DEFAULT_SPACE = "sp4ce"
 MANAGEMENT_TOKEN = "CFPAT-emulator-management"
 DELIVERY_TOKEN = "emulator-delivery"
@@ -109,6 +112,15 @@ class ContentfulEmulator(Emulator):
             "management_token": self.management_token,
             "delivery_token": self.delivery_token,
         }
+
+    def clients(
+        self, config: ConnectorConfig, make: Callable[[str], HttpClient]
+    ) -> dict[str, HttpClient]:
+        """The management API client, and the delivery API's at ``delivery_url``."""
+        from .config import ContentfulConfig
+
+        assert isinstance(config, ContentfulConfig)
+        return {**super().clients(config, make), "delivery": make(config.delivery_url)}
 
     def routes(self) -> list[BaseRoute]:
         from starlette.routing import Route

@@ -23,7 +23,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import orjson
 
@@ -37,7 +37,12 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
     from starlette.types import Receive, Scope, Send
 
+    from ..connector import Connector, ConnectorConfig
+    from ..http import HttpClient
+
 Clock = Callable[[], float]
+#: A connector class, for :meth:`Emulator.bind`.
+C = TypeVar("C", bound="Connector")
 
 
 class SandboxError(MartechError):
@@ -230,6 +235,43 @@ class Emulator:
         import httpx
 
         return httpx.ASGITransport(app=self)
+
+    def bound_config(self, connector: type[C], **settings: Any) -> ConnectorConfig:
+        """``connector``'s Config from :meth:`connection` on ``http://<name>.test``, a host only
+        this emulator's in-process transport answers; ``settings`` override any of its values."""
+        values = {**self.connection(f"http://{self.name}.test"), **settings}
+        return connector.Config(**values)
+
+    def bind(
+        self,
+        connector: type[C],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        client: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> C:
+        """``connector`` talking to this emulator in process, for tests and scripts: its config
+        from :meth:`bound_config` (``settings`` override), its HTTP through ``transport``
+        (default :meth:`transport`; a wrapper injects faults) with ``client``'s further
+        :class:`~martech.http.HttpClient` arguments (``retry``, ``sleep``)."""
+        from ..http import HttpClient
+
+        config = self.bound_config(connector, **settings)
+        through = transport or self.transport()
+
+        def make(base_url: str) -> HttpClient:
+            return HttpClient(
+                base_url=base_url, transport=through, vendor=connector.name, **(client or {})
+            )
+
+        return connector(config=config, **self.clients(config, make))
+
+    def clients(
+        self, config: ConnectorConfig, make: Callable[[str], HttpClient]
+    ) -> dict[str, HttpClient]:
+        """The HTTP clients :meth:`bind` hands the connector, by constructor argument: ``http``
+        at the config's ``base_url``. Override when the connector takes more."""
+        return {"http": make(config.base_url)}
 
     def _check_port(self, port: int) -> None:
         """A taken port is our one-line error, before uvicorn logs its own about it."""

@@ -9,21 +9,17 @@ from pathlib import Path
 import pytest
 
 from martech.errors import AuthError, FatalVendorError, ValidationError
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize.placements import example_placements, parse_placements
 from martech.personalize.push import push_variants
-from martech_connectors.contentful.config import ContentfulConfig
 from martech_connectors.contentful.connector import ContentfulConnector
 from martech_connectors.contentful.emulator import (
     DEFAULT_SPACE,
-    DELIVERY_TOKEN,
     MANAGEMENT_TOKEN,
     ContentfulEmulator,
 )
 from martech_connectors.contentful.mapping import entry_to_variant, localize, variant_fields
-
-BASE = "http://contentful.test"
 
 
 @pytest.fixture
@@ -33,20 +29,7 @@ def emulator() -> ContentfulEmulator:
 
 
 def connect(emulator: ContentfulEmulator, token: str = MANAGEMENT_TOKEN) -> ContentfulConnector:
-    config = ContentfulConfig(
-        space_id=DEFAULT_SPACE,
-        management_token=token,
-        delivery_token=DELIVERY_TOKEN,
-        base_url=BASE,
-        delivery_url=f"{BASE}/cdn",
-        page_size=2,
-    )
-    t = emulator.transport()
-    return ContentfulConnector(
-        config=config,
-        http=HttpClient(base_url=BASE, transport=t, vendor="contentful"),
-        delivery=HttpClient(base_url=f"{BASE}/cdn", transport=t, vendor="contentful"),
-    )
+    return emulator.bind(ContentfulConnector, management_token=token, page_size=2)
 
 
 HERO = example_placements()["email_hero"]

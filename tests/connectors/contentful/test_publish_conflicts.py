@@ -5,20 +5,16 @@ from __future__ import annotations
 import pytest
 
 from martech.errors import FatalVendorError
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize.placements import example_placements
 from martech.personalize.push import push_variants
-from martech_connectors.contentful.config import ContentfulConfig
 from martech_connectors.contentful.connector import ContentfulConnector
 from martech_connectors.contentful.emulator import (
-    DEFAULT_SPACE,
-    DELIVERY_TOKEN,
     MANAGEMENT_TOKEN,
     ContentfulEmulator,
 )
 
-BASE = "http://contentful.test"
 HERO = example_placements()["email_hero"]
 
 
@@ -29,19 +25,7 @@ def emulator() -> ContentfulEmulator:
 
 
 def connect(emulator: ContentfulEmulator) -> ContentfulConnector:
-    config = ContentfulConfig(
-        space_id=DEFAULT_SPACE,
-        management_token=MANAGEMENT_TOKEN,
-        delivery_token=DELIVERY_TOKEN,
-        base_url=BASE,
-        delivery_url=f"{BASE}/cdn",
-    )  # type: ignore[arg-type]
-    t = emulator.transport()
-    return ContentfulConnector(
-        config=config,
-        http=HttpClient(base_url=BASE, transport=t, vendor="contentful"),
-        delivery=HttpClient(base_url=f"{BASE}/cdn", transport=t, vendor="contentful"),
-    )
+    return emulator.bind(ContentfulConnector)
 
 
 def test_a_conflict_on_publish_is_re_read_and_the_new_entry_is_published(
@@ -77,18 +61,7 @@ def test_a_second_conflict_on_publish_is_an_error_saying_it_is_not_live(
 
 def test_a_422_names_the_fields_contentful_refused(emulator: ContentfulEmulator) -> None:
     """Contentful's own message is only "Validation error"; the ``details`` say what to fix."""
-    config = ContentfulConfig(
-        space_id=DEFAULT_SPACE,
-        management_token=MANAGEMENT_TOKEN,
-        delivery_token=DELIVERY_TOKEN,
-        base_url=BASE,
-        delivery_url=f"{BASE}/cdn",
-        locale="de-DE",  # a locale the space does not have
-    )  # type: ignore[arg-type]
-    c = ContentfulConnector(
-        config=config, http=HttpClient(base_url=BASE, transport=emulator.transport(),
-                                       vendor="contentful")
-    )  # fmt: skip
+    c = emulator.bind(ContentfulConnector, locale="de-DE")  # a locale the space does not have
     with pytest.raises(FatalVendorError) as caught:
         run_sync(push_variants(c, HERO))
     message = str(caught.value)

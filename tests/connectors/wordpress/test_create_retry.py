@@ -22,15 +22,11 @@ BASE = "http://wordpress.test/wp-json"
 
 
 def connect(emulator: WordPressEmulator, *, lose: int, drop: bool = False) -> WordPressConnector:
-    config = WordPressConfig(base_url=BASE, username=USERNAME, app_password=APP_PASSWORD)  # type: ignore[arg-type]
-    http = HttpClient(
-        base_url=BASE,
+    return emulator.bind(
+        WordPressConnector,
         transport=LostAnswers(emulator.transport(), "/wp/v2/posts", lose=lose, drop=drop),
-        vendor="wordpress",
-        retry=RetryPolicy(max_attempts=3),
-        sleep=no_sleep,
+        client={"retry": RetryPolicy(max_attempts=3), "sleep": no_sleep},
     )
-    return WordPressConnector(config=config, http=http)
 
 
 def placement(*variants: str) -> Any:

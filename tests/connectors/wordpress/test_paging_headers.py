@@ -6,15 +6,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize.placements import example_placements
 from martech.personalize.push import push_variants
-from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
-from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
+from martech_connectors.wordpress.emulator import WordPressEmulator
 
-BASE = "http://wordpress.test/wp-json"
 HOME = example_placements()["home_hero"]
 
 
@@ -37,12 +35,10 @@ def emulator() -> WordPressEmulator:
 
 
 def connect(emulator: WordPressEmulator, per_page: int, *, strip: bool) -> WordPressConnector:
-    config = WordPressConfig(
-        base_url=BASE, username=USERNAME, app_password=APP_PASSWORD, per_page=per_page
-    )  # type: ignore[arg-type]
     t: httpx.AsyncBaseTransport = emulator.transport()
-    http = HttpClient(base_url=BASE, transport=StripHeaders(t) if strip else t, vendor="wordpress")
-    return WordPressConnector(config=config, http=http)
+    return emulator.bind(
+        WordPressConnector, transport=StripHeaders(t) if strip else t, per_page=per_page
+    )
 
 
 @pytest.mark.parametrize("per_page", [3, 4, 6])  # 6 posts: full last page, short, one page

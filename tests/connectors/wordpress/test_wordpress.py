@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 
 from martech.errors import AuthError, FatalVendorError, ValidationError
-from martech.http import HttpClient, run_sync
+from martech.http import run_sync
 from martech.http.budget import forget_budgets
 from martech.personalize.placements import example_placements
 from martech.personalize.push import push_variants
-from martech_connectors.wordpress.config import WordPressConfig
 from martech_connectors.wordpress.connector import WordPressConnector
-from martech_connectors.wordpress.emulator import APP_PASSWORD, USERNAME, WordPressEmulator
+from martech_connectors.wordpress.emulator import APP_PASSWORD, WordPressEmulator
 from martech_connectors.wordpress.mapping import post_text, slug
 
-BASE = "http://wordpress.test/wp-json"
 HOME = example_placements()["home_hero"]
 
 
@@ -27,11 +25,7 @@ def emulator() -> WordPressEmulator:
 def connect(
     emulator: WordPressEmulator, *, password: str = APP_PASSWORD, post_type: str = "posts"
 ) -> WordPressConnector:
-    config = WordPressConfig(
-        base_url=BASE, username=USERNAME, app_password=password, post_type=post_type, per_page=4
-    )  # type: ignore[arg-type]
-    http = HttpClient(base_url=BASE, transport=emulator.transport(), vendor="wordpress")
-    return WordPressConnector(config=config, http=http)
+    return emulator.bind(WordPressConnector, app_password=password, post_type=post_type, per_page=4)
 
 
 def test_publish_renders_templates_with_defaults_and_reads_back_over_pages(
