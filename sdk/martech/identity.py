@@ -18,6 +18,7 @@ EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 #: normalize itself, since its lower() and trim() and RE2's ``\s`` agree with Python's there.
 #: Anything else (non-ASCII, control characters) is normalized by :func:`normalize_email`.
 ASCII_EMAIL_PATTERN = r"[!-?A-~]+@[!-?A-~]+\.[!-?A-~]+"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(value: str) -> str | None:
@@ -30,8 +31,11 @@ def normalize_email(value: str) -> str | None:
     NFKC would also fold fullwidth letters, ligatures and superscripts: other addresses, which
     a mail server need not deliver alike, so other people.
     """
-    value = unicodedata.normalize("NFC", value.strip().lower()).rstrip(".")
-    return value if re.fullmatch(EMAIL_PATTERN, value) else None
+    value = value.strip().lower()
+    if not value.isascii():  # ASCII text is its own NFC: skip the call (syncs run this per member)
+        value = unicodedata.normalize("NFC", value)
+    value = value.rstrip(".")
+    return value if _EMAIL.fullmatch(value) else None
 
 
 def normalize_email_sql(given: str) -> str:
