@@ -36,6 +36,10 @@ def old_store(path: Path, version: int) -> Path:
         "INSERT INTO events VALUES ('p1', 'view', 'i1', '2026-01-01 10:00:00+00', 2.5, NULL)"
     )
     con.execute("INSERT INTO checkpoints (source, cursor) VALUES ('pull:x', 'c42')")
+    con.execute(
+        "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
+        "batch_id, run_id) VALUES ('esp', 'a', 'p1', 'present', 'h1', '0', 'r0')"
+    )
     if version >= 3:
         con.execute(
             "INSERT INTO sync_batches (run_id, batch, op, items, sent, rejected, requests) "
@@ -57,6 +61,9 @@ def contents(store: Store) -> list[object]:
         q("SELECT * FROM profile_aliases").fetchall(),
         q("SELECT profile_id, type, item_id, timezone('UTC', ts), value FROM events").fetchall(),
         q("SELECT source, cursor FROM checkpoints").fetchall(),
+        q(
+            "SELECT destination, audience, profile_id, state, payload_hash FROM sync_ledger"
+        ).fetchall(),
     ]
 
 
@@ -70,6 +77,11 @@ def test_a_store_of_every_older_version_opens_with_its_data(tmp_path: Path, vers
         assert len(first[0]) == 2
         assert len(first[1]) == 3
         assert first[4] == [("pull:x", "c42")]
+        assert first[5] == [("esp", "a", "p1", "present", "h1")]
+        assert not store.con.execute(
+            "SELECT * FROM duckdb_constraints() WHERE table_name = 'sync_ledger' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
         assert store.get_profile("old1").id == "p1"  # the alias still leads to its profile
         assert store.resolve("phone", "+47 912 34 567") == "p2"
         if version in (3, 4):  # schema 5 marks batches without log rows folded

@@ -60,6 +60,29 @@ def test_mirror_removes_only_what_it_added_and_adds_the_new(
     assert emulator.members("anglers") == emails(100, start=50) | {"outsider@example.com"}
 
 
+def test_the_ledger_holds_one_row_per_member_of_each_audience_across_runs(
+    store: Store, connector: ReferenceConnector
+) -> None:
+    # The ledger has no key (store migration 7): each fold replaces a member's row itself.
+    apply(store, connector, SyncSpec(audience="b", members=ids(100)))
+    apply(store, connector, SyncSpec(audience="a", members=ids(100)))
+    apply(store, connector, SyncSpec(audience="a", members=ids(100, start=50)))
+    apply(store, connector, SyncSpec(audience="a", members=ids(100)))
+    rows = store.con.execute(
+        "SELECT audience, state, count(*), count(DISTINCT profile_id) FROM sync_ledger "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        ("a", "present", 100, 100),
+        ("a", "removed", 50, 50),
+        ("b", "present", 100, 100),
+    ]
+    removed = store.con.execute(
+        "SELECT min(profile_id), max(profile_id) FROM sync_ledger WHERE state = 'removed'"
+    ).fetchall()
+    assert removed == [("p00100", "p00149")]
+
+
 def test_add_only_never_removes(
     store: Store, emulator: ReferenceEmulator, connector: ReferenceConnector
 ) -> None:

@@ -181,8 +181,14 @@ def record_sent(
     store.con.register("_martech_sent", table)
     try:
         with store.transaction():
+            # No key to replace on (store migration 7): the replaced rows go first.
             store.con.execute(
-                "INSERT OR REPLACE INTO sync_ledger (destination, audience, profile_id, state, "
+                "DELETE FROM sync_ledger WHERE destination = ? AND audience = ? "
+                "AND profile_id IN (SELECT profile_id FROM _martech_sent)",
+                [destination, audience],
+            )
+            store.con.execute(
+                "INSERT INTO sync_ledger (destination, audience, profile_id, state, "
                 "payload_hash, batch_id, run_id, updated_at) "
                 "SELECT ?, ?, profile_id, 'present', payload_hash, ?, ?, now() "
                 "FROM _martech_sent",

@@ -380,10 +380,11 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
     """
     con.execute("BEGIN TRANSACTION")
     try:
+        # The ledger has no key to replace on (store migration 7): the rows a fold rewrites
+        # are deleted, then appended, in this one transaction.
         con.execute(
-            "INSERT OR REPLACE INTO sync_ledger (destination, audience, profile_id, state, "
-            "payload_hash, batch_id, run_id, updated_at) "
-            "SELECT ?, ?, p.profile_id, "
+            "CREATE TEMP TABLE _martech_fold AS "
+            "SELECT p.profile_id, "
             "  CASE WHEN r.profile_id IS NOT NULL THEN 'rejected' "
             "       WHEN p.op = 'remove' THEN 'removed' ELSE 'present' END, "
             "  p.payload_hash, CAST(p.batch AS VARCHAR), p.run_id, b.committed_at "
@@ -394,8 +395,19 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
             "  AND r.profile_id = p.profile_id AND r.state = 'rejected' "
             "WHERE p.run_id = ? AND NOT (r.profile_id IS NOT NULL AND p.op <> 'add') "
             "QUALIFY row_number() OVER (PARTITION BY p.profile_id ORDER BY p.batch DESC) = 1",
-            [destination, audience, run_id],
+            [run_id],
         )
+        con.execute(
+            "DELETE FROM sync_ledger WHERE destination = ? AND audience = ? "
+            "AND profile_id IN (SELECT profile_id FROM _martech_fold)",
+            [destination, audience],
+        )
+        con.execute(
+            "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
+            "batch_id, run_id, updated_at) SELECT ?, ?, * FROM _martech_fold",
+            [destination, audience],
+        )
+        con.execute("DROP TABLE _martech_fold")
         con.execute(
             "UPDATE sync_batches SET folded = true "
             "WHERE run_id = ? AND NOT coalesce(folded, false)",
