@@ -102,6 +102,22 @@ def test_a_misspelled_connector_variable_is_an_error_naming_the_right_one(
     assert "127.0.0.1" not in msg  # the value is never echoed
 
 
+def test_sdk_code_loading_a_config_gets_the_same_check_as_the_cli() -> None:
+    """Config.load is where the environment is read, so a script that builds its connector
+    itself is checked too (the check used to run only where the CLI configured one)."""
+    from martech_connectors.hubspot.config import HubSpotConfig
+
+    env = {"MARTECH_HUBSPOT_ACCESS_TOKEN": "t", "MARTECH_HUBSPOT_BASEURL": "http://127.0.0.1:9"}
+    with pytest.raises(ConfigError) as info:
+        HubSpotConfig.load("hubspot", {"base_url": "https://api.hubapi.com"}, env=env)
+    assert str(info.value).startswith("MARTECH_HUBSPOT_BASEURL: hubspot has no setting")
+    assert "127.0.0.1" not in str(info.value)
+    del env["MARTECH_HUBSPOT_BASEURL"]
+    env["MARTECH_HUBSPOT_BASE_URL"] = "http://127.0.0.1:9"
+    config = HubSpotConfig.load("hubspot", {"base_url": "https://api.hubapi.com"}, env=env)
+    assert config.base_url == "http://127.0.0.1:9"
+
+
 def test_variables_of_another_connector_sharing_the_prefix_are_not_flagged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

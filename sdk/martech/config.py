@@ -9,17 +9,14 @@ when the connector is used, ``MARTECH_<CONNECTOR>_<FIELD>`` variables overriding
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .connector import Connector
 
 CONFIG_FILE = "martech.toml"
 
@@ -90,8 +87,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
 
 def connector_settings(name: str, settings: Settings | None = None) -> dict[str, Any]:
     """martech.toml's ``[connectors.<name>]`` table (``{}`` without one), for the connector's
-    ``Config.load``; first, every connector table must name an installed connector, as a
-    misspelled ``[connectors.hubsopt]`` would otherwise configure nothing, silently."""
+    ``Config.load`` (which checks the ``MARTECH_<NAME>_*`` variables); first, every connector
+    table must name an installed connector, as a misspelled ``[connectors.hubsopt]`` would
+    otherwise configure nothing, silently."""
     from difflib import get_close_matches
 
     from .plugins import registry
@@ -106,8 +104,6 @@ def connector_settings(name: str, settings: Settings | None = None) -> dict[str,
             f"(installed: {', '.join(installed) or 'none'}){hint} Rename the table or remove "
             "it: as it is, its settings configure nothing"
         )
-    if name in installed:
-        _check_connector_variables(name, registry().connectors[name], installed)
     return dict(settings.connectors.get(name, {}))
 
 
@@ -127,31 +123,38 @@ MARTECH_VARIABLES = frozenset(
 )
 
 
-def _check_connector_variables(name: str, cls: type[Connector], installed: list[str]) -> None:
-    """Every ``MARTECH_<NAME>_*`` variable names a field of the connector's Config: a misspelled
-    ``MARTECH_HUBSPOT_BASEURL`` would otherwise leave martech.toml's base_url in force. Variables
-    of another installed connector whose name extends this one (``hubspot_eu``) are its own."""
-    import os
+def check_connector_variables(
+    name: str, fields: Collection[str], source: Mapping[str, str]
+) -> None:
+    """Every ``MARTECH_<NAME>_*`` variable in ``source`` names one of ``fields``: a misspelled
+    ``MARTECH_HUBSPOT_BASEURL`` would otherwise leave martech.toml's base_url in force.
+    Variables of another installed connector whose name extends this one (``hubspot_eu``) are
+    its own. Run by every ``ConnectorConfig.load``, the CLI's and the SDK's alike."""
     from difflib import get_close_matches
 
     prefix = f"MARTECH_{name.upper()}_"
+    known = [prefix + field.upper() for field in sorted(fields)]
+    unknown = [
+        key
+        for key in sorted(source)
+        if key.startswith(prefix) and key not in known and key not in MARTECH_VARIABLES
+    ]
+    if not unknown:
+        return
+    from .plugins import registry  # only now: a clean environment never loads the plugins
+
     theirs = tuple(
-        f"MARTECH_{other.upper()}_" for other in installed if other.startswith(f"{name}_")
+        f"MARTECH_{other.upper()}_"
+        for other in registry().connectors
+        if other.startswith(f"{name}_")
     )
-    fields = sorted(cls.Config.model_fields)
-    known = [prefix + field.upper() for field in fields]
-    for key in sorted(os.environ):
-        if (
-            key.startswith(prefix)
-            and key not in known
-            and key not in MARTECH_VARIABLES
-            and not key.startswith(theirs)
-        ):
+    for key in unknown:
+        if not key.startswith(theirs):
             close = get_close_matches(key, known, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise ConfigError(
                 f"{key}: {name} has no setting {key.removeprefix(prefix).lower()!r}{hint} "
-                f"(known: {', '.join(fields)}); as it is, the variable configures nothing"
+                f"(known: {', '.join(sorted(fields))}); as it is, the variable configures nothing"
             )
 
 

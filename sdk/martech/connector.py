@@ -137,13 +137,18 @@ class ConnectorConfig(BaseModel, frozen=True, extra="forbid", hide_input_in_erro
     def load(
         cls, connector: str, values: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> ConnectorConfig:
-        """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env."""
+        """Build from ``martech.toml`` values overlaid by ``MARTECH_<CONNECTOR>_<FIELD>`` env; a
+        ``MARTECH_<CONNECTOR>_*`` variable naming no field is a ConfigError (it would configure
+        nothing)."""
         source: Mapping[str, str] = os.environ if env is None else env
         merged = dict(values or {})
         prefix = f"MARTECH_{connector.upper()}_"
         for name, info in cls.model_fields.items():
             if (key := prefix + name.upper()) in source:
                 merged[name] = _from_env(key, source[key], info.annotation)
+        from .config import check_connector_variables
+
+        check_connector_variables(connector, cls.model_fields, source)
         try:
             return cls.model_validate(merged)
         except PydanticValidationError as exc:
