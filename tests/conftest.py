@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 from hypothesis import settings
 
@@ -20,3 +23,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The headless Chromium binary. Without one the test skips, saying why; on CI
+    (``CI=true``, where .ci/run installs Debian's chromium) it fails instead."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is required on CI (apt-get install chromium)")
+        pytest.skip("chromium not installed: the HTML is not rendered in a browser here")
+    return browser

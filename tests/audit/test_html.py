@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import pytest
@@ -11,18 +9,9 @@ import pytest
 from martech.audit import audit_target
 
 
-def _chromium() -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is required on CI (apt-get install chromium)")
-        pytest.skip("chromium not installed: the HTML report is not rendered in a browser here")
-    return browser
-
-
 @pytest.mark.chromium
-def test_html_report_renders_in_headless_chromium(probe_population, tmp_path):
-    browser = _chromium()
+def test_html_report_renders_in_headless_chromium(probe_population, tmp_path, chromium):
+    browser = chromium
     report = audit_target("connector:smartcontent", population=probe_population, budget=600)
     page = tmp_path / "audit.html"
     page.write_text(report.to_html(), encoding="utf-8")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 
@@ -173,9 +172,8 @@ def test_cli_report_json_and_html(shop, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.chromium
-def test_html_renders_in_headless_chromium(shop, segments, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "chromium not installed (apt-get install chromium)"
+def test_html_renders_in_headless_chromium(shop, segments, tmp_path, chromium):
+    browser = chromium
     page = tmp_path / "report.html"
     page.write_text(render_html(governance_report(shop, segments, as_of=AS_OF)))
     shot = tmp_path / "shot.png"
