@@ -386,8 +386,9 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
             "CREATE TEMP TABLE _martech_fold AS "
             "SELECT p.profile_id, "
             "  CASE WHEN r.profile_id IS NOT NULL THEN 'rejected' "
-            "       WHEN p.op = 'remove' THEN 'removed' ELSE 'present' END, "
-            "  p.payload_hash, CAST(p.batch AS VARCHAR), p.run_id, b.committed_at "
+            "       WHEN p.op = 'remove' THEN 'removed' ELSE 'present' END AS state, "
+            "  p.payload_hash, CAST(p.batch AS VARCHAR) AS batch_id, p.run_id, "
+            "  b.committed_at AS updated_at "
             "FROM sync_plan_items p "
             "JOIN sync_batches b ON b.run_id = p.run_id AND b.batch = p.batch AND b.op = p.op "
             "  AND NOT coalesce(b.folded, false) "
@@ -404,7 +405,8 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
         )
         con.execute(
             "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
-            "batch_id, run_id, updated_at) SELECT ?, ?, * FROM _martech_fold",
+            "batch_id, run_id, updated_at) SELECT ?, ?, profile_id, state, payload_hash, "
+            "batch_id, run_id, updated_at FROM _martech_fold",
             [destination, audience],
         )
         con.execute("DROP TABLE _martech_fold")
