@@ -211,7 +211,7 @@ MIGRATIONS: dict[int, list[MigrationStep]] = {
     # sync_ledger without its primary key, for the same reason: keeping the index made the
     # fold of a 1M-member sync 2.9 s (an index insert per row) where appending is 1.4 s, and no
     # read used it (reads join on profile_id). (destination, audience, profile_id) stays unique:
-    # both writers (ledger.fold, recipients.record_sent) delete the rows they replace first.
+    # every write goes through sync.ledger.replace_rows, which deletes the rows it replaces.
     7: [lambda con: _rebuilt_without_key(con, "sync_ledger")],
 }
 

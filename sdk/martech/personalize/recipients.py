@@ -170,6 +170,8 @@ def record_sent(
     """Note ``sent`` (recipients the vendor accepted) in ``sync_ledger``; returns rows written."""
     import pyarrow as pa
 
+    from ..sync.ledger import replace_rows
+
     if not sent:
         return 0
     table = pa.table(
@@ -181,18 +183,13 @@ def record_sent(
     store.con.register("_martech_sent", table)
     try:
         with store.transaction():
-            # No key to replace on (store migration 7): the replaced rows go first.
-            store.con.execute(
-                "DELETE FROM sync_ledger WHERE destination = ? AND audience = ? "
-                "AND profile_id IN (SELECT profile_id FROM _martech_sent)",
-                [destination, audience],
-            )
-            store.con.execute(
-                "INSERT INTO sync_ledger (destination, audience, profile_id, state, "
-                "payload_hash, batch_id, run_id, updated_at) "
-                "SELECT ?, ?, profile_id, 'present', payload_hash, ?, ?, now() "
-                "FROM _martech_sent",
-                [destination, audience, run_id, run_id],
+            replace_rows(
+                store.con,
+                destination,
+                audience,
+                "SELECT profile_id, 'present' AS state, payload_hash, ? AS batch_id, "
+                "? AS run_id, now() AS updated_at FROM _martech_sent",
+                [run_id, run_id],
             )
     finally:
         store.con.unregister("_martech_sent")

@@ -371,6 +371,31 @@ def commit_batches(
         con.unregister("_martech_batches")
 
 
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    destination: str,
+    audience: str,
+    rows: str,
+    params: Sequence[Any] = (),
+) -> None:
+    """Write ``rows`` (SQL selecting ``profile_id, state, payload_hash, batch_id, run_id,
+    updated_at``, one row per member) to ``sync_ledger`` for (destination, audience), replacing
+    those members' rows. The table has no key to replace on (store migration 7): every writer
+    comes through here, which deletes the rows it rewrites before appending, so a member keeps
+    one row per audience. Runs inside the caller's transaction."""
+    con.execute(
+        "DELETE FROM sync_ledger WHERE destination = ? AND audience = ? "
+        f"AND profile_id IN (SELECT profile_id FROM ({rows}))",
+        [destination, audience, *params],
+    )
+    con.execute(
+        "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
+        "batch_id, run_id, updated_at) SELECT ?, ?, profile_id, state, payload_hash, batch_id, "
+        f"run_id, updated_at FROM ({rows})",
+        [destination, audience, *params],
+    )
+
+
 def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience: str) -> None:
     """Fold a run's committed, not yet folded batches into ``sync_ledger``; idempotent.
 
@@ -380,8 +405,6 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        # The ledger has no key to replace on (store migration 7): the rows a fold rewrites
-        # are deleted, then appended, in this one transaction.
         con.execute(
             "CREATE TEMP TABLE _martech_fold AS "
             "SELECT p.profile_id, "
@@ -398,17 +421,7 @@ def fold(con: duckdb.DuckDBPyConnection, run_id: str, destination: str, audience
             "QUALIFY row_number() OVER (PARTITION BY p.profile_id ORDER BY p.batch DESC) = 1",
             [run_id],
         )
-        con.execute(
-            "DELETE FROM sync_ledger WHERE destination = ? AND audience = ? "
-            "AND profile_id IN (SELECT profile_id FROM _martech_fold)",
-            [destination, audience],
-        )
-        con.execute(
-            "INSERT INTO sync_ledger (destination, audience, profile_id, state, payload_hash, "
-            "batch_id, run_id, updated_at) SELECT ?, ?, profile_id, state, payload_hash, "
-            "batch_id, run_id, updated_at FROM _martech_fold",
-            [destination, audience],
-        )
+        replace_rows(con, destination, audience, "SELECT * FROM _martech_fold")
         con.execute("DROP TABLE _martech_fold")
         con.execute(
             "UPDATE sync_batches SET folded = true "
@@ -476,6 +489,7 @@ __all__ = [
     "query_arrow",
     "recorded_scope",
     "rejected_items",
+    "replace_rows",
     "run_totals",
     "set_started_upto",
     "start_run",
